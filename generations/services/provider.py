@@ -1,0 +1,322 @@
+"""The only code that speaks HTTP to the Z-Image Turbo provider, over the OpenAI Images protocol.
+
+Reference: shared/docs/provider-api.md and https://platform.openai.com/docs/api-reference/images/create
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+MAX_SEED = 2_147_483_647
+RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
+MAX_PROVIDER_TEXT_CHARS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRequest:
+    prompt: str
+    width: int
+    height: int
+    seed: int
+    prompt_extend: bool
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedImage:
+    data: bytes
+    provider_url: str
+    revised_prompt: str
+    reasoning: str
+    request_id: str
+    attempts: int
+    provider_latency_ms: int
+
+
+class ProviderError(Exception):
+    """A generation the provider did not complete. `code` is for machines, `user_message` for people."""
+
+    code = "provider_error"
+    user_message = "The image provider failed to make this image."
+
+    def __init__(self, detail: str, *, request_id: str = "") -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.request_id = request_id
+
+
+class ProviderConnectionError(ProviderError):
+    code = "provider_unreachable"
+    user_message = "Could not reach the image provider. Check the network or ZIMAGE_BASE_URL, then retry."
+
+
+class ProviderTimeout(ProviderConnectionError):
+    code = "provider_timeout"
+    user_message = (
+        "The image provider did not answer in time. It may still have charged for the request, "
+        "so it was not retried automatically."
+    )
+
+
+class ProviderStatusError(ProviderError):
+    """The provider answered with a non-2xx status."""
+
+    def __init__(
+        self, detail: str, *, status_code: int, provider_code: str = "", request_id: str = ""
+    ) -> None:
+        super().__init__(detail, request_id=request_id)
+        self.status_code = status_code
+        self.provider_code = provider_code
+
+
+class ProviderAuthError(ProviderStatusError):
+    code = "provider_auth"
+    user_message = "The image provider refused the API key. Check ZIMAGE_API_KEY."
+
+
+class ProviderRejectedError(ProviderStatusError):
+    code = "provider_rejected"
+
+    @property
+    def user_message(self) -> str:  # type: ignore[override]
+        return f"The image provider refused this request: {self.detail}"
+
+
+class ProviderRateLimited(ProviderStatusError):
+    code = "rate_limited"
+    user_message = "The image provider is rate limiting us. Wait a moment, then retry."
+
+    def __init__(self, detail: str, *, retry_after_s: float | None, **kwargs) -> None:
+        super().__init__(detail, **kwargs)
+        self.retry_after_s = retry_after_s
+
+
+class ProviderUnavailable(ProviderStatusError):
+    code = "provider_unavailable"
+    user_message = "The image provider is having trouble right now. Retry in a minute."
+
+
+class ProviderResponseError(ProviderError):
+    code = "bad_response"
+    user_message = "The image provider sent a reply that is not a valid image result."
+
+
+class ImageDownloadError(ProviderError):
+    code = "image_download_failed"
+    user_message = "The image could not be downloaded from the provider (its link may have expired)."
+
+
+class ImageTooLargeError(ImageDownloadError):
+    code = "image_too_large"
+    user_message = "The provider's image was larger than this playground accepts."
+
+
+@dataclass(frozen=True, slots=True)
+class HttpProvider:
+    """An OpenAI-Images-compatible endpoint serving Z-Image Turbo."""
+
+    base_url: str
+    api_key: str
+    model: str
+    response_format: str = "url"
+    deadline_s: float = 180.0
+    connect_timeout_s: float = 10.0
+    max_attempts: int = 4
+    max_image_bytes: int = 40 * 1024 * 1024
+    is_demo = False
+
+    def generate(self, request: ImageRequest) -> GeneratedImage:
+        """Make one image: POST the request, retrying what is safe within the deadline, then fetch its bytes.
+
+        Connect failures, 408, 429 (honouring Retry-After) and 5xx are retried with backoff; a read timeout
+        is not, because the provider may already have billed the request.
+        """
+        deadline = time.monotonic() + self.deadline_s
+        response, attempts, latency_ms = self._post_with_retries(request, deadline)
+        request_id = response.headers.get("x-request-id", "")
+        item = _parse_result_item(response, request_id=request_id)
+        if b64_json := item.get("b64_json"):
+            data, provider_url = _decode_b64(b64_json, request_id=request_id), ""
+        elif isinstance(url := item.get("url"), str) and url.startswith(("https://", "http://")):
+            data, provider_url = self._download(url, deadline, request_id=request_id), url
+        else:
+            raise ProviderResponseError("reply item has neither url nor b64_json", request_id=request_id)
+        if len(data) > self.max_image_bytes:
+            raise ImageTooLargeError(f"{len(data)} bytes", request_id=request_id)
+        return GeneratedImage(
+            data=data,
+            provider_url=provider_url,
+            revised_prompt=_provider_text(item.get("revised_prompt")),
+            reasoning=_provider_text(item.get("reasoning_content")),
+            request_id=request_id,
+            attempts=attempts,
+            provider_latency_ms=latency_ms,
+        )
+
+    def request_body(self, request: ImageRequest) -> dict:
+        return {
+            "model": self.model,
+            "prompt": request.prompt,
+            "size": request.size,
+            "n": 1,
+            "response_format": self.response_format,
+            "parameters": {"prompt_extend": request.prompt_extend, "seed": request.seed},
+        }
+
+    def _post_with_retries(
+        self, request: ImageRequest, deadline: float
+    ) -> tuple[httpx.Response, int, int]:
+        url = f"{self.base_url}/images/generations"
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        body = self.request_body(request)
+        for attempt in range(1, self.max_attempts + 1):
+            started = time.monotonic()
+            try:
+                response = _http_client().post(
+                    url, json=body, headers=headers, timeout=self._timeout(deadline)
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as err:
+                # Nothing reached the provider, so nothing was billed: safe to retry.
+                error: ProviderError = ProviderConnectionError(f"{type(err).__name__}: {err}")
+                error.__cause__ = err
+                delay = _backoff_s(attempt)
+            except httpx.TimeoutException as err:
+                raise ProviderTimeout(f"{type(err).__name__} after {time.monotonic() - started:.1f} s") from err
+            except httpx.HTTPError as err:
+                raise ProviderConnectionError(f"{type(err).__name__}: {err}") from err
+            else:
+                if response.is_success:
+                    return response, attempt, round((time.monotonic() - started) * 1000)
+                error = _status_error(response)
+                if response.status_code not in RETRYABLE_STATUS_CODES:
+                    raise error
+                retry_after_s = getattr(error, "retry_after_s", None)
+                delay = retry_after_s if retry_after_s is not None else _backoff_s(attempt)
+            logger.info("provider attempt %d failed (%s), retrying in %.1f s", attempt, error.code, delay)
+            if attempt == self.max_attempts or time.monotonic() + delay >= deadline:
+                raise error
+            time.sleep(delay)
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def _download(self, url: str, deadline: float, *, request_id: str) -> bytes:
+        try:
+            with _http_client().stream(
+                "GET", url, timeout=self._timeout(deadline), follow_redirects=True
+            ) as response:
+                if not response.is_success:
+                    raise ImageDownloadError(f"image URL answered HTTP {response.status_code}", request_id=request_id)
+                declared = int(response.headers.get("content-length") or 0)
+                if declared > self.max_image_bytes:
+                    raise ImageTooLargeError(f"declared {declared} bytes", request_id=request_id)
+                chunks, received = [], 0
+                for chunk in response.iter_bytes():
+                    received += len(chunk)
+                    if received > self.max_image_bytes:
+                        raise ImageTooLargeError(f"over {self.max_image_bytes} bytes", request_id=request_id)
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except httpx.HTTPError as err:
+            raise ImageDownloadError(f"{type(err).__name__}: {err}", request_id=request_id) from err
+
+    def _timeout(self, deadline: float) -> httpx.Timeout:
+        remaining = max(deadline - time.monotonic(), 0.001)
+        return httpx.Timeout(remaining, connect=min(self.connect_timeout_s, remaining))
+
+
+_client: httpx.Client | None = None
+_client_lock = threading.Lock()
+
+
+def _http_client() -> httpx.Client:
+    """One pooled client per process, made on first use so that forked workers each get their own."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = httpx.Client(
+                limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
+                headers={"User-Agent": "zimage-playground/0.1"},
+            )
+        return _client
+
+
+def _backoff_s(attempt: int) -> float:
+    return min(0.5 * 2 ** (attempt - 1), 8.0) * random.uniform(0.75, 1.25)  # noqa: S311 (jitter, not crypto)
+
+
+def _status_error(response: httpx.Response) -> ProviderStatusError:
+    status = response.status_code
+    request_id = response.headers.get("x-request-id", "")
+    message, provider_code = _error_details(response)
+    kwargs = {"status_code": status, "provider_code": provider_code, "request_id": request_id}
+    if status == 429:
+        return ProviderRateLimited(message, retry_after_s=_retry_after_s(response), **kwargs)
+    if status in (401, 403):
+        return ProviderAuthError(message, **kwargs)
+    if status >= 500 or status == 408:
+        return ProviderUnavailable(message, **kwargs)
+    return ProviderRejectedError(message, **kwargs)
+
+
+def _error_details(response: httpx.Response) -> tuple[str, str]:
+    """The provider's error message and code, or a plain description when the body is not OpenAI-style JSON."""
+    try:
+        error = response.json()["error"]
+        message, code = error.get("message"), error.get("code")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return f"HTTP {response.status_code} {response.reason_phrase}".strip(), ""
+    text = message if isinstance(message, str) and message else f"HTTP {response.status_code}"
+    return text[:500], code if isinstance(code, str) else ""
+
+
+def _retry_after_s(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def _parse_result_item(response: httpx.Response, *, request_id: str) -> dict:
+    try:
+        payload = response.json()
+    except ValueError as err:
+        raise ProviderResponseError("reply is not JSON", request_id=request_id) from err
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, list) or not data or not isinstance(data[0], dict):
+        raise ProviderResponseError("reply has no data item", request_id=request_id)
+    return data[0]
+
+
+def _decode_b64(value: object, *, request_id: str) -> bytes:
+    if not isinstance(value, str):
+        raise ProviderResponseError("b64_json is not a string", request_id=request_id)
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise ProviderResponseError("b64_json is not valid base64", request_id=request_id) from err
+
+
+def _provider_text(value: object) -> str:
+    return value[:MAX_PROVIDER_TEXT_CHARS] if isinstance(value, str) else ""
