@@ -178,9 +178,7 @@ class HttpProvider:
             "parameters": {"prompt_extend": request.prompt_extend, "seed": request.seed},
         }
 
-    def _post_with_retries(
-        self, request: ImageRequest, deadline: float
-    ) -> tuple[httpx.Response, int, int]:
+    def _post_with_retries(self, request: ImageRequest, deadline: float) -> tuple[httpx.Response, int, int]:
         url = f"{self.base_url}/images/generations"
         headers = {"Authorization": f"Bearer {self.api_key}"}
         body = self.request_body(request)
@@ -196,7 +194,9 @@ class HttpProvider:
                 error.__cause__ = err
                 delay = _backoff_s(attempt)
             except httpx.TimeoutException as err:
-                raise ProviderTimeout(f"{type(err).__name__} after {time.monotonic() - started:.1f} s") from err
+                raise ProviderTimeout(
+                    f"{type(err).__name__} after {time.monotonic() - started:.1f} s"
+                ) from err
             except httpx.HTTPError as err:
                 raise ProviderConnectionError(f"{type(err).__name__}: {err}") from err
             else:
@@ -219,7 +219,9 @@ class HttpProvider:
                 "GET", url, timeout=self._timeout(deadline), follow_redirects=True
             ) as response:
                 if not response.is_success:
-                    raise ImageDownloadError(f"image URL answered HTTP {response.status_code}", request_id=request_id)
+                    raise ImageDownloadError(
+                        f"image URL answered HTTP {response.status_code}", request_id=request_id
+                    )
                 declared = int(response.headers.get("content-length") or 0)
                 if declared > self.max_image_bytes:
                     raise ImageTooLargeError(f"declared {declared} bytes", request_id=request_id)

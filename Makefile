@@ -1,0 +1,56 @@
+# Z-Image Playground. `make run` serves on http://127.0.0.1:8000, `make test` runs the whole suite.
+# Without DATABASE_URL both start an embedded PostgreSQL under var/ (stop it with `make db-stop`).
+
+SHELL := /bin/bash
+VENV := .venv
+UV := var/tools/bin/uv
+UV_VERSION := 0.13.9
+PY := $(VENV)/bin/python
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+# The first interpreter that is Python 3.12 or newer (pyenv shims that point nowhere are skipped).
+PYTHON ?= $(shell for candidate in python3.14 python3.13 python3.12 python3 \
+	$(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3) /usr/local/bin/python3.1[2-9]; do \
+	"$$candidate" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 \
+	&& { command -v "$$candidate" || echo "$$candidate"; } && break; done)
+
+.PHONY: run test test-fast lint format bench migrations-check db-stop clean
+
+run: $(VENV)/.synced
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py interrupt_stale_generations
+	DEBUG=$${DEBUG:-true} $(PY) manage.py runserver 127.0.0.1:8000
+
+test: $(VENV)/.synced
+	$(PY) manage.py makemigrations --check --dry-run --settings=tests.settings >/dev/null
+	$(VENV)/bin/pytest
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.synced
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrations-check: $(VENV)/.synced
+	$(PY) manage.py makemigrations --check --dry-run --settings=tests.settings
+
+bench: $(VENV)/.synced
+	$(PY) -m benchmarks.concurrency
+
+db-stop:
+	-[ -d var/pgdata ] && $(VENV)/bin/python -c 'import pgserver, pathlib; pgserver.get_server(pathlib.Path("var/pgdata"), cleanup_mode="stop")._cleanup()' || true
+
+clean: db-stop
+	rm -rf $(VENV) var
+
+$(UV):
+	@[ -n "$(PYTHON)" ] || { echo "Python 3.12 or newer is needed (Django 6.1); install it and retry." >&2; exit 1; }
+	@echo "Using $(PYTHON) ($$($(PYTHON) --version))"
+	$(PYTHON) -m venv var/tools
+	var/tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python "$(PYTHON)"
+	@touch $@

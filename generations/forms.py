@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from django import forms
+
+from generations.services.provider import MAX_SEED
+from generations.sizes import DEFAULT_SIZE, parse_size, preset_choices
+
+MAX_PROMPT_CHARS = 4000
+CUSTOM_SIZE = "custom"
+
+
+class GenerationForm(forms.Form):
+    prompt = forms.CharField(
+        max_length=MAX_PROMPT_CHARS,
+        strip=True,
+        widget=forms.Textarea(
+            attrs={"rows": 4, "placeholder": "A cute orange tabby cat basking in sunlight on a windowsill"}
+        ),
+        error_messages={"required": "Describe the image you want."},
+    )
+    size = forms.ChoiceField(
+        choices=[*preset_choices(), ("Other", [(CUSTOM_SIZE, "Custom size…")])], initial=DEFAULT_SIZE
+    )
+    custom_size = forms.CharField(
+        required=False,
+        label="Custom size",
+        widget=forms.TextInput(attrs={"placeholder": "1200x900", "inputmode": "text", "autocomplete": "off"}),
+        help_text="Width x height, 512×512 to 2048×2048 pixels in total.",
+    )
+    seed = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_SEED,
+        widget=forms.NumberInput(attrs={"placeholder": "random"}),
+        help_text="Blank draws a random seed; the same seed and prompt make the same image.",
+        error_messages={"invalid": "The seed is a whole number from 0 to 2147483647."},
+    )
+    prompt_extend = forms.BooleanField(
+        required=False,
+        label="Extend prompt",
+        help_text="The model rewrites your prompt first and explains why. Slower, costs more.",
+    )
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        size = cleaned.get("size")
+        if size is None:
+            return cleaned
+        field = "custom_size" if size == CUSTOM_SIZE else "size"
+        if size == CUSTOM_SIZE and not cleaned.get("custom_size"):
+            self.add_error("custom_size", "Type a size such as 1200x900, or pick a preset.")
+            return cleaned
+        try:
+            cleaned["width"], cleaned["height"] = parse_size(cleaned[field])
+        except ValueError as err:
+            self.add_error(field, str(err))
+        return cleaned

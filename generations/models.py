@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+def new_public_id() -> str:
+    """128 random bits, URL-safe: share links can be neither guessed nor enumerated."""
+    return secrets.token_urlsafe(16)
+
+
+class GenerationStatus(models.TextChoices):
+    PENDING = "pending", "Generating"
+    SUCCEEDED = "succeeded", "Done"
+    FAILED = "failed", "Failed"
+    INTERRUPTED = "interrupted", "Interrupted"
+
+
+class GenerationQuerySet(models.QuerySet):
+    def pending(self) -> GenerationQuerySet:
+        return self.filter(status=GenerationStatus.PENDING)
+
+    def newest_first(self) -> GenerationQuerySet:
+        return self.order_by("-created_at", "-id")
+
+
+class Generation(models.Model):
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="generations"
+    )
+    model = models.CharField(max_length=100)
+    is_demo = models.BooleanField(
+        default=False, help_text="Made by the offline demo provider, not the model."
+    )
+
+    prompt = models.TextField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    seed = models.BigIntegerField()
+    prompt_extend = models.BooleanField(default=False)
+
+    revised_prompt = models.TextField(blank=True)
+    reasoning = models.TextField(blank=True)
+
+    status = models.CharField(max_length=16, choices=GenerationStatus, default=GenerationStatus.PENDING)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+
+    provider_url = models.TextField(blank=True)
+    provider_request_id = models.CharField(max_length=200, blank=True)
+    image = models.FileField(upload_to="images/", blank=True)
+    thumbnail = models.FileField(upload_to="thumbnails/", blank=True)
+    image_bytes = models.PositiveIntegerField(null=True, blank=True)
+    image_sha256 = models.CharField(max_length=64, blank=True)
+
+    attempts = models.PositiveSmallIntegerField(default=0)
+    provider_latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    total_latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = GenerationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["created_at"], name="generation_pending_idx", condition=models.Q(status="pending")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id}: {self.prompt[:60]}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("generations:detail", args=[self.public_id])
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == GenerationStatus.PENDING
+
+    @property
+    def elapsed_ms(self) -> int:
+        end = self.finished_at or timezone.now()
+        return max(round((end - self.created_at).total_seconds() * 1000), 0)

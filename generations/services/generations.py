@@ -1,0 +1,214 @@
+"""Use cases of a generation: create it, run it against the provider, retry it, and clean up after crashes."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from generations.models import Generation, GenerationStatus
+from generations.services.demo_provider import DemoProvider
+from generations.services.images import image_store
+from generations.services.provider import MAX_SEED, HttpProvider, ImageRequest, ProviderError
+
+logger = logging.getLogger(__name__)
+
+# A pending row older than the deadline plus this grace was left behind by a process that died.
+STALE_GRACE = timedelta(seconds=60)
+
+
+def get_provider() -> HttpProvider | DemoProvider:
+    """The real provider when ZIMAGE_API_KEY is set, otherwise the offline demo."""
+    if not settings.ZIMAGE_API_KEY:
+        return DemoProvider(latency_s=settings.ZIMAGE_DEMO_LATENCY_S)
+    return HttpProvider(
+        base_url=settings.ZIMAGE_BASE_URL,
+        api_key=settings.ZIMAGE_API_KEY,
+        model=settings.ZIMAGE_MODEL,
+        response_format=settings.ZIMAGE_RESPONSE_FORMAT,
+        deadline_s=settings.ZIMAGE_DEADLINE_S,
+        connect_timeout_s=settings.ZIMAGE_CONNECT_TIMEOUT_S,
+        max_attempts=settings.ZIMAGE_MAX_ATTEMPTS,
+        max_image_bytes=settings.ZIMAGE_MAX_IMAGE_BYTES,
+    )
+
+
+def generation_create(
+    *,
+    prompt: str,
+    width: int,
+    height: int,
+    seed: int | None,
+    prompt_extend: bool,
+    user: AbstractBaseUser | AnonymousUser | None = None,
+) -> Generation:
+    """Record a pending generation, then start it in the background once the row is committed.
+
+    A blank seed is drawn here, because the provider does not report the seed it picks.
+    """
+    provider = get_provider()
+    generation = Generation.objects.create(
+        prompt=prompt,
+        width=width,
+        height=height,
+        seed=secrets.randbelow(MAX_SEED + 1) if seed is None else seed,
+        prompt_extend=prompt_extend,
+        model=provider.model,
+        is_demo=provider.is_demo,
+        user=user if user is not None and user.is_authenticated else None,
+    )
+    transaction.on_commit(lambda: _executor().submit(_run_in_background, generation.pk))
+    return generation
+
+
+def generation_retry(
+    *, generation: Generation, user: AbstractBaseUser | AnonymousUser | None = None
+) -> Generation:
+    """A new generation with the same inputs, seed included, so a retried success looks like the first try would."""
+    return generation_create(
+        prompt=generation.prompt,
+        width=generation.width,
+        height=generation.height,
+        seed=generation.seed,
+        prompt_extend=generation.prompt_extend,
+        user=user,
+    )
+
+
+def generation_run(generation: Generation) -> Generation:
+    """Call the provider for a pending generation and record the outcome. Never raises a ProviderError."""
+    provider = get_provider()
+    request = ImageRequest(
+        prompt=generation.prompt,
+        width=generation.width,
+        height=generation.height,
+        seed=generation.seed,
+        prompt_extend=generation.prompt_extend,
+    )
+    try:
+        result = provider.generate(request)
+        stored = image_store(result.data)
+    except ProviderError as err:
+        generation.status = GenerationStatus.FAILED
+        generation.error_code = err.code
+        generation.error_message = err.user_message
+        generation.provider_request_id = err.request_id
+        logger.warning(
+            "generation %s failed: %s (%s) request_id=%s",
+            generation.public_id,
+            err.code,
+            err.detail,
+            err.request_id,
+        )
+    else:
+        generation.status = GenerationStatus.SUCCEEDED
+        generation.revised_prompt = result.revised_prompt
+        generation.reasoning = result.reasoning
+        generation.provider_url = result.provider_url
+        generation.provider_request_id = result.request_id
+        generation.attempts = result.attempts
+        generation.provider_latency_ms = result.provider_latency_ms
+        generation.image.name = stored.name
+        generation.thumbnail.name = stored.thumbnail_name
+        generation.image_bytes = stored.byte_size
+        generation.image_sha256 = stored.sha256
+        generation.width, generation.height = stored.width, stored.height
+    generation.finished_at = timezone.now()
+    generation.total_latency_ms = round(
+        (generation.finished_at - generation.created_at).total_seconds() * 1000
+    )
+    # Only a still-pending row is updated: an "interrupted" verdict from another process is not overwritten.
+    updated = Generation.objects.filter(pk=generation.pk, status=GenerationStatus.PENDING).update(
+        **{field: getattr(generation, field) for field in _RESULT_FIELDS}
+    )
+    if updated:
+        logger.info(
+            "generation %s %s in %d ms (provider %s ms, %d attempts)",
+            generation.public_id,
+            generation.status,
+            generation.total_latency_ms,
+            generation.provider_latency_ms,
+            generation.attempts,
+        )
+    else:
+        generation.refresh_from_db()
+    return generation
+
+
+_RESULT_FIELDS = (
+    "status",
+    "error_code",
+    "error_message",
+    "revised_prompt",
+    "reasoning",
+    "provider_url",
+    "provider_request_id",
+    "attempts",
+    "provider_latency_ms",
+    "image",
+    "thumbnail",
+    "image_bytes",
+    "image_sha256",
+    "width",
+    "height",
+    "finished_at",
+    "total_latency_ms",
+)
+
+
+def generations_interrupt_stale() -> int:
+    """Mark pending generations that no process can still be working on as interrupted; return how many."""
+    cutoff = timezone.now() - timedelta(seconds=settings.ZIMAGE_DEADLINE_S) - STALE_GRACE
+    return (
+        Generation.objects.pending()
+        .filter(created_at__lt=cutoff)
+        .update(
+            status=GenerationStatus.INTERRUPTED,
+            error_code="interrupted",
+            error_message="The playground restarted while this image was being made. Retry to make it again.",
+            finished_at=timezone.now(),
+        )
+    )
+
+
+_executor_instance: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    """A bounded pool per process: it caps paid provider calls in flight, and page views never wait on it."""
+    global _executor_instance
+    with _executor_lock:
+        if _executor_instance is None:
+            _executor_instance = ThreadPoolExecutor(
+                max_workers=settings.GENERATION_WORKERS, thread_name_prefix="generation"
+            )
+        return _executor_instance
+
+
+def _run_in_background(generation_pk: int) -> None:
+    started = time.monotonic()
+    try:
+        close_old_connections()
+        generation = Generation.objects.get(pk=generation_pk)
+        # Hand the connection back while the provider works: 100 calls in flight must not hold 100 connections.
+        connection.close()
+        generation_run(generation)
+    except Exception:
+        logger.exception("generation %s crashed after %.1f s", generation_pk, time.monotonic() - started)
+        Generation.objects.filter(pk=generation_pk, status=GenerationStatus.PENDING).update(
+            status=GenerationStatus.FAILED,
+            error_code="internal_error",
+            error_message="Something went wrong inside the playground. Retry, and tell us if it keeps happening.",
+            finished_at=timezone.now(),
+        )
+    finally:
+        connection.close()

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from generations import views
+
+app_name = "generations"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("generate/", views.generation_new, name="new"),
+    path("g/<str:public_id>/", views.generation_detail, name="detail"),
+    path("g/<str:public_id>/card/", views.generation_card, name="card"),
+    path("g/<str:public_id>/retry/", views.generation_retry_view, name="retry"),
+    path("g/<str:public_id>/image/", views.generation_image, {"variant": "image"}, name="image"),
+    path("g/<str:public_id>/thumbnail/", views.generation_image, {"variant": "thumbnail"}, name="thumbnail"),
+]

@@ -1,0 +1,57 @@
+// Small enhancements on top of pages that work without JavaScript.
+(() => {
+  "use strict";
+
+  const form = () => document.getElementById("generation-form");
+
+  // Ctrl+Enter / Cmd+Enter submits the prompt form from anywhere inside it.
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+    const target = event.target.closest && event.target.closest("#generation-form");
+    if (!target) return;
+    event.preventDefault();
+    target.requestSubmit();
+  });
+
+  document.addEventListener("click", (event) => {
+    const randomSeed = event.target.closest("[data-random-seed]");
+    if (randomSeed) {
+      const input = document.getElementById(randomSeed.dataset.randomSeed);
+      input.value = crypto.getRandomValues(new Uint32Array(1))[0] % 2147483648;
+      return;
+    }
+    const useSeed = event.target.closest("[data-use-seed]");
+    if (useSeed && form()) {
+      event.preventDefault();
+      const input = form().querySelector("[name=seed]");
+      input.value = useSeed.dataset.useSeed;
+      input.focus();
+      return;
+    }
+    const copy = event.target.closest("[data-copy], [data-copy-link]");
+    if (copy) {
+      event.preventDefault();
+      const text = copy.hasAttribute("data-copy-link") ? copy.href : copy.dataset.copy;
+      navigator.clipboard.writeText(text).then(() => {
+        copy.classList.add("copied");
+        setTimeout(() => copy.classList.remove("copied"), 1500);
+      });
+    }
+  });
+
+  // Elapsed time on pending cards: the server says how long it has been; the browser keeps counting.
+  const firstSeen = new WeakMap();
+  const tick = () => {
+    const now = performance.now();
+    for (const element of document.querySelectorAll("[data-elapsed-ms]")) {
+      if (!firstSeen.has(element)) firstSeen.set(element, now - Number(element.dataset.elapsedMs));
+      element.textContent = `${((now - firstSeen.get(element)) / 1000).toFixed(1)} s`;
+    }
+    for (const counter of document.querySelectorAll("[data-count-for]")) {
+      const field = document.getElementById(counter.dataset.countFor);
+      if (field) counter.textContent = `${field.value.length} / ${counter.dataset.max}`;
+    }
+  };
+  setInterval(tick, 100);
+  document.addEventListener("DOMContentLoaded", tick);
+})();
