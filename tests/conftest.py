@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from generations.models import Generation
 from generations.services.provider import HttpProvider
 from tests.fake_provider import FakeProvider
 
@@ -29,3 +30,36 @@ def make_http_provider(fake_provider: FakeProvider, **overrides) -> HttpProvider
         "max_image_bytes": 8 * 1024 * 1024,
     } | overrides
     return HttpProvider(**options)
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def use_fake_provider(settings, fake_provider: FakeProvider) -> FakeProvider:
+    """Point the playground at the fake provider, as if ZIMAGE_API_KEY and ZIMAGE_BASE_URL were set."""
+    settings.ZIMAGE_API_KEY = fake_provider.api_key
+    settings.ZIMAGE_BASE_URL = fake_provider.base_url
+    settings.ZIMAGE_DEADLINE_S = 10.0
+    settings.ZIMAGE_MAX_ATTEMPTS = 2
+    return fake_provider
+
+
+@pytest.fixture
+def demo_mode(settings) -> None:
+    settings.ZIMAGE_API_KEY = ""
+    settings.ZIMAGE_DEMO_LATENCY_S = 0.0
+
+
+def make_generation(**fields) -> Generation:
+    values = {
+        "prompt": "A lighthouse at dusk",
+        "width": 1024,
+        "height": 1536,
+        "seed": 42,
+        "model": "z-image-turbo",
+    } | fields
+    return Generation.objects.create(**values)

@@ -1,0 +1,23 @@
+# Z-Image Playground: gunicorn serving Django, static files collected at build time, run as a non-root user.
+FROM python:3.12-slim-bookworm AS build
+COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
+ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/venv
+WORKDIR /app
+COPY pyproject.toml uv.lock ./
+RUN uv sync --frozen --no-dev --no-install-project
+COPY . .
+RUN DEBUG=false SECRET_KEY=collectstatic-only DATABASE_URL=postgres://unused/unused STATIC_ROOT=/app/staticfiles \
+    /venv/bin/python manage.py collectstatic --no-input
+
+FROM python:3.12-slim-bookworm
+RUN useradd --create-home --uid 10001 playground && mkdir -p /data/media && chown playground /data/media
+COPY --from=build /venv /venv
+COPY --from=build --chown=playground /app /app
+WORKDIR /app
+ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 STATIC_ROOT=/app/staticfiles MEDIA_ROOT=/data/media BIND=0.0.0.0:8000
+USER playground
+EXPOSE 8000
+VOLUME ["/data/media"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/', timeout=4)"
+CMD ["sh", "-c", "python manage.py migrate --no-input && python manage.py interrupt_stale_generations && exec gunicorn playground.wsgi -c gunicorn.conf.py"]

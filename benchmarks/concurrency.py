@@ -1,0 +1,176 @@
+"""How many generations one production-like instance holds at once, and what it adds to the provider's latency.
+
+Starts the fake provider (2 s per image), then gunicorn exactly as the Dockerfile does (DEBUG off, collected
+static files) on a separate embedded PostgreSQL under var/bench, submits N prompts through the browser form at
+once, and waits until every row is final. Prints wall time, errors, added latency and peak memory.
+
+    make bench                       # N=100, provider latency 2 s
+    BENCH_N=200 BENCH_LATENCY_S=5 make bench
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from tests.fake_provider import FakeProvider
+
+ROOT = Path(__file__).resolve().parent.parent
+N = int(os.environ.get("BENCH_N", "100"))
+LATENCY_S = float(os.environ.get("BENCH_LATENCY_S", "2"))
+PORT = int(os.environ.get("BENCH_PORT", "8123"))
+BASE = f"http://127.0.0.1:{PORT}"
+
+
+def main() -> None:
+    var_dir = ROOT / "var" / "bench"
+    shutil.rmtree(var_dir / "media", ignore_errors=True)
+    with FakeProvider(latency_s=LATENCY_S) as provider:
+        env = os.environ | {
+            "VAR_DIR": str(var_dir),
+            "DEBUG": "false",
+            "SECRET_KEY": "bench-only-secret-key",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "ZIMAGE_API_KEY": provider.api_key,
+            "ZIMAGE_BASE_URL": provider.base_url,
+            "BIND": f"127.0.0.1:{PORT}",
+            "GUNICORN_ACCESS_LOG": "",
+        }
+        manage = [sys.executable, "manage.py"]
+        subprocess.run([*manage, "migrate", "-v0"], env=env, cwd=ROOT, check=True)
+        subprocess.run([*manage, "collectstatic", "--no-input", "-v0"], env=env, cwd=ROOT, check=True)
+        subprocess.run([*manage, "shell", "-c", _RESET_SQL], env=env, cwd=ROOT, check=True)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "playground.wsgi", "-c", "gunicorn.conf.py"], env=env, cwd=ROOT
+        )
+        try:
+            _wait_until_up()
+            _run(server.pid, provider)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+
+
+def _run(server_pid: int, provider: FakeProvider) -> None:
+    with httpx.Client(base_url=BASE, timeout=30) as client:
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get("/").text)[1]
+        cookies = dict(client.cookies)
+
+    def submit(index: int) -> float:
+        with httpx.Client(base_url=BASE, timeout=30, cookies=cookies) as session:
+            started = time.perf_counter()
+            response = session.post(
+                "/generate/",
+                data={
+                    "prompt": f"bench {index}",
+                    "size": "1024x1024",
+                    "seed": str(index),
+                    "csrfmiddlewaretoken": token,
+                },
+                headers={"HX-Request": "true"},
+            )
+            response.raise_for_status()
+            return time.perf_counter() - started
+
+    peak_rss = _MemoryWatch(server_pid)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=N) as pool:
+        post_times = list(pool.map(submit, range(N)))
+    submitted = time.perf_counter() - started
+    rows = _wait_for_final_rows(peak_rss)
+    wall = time.perf_counter() - started
+
+    succeeded = [row for row in rows if row["status"] == "succeeded"]
+    added = sorted(row["total_ms"] - row["provider_ms"] for row in succeeded)
+    print(f"\nconcurrency: {N} generations through the browser form, fake provider latency {LATENCY_S:.1f} s")
+    print(
+        f"  all {N} POSTs answered in          {submitted * 1000:8.0f} ms (median POST {statistics.median(post_times) * 1000:.0f} ms)"
+    )
+    print(f"  wall time, first POST to last image {wall * 1000:8.0f} ms (target < {LATENCY_S + 1:.0f} s)")
+    print(f"  errors                              {N - len(succeeded):8d} (target 0)")
+    print(f"  provider requests seen              {len(provider.requests):8d}")
+    print(
+        f"  added latency, median               {statistics.median(added):8.0f} ms (image fetch + checks + store)"
+    )
+    print(f"  added latency, p95                  {_p95(added):8.0f} ms")
+    print(f"  peak RSS of gunicorn processes      {peak_rss.peak_mb:8.0f} MB")
+    print("  (the browser sees a result at its next 1 s poll: on average 0.5 s after it is stored)")
+
+
+class _MemoryWatch:
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_mb = 0.0
+
+    def sample(self) -> None:
+        pids = [self.pid, *_children(self.pid)]
+        total_kb = sum(_rss_kb(pid) for pid in pids)
+        self.peak_mb = max(self.peak_mb, total_kb / 1024)
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
+def _wait_for_final_rows(memory: _MemoryWatch) -> list[dict]:
+    import psycopg
+
+    from playground.embedded_postgres import embedded_database_settings
+
+    database = embedded_database_settings(ROOT / "var" / "bench")
+    query = """
+        SELECT status, total_latency_ms, provider_latency_ms FROM generations_generation
+    """
+    deadline = time.monotonic() + 120
+    with psycopg.connect(
+        dbname=database["NAME"], user=database["USER"], host=database["HOST"], port=database["PORT"]
+    ) as connection:
+        while time.monotonic() < deadline:
+            memory.sample()
+            rows = connection.execute(query).fetchall()
+            connection.commit()
+            if len(rows) == N and all(status != "pending" for status, *_ in rows):
+                return [{"status": s, "total_ms": t or 0, "provider_ms": p or 0} for s, t, p in rows]
+            time.sleep(0.05)
+    raise SystemExit("generations still pending after 120 s")
+
+
+def _wait_until_up() -> None:
+    for _ in range(100):
+        try:
+            httpx.get(BASE + "/", timeout=1).raise_for_status()
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit("gunicorn did not start")
+
+
+def _p95(values: list[float]) -> float:
+    return values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+
+
+_RESET_SQL = "from generations.models import Generation; Generation.objects.all().delete()"
+
+if __name__ == "__main__":
+    main()

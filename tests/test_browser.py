@@ -1,0 +1,114 @@
+"""The playground in a real Chromium, driven by Playwright, against a live server and the fake provider."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# pytest-django's live_server and Playwright's sync API share the main thread.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Browser:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, live_server) -> Page:
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def test_it_generates_an_image_with_the_revised_prompt(page: Page, use_fake_provider):
+    page.goto("/")
+    page.get_by_label("Prompt").fill("A cute orange tabby cat basking in sunlight on a windowsill")
+    page.get_by_label("Size").select_option("1024x1024")
+    page.get_by_label("Seed").fill("42")
+    page.get_by_label("Extend prompt").check()
+    page.get_by_role("button", name="Generate").click()
+
+    card = page.locator("#results article").first
+    expect(card.locator("img")).to_be_visible()
+    expect(card).to_contain_text("Revised prompt")
+    expect(card).to_contain_text("42")
+    assert card.locator("img").evaluate("img => img.naturalWidth") > 0
+    assert use_fake_provider.requests[-1]["parameters"] == {"prompt_extend": True, "seed": 42}
+
+
+def test_ctrl_enter_submits_and_shows_a_pending_card_with_elapsed_time(page: Page, use_fake_provider):
+    page.goto("/")
+    prompt = page.get_by_label("Prompt")
+    prompt.fill("A slow lighthouse [fault:slow:3]")
+    prompt.press("Control+Enter")
+
+    card = page.locator("#results article").first
+    expect(card).to_contain_text("Generating")
+    expect(card.locator(".elapsed")).to_have_text(re.compile(r"^[1-9]\d*\.\d s$"))
+    expect(card.locator("img")).to_be_visible(timeout=20_000)
+
+
+def test_a_failed_generation_can_be_retried(page: Page, use_fake_provider):
+    page.goto("/")
+    page.get_by_label("Prompt").fill("A lighthouse [fault:flaky:401:1]")
+    page.get_by_role("button", name="Generate").click()
+
+    card = page.locator("#results article").first
+    expect(card).to_contain_text("refused the API key")
+    card.get_by_role("button", name="Retry").click()
+
+    expect(page.locator("#results article").first.locator("img")).to_be_visible()
+    expect(page.locator("#results article")).to_have_count(2)
+
+
+def test_bad_input_is_explained_next_to_the_field(page: Page, demo_mode):
+    page.goto("/")
+    page.get_by_label("Prompt").fill("A tiny image")
+    page.get_by_label("Size").select_option("custom")
+    page.get_by_label("Custom size").fill("100x100")
+    page.get_by_role("button", name="Generate").click()
+
+    expect(page.locator(".field-custom-size .errorlist")).to_contain_text("the model accepts")
+    expect(page.locator("#results article")).to_have_count(0)
+
+
+def test_the_random_button_draws_a_seed_and_use_seed_copies_one(page: Page, demo_mode):
+    page.goto("/")
+    page.get_by_role("button", name="Random").click()
+    assert 0 <= int(page.get_by_label("Seed").input_value()) <= 2_147_483_647
+
+    page.get_by_label("Prompt").fill("A red bicycle")
+    page.get_by_label("Seed").fill("1234")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#results article img")).to_be_visible()
+    page.get_by_label("Seed").fill("")
+    page.locator("#results article").first.get_by_role("link", name="Use", exact=True).click()
+    expect(page.get_by_label("Seed")).to_have_value("1234")
+
+
+def test_every_page_says_when_it_is_the_offline_demo(page: Page, demo_mode):
+    page.goto("/")
+    expect(page.get_by_role("note")).to_contain_text("Offline demo mode")

@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from generations.models import Generation, GenerationStatus
+from generations.services.generations import generation_run
+from tests.conftest import make_generation
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def post_generation(client, *, htmx: bool = True, **fields):
+    data = {"prompt": "A red bicycle", "size": "1024x1536", "custom_size": "", "seed": ""} | fields
+    return client.post(reverse("generations:new"), data, **(HTMX if htmx else {}))
+
+
+def test_the_home_page_says_plainly_when_it_runs_the_offline_demo(client, demo_mode):
+    response = client.get(reverse("generations:home"))
+    assert response.status_code == 200
+    assert "Offline demo mode" in response.text
+    assert "not by Z-Image Turbo" in response.text
+
+
+def test_the_home_page_names_the_real_model_and_never_shows_the_key(client, settings):
+    settings.ZIMAGE_API_KEY = "sk-very-secret-key"
+    response = client.get(reverse("generations:home"))
+    assert "Offline demo mode" not in response.text
+    assert "z-image-turbo" in response.text
+    assert "sk-very-secret-key" not in response.text
+
+
+def test_the_home_page_has_a_helpful_empty_state(client, demo_mode):
+    response = client.get(reverse("generations:home"))
+    assert "No images yet." in response.text
+
+
+def test_it_offers_the_presets_grouped_by_aspect_ratio_with_portrait_preselected(client, demo_mode):
+    response = client.get(reverse("generations:home"))
+    assert '<optgroup label="16:9">' in response.text
+    assert '<option value="1024x1536" selected>' in response.text
+
+
+def test_a_valid_prompt_becomes_a_pending_card_on_top_of_the_results(client, demo_mode):
+    response = post_generation(client, prompt="A red bicycle", seed="123", prompt_extend="on")
+
+    generation = Generation.objects.get()
+    assert (generation.prompt, generation.seed, generation.prompt_extend) == ("A red bicycle", 123, True)
+    assert generation.status == GenerationStatus.PENDING
+    assert 'hx-swap-oob="afterbegin:#results"' in response.text
+    assert f'hx-get="/g/{generation.public_id}/card/"' in response.text
+    assert 'id="generation-form"' in response.text
+    assert "A red bicycle</textarea>" in response.text, "the form keeps the prompt for the next tweak"
+
+
+def test_without_javascript_a_valid_prompt_redirects_home(client, demo_mode):
+    response = post_generation(client, htmx=False)
+    assert response.status_code == 302
+    assert Generation.objects.count() == 1
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_bad_input_is_explained_and_nothing_is_recorded(client, demo_mode, htmx):
+    response = post_generation(client, htmx=htmx, prompt="", size="custom", custom_size="100x100", seed="-5")
+
+    assert response.status_code == (200 if htmx else 400)
+    assert "Describe the image you want." in response.text
+    assert "the model accepts 262,144 to 4,194,304" in response.text
+    assert "Ensure this value is greater than or equal to 0." in response.text
+    assert Generation.objects.count() == 0
+
+
+def test_a_pending_card_polls_and_a_finished_card_stops(client, demo_mode):
+    generation = make_generation()
+    card_url = reverse("generations:card", args=[generation.public_id])
+    assert 'hx-trigger="every 1s"' in client.get(card_url).text
+
+    generation_run(generation)
+
+    finished = client.get(card_url).text
+    assert "hx-trigger" not in finished
+    assert f"/g/{generation.public_id}/thumbnail/" in finished
+
+
+def test_a_failed_card_gives_the_reason_and_a_retry_button(client):
+    generation = make_generation(
+        status=GenerationStatus.FAILED,
+        error_code="provider_unavailable",
+        error_message="The image provider is having trouble right now. Retry in a minute.",
+    )
+    card = client.get(reverse("generations:card", args=[generation.public_id])).text
+    assert "having trouble right now" in card
+    assert f'action="/g/{generation.public_id}/retry/"' in card
+
+
+def test_retry_starts_a_new_generation_with_the_same_settings(client, demo_mode):
+    failed = make_generation(status=GenerationStatus.FAILED, seed=99)
+
+    response = client.post(
+        reverse("generations:retry", args=[failed.public_id]), HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results"
+    )
+
+    retried = Generation.objects.exclude(pk=failed.pk).get()
+    assert retried.seed == 99
+    assert f'id="generation-{retried.public_id}"' in response.text
+
+
+def test_provider_text_is_escaped_everywhere(client, use_fake_provider):
+    generation = make_generation(prompt="<b>A cat</b> [fault:unsafe-text]", prompt_extend=True)
+    generation_run(generation)
+    generation.refresh_from_db()
+    assert "<script>" in generation.revised_prompt
+
+    for url in (generation.get_absolute_url(), reverse("generations:home")):
+        page = client.get(url).text
+        assert "<script>alert" not in page
+        assert "<img src=x" not in page
+        assert "<b>A cat</b>" not in page
+        assert "&lt;script&gt;alert" in page
+
+
+def test_the_detail_page_shows_the_full_image_and_how_to_reproduce_it(client, demo_mode):
+    generation = make_generation(seed=314159, prompt_extend=True)
+    generation_run(generation)
+
+    page = client.get(generation.get_absolute_url()).text
+
+    assert f'src="/g/{generation.public_id}/image/"' in page
+    assert "314159" in page
+    assert "1024×1536" in page
+    assert f"/?from={generation.public_id}" in page
+
+
+def test_an_unknown_share_link_is_a_404_not_a_500(client):
+    assert client.get("/g/does-not-exist/").status_code == 404
+
+
+def test_use_these_settings_prefills_the_form(client, demo_mode):
+    source = make_generation(prompt="A windmill", seed=77, width=1200, height=900, prompt_extend=True)
+
+    page = client.get(reverse("generations:home"), {"from": source.public_id}).text
+
+    assert "A windmill</textarea>" in page
+    assert 'value="77"' in page
+    assert 'value="1200x900"' in page
+    assert '<option value="custom" selected>' in page
+
+
+def test_stored_images_are_served_with_long_cache_headers(client, demo_mode):
+    generation = make_generation()
+    generation_run(generation)
+
+    for name, content_type in (("image", "image/png"), ("thumbnail", "image/webp")):
+        response = client.get(reverse(f"generations:{name}", args=[generation.public_id]))
+        assert response.status_code == 200
+        assert response["Content-Type"] == content_type
+        assert "immutable" in response["Cache-Control"]
+        assert "max-age=31536000" in response["Cache-Control"]
+        assert b"".join(response.streaming_content)
+
+
+def test_a_download_link_names_the_file_after_the_generation(client, demo_mode):
+    generation = make_generation(seed=5)
+    generation_run(generation)
+
+    response = client.get(reverse("generations:image", args=[generation.public_id]), {"download": "1"})
+
+    assert response["Content-Disposition"] == f'attachment; filename="zimage-{generation.public_id}-5.png"'
+
+
+def test_a_pending_generation_has_no_image_yet(client):
+    generation = make_generation()
+    assert client.get(reverse("generations:image", args=[generation.public_id])).status_code == 404
