@@ -42,7 +42,8 @@ def test_it_stores_the_image_thumbnail_and_provider_text_on_success(use_fake_pro
 
     generation.refresh_from_db()
     assert generation.status == GenerationStatus.SUCCEEDED
-    assert generation.revised_prompt and generation.reasoning
+    assert generation.revised_prompt
+    assert generation.reasoning
     assert generation.provider_url.startswith(use_fake_provider.base_url.removesuffix("/v1"))
     assert default_storage.exists(generation.image.name)
     assert generation.image_bytes == default_storage.size(generation.image.name)

@@ -99,7 +99,9 @@ def test_retry_starts_a_new_generation_with_the_same_settings(client, demo_mode)
     failed = make_generation(status=GenerationStatus.FAILED, seed=99)
 
     response = client.post(
-        reverse("generations:retry", args=[failed.public_id]), HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results"
+        reverse("generations:retry", args=[failed.public_id]),
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="results",
     )
 
     retried = Generation.objects.exclude(pk=failed.pk).get()
