@@ -45,10 +45,10 @@ def page(browser: Browser, live_server) -> Page:
 
 def test_it_generates_an_image_with_the_revised_prompt(page: Page, use_fake_provider):
     page.goto("/")
-    page.get_by_label("Prompt").fill("A cute orange tabby cat basking in sunlight on a windowsill")
-    page.get_by_label("Size").select_option("1024x1024")
-    page.get_by_label("Seed").fill("42")
-    page.get_by_label("Extend prompt").check()
+    page.get_by_label("Prompt", exact=True).fill("A cute orange tabby cat basking in sunlight on a windowsill")
+    page.get_by_label("Size", exact=True).select_option("1024x1024")
+    page.get_by_label("Seed", exact=True).fill("42")
+    page.get_by_label("Extend prompt", exact=True).check()
     page.get_by_role("button", name="Generate").click()
 
     card = page.locator("#results article").first
@@ -61,7 +61,7 @@ def test_it_generates_an_image_with_the_revised_prompt(page: Page, use_fake_prov
 
 def test_ctrl_enter_submits_and_shows_a_pending_card_with_elapsed_time(page: Page, use_fake_provider):
     page.goto("/")
-    prompt = page.get_by_label("Prompt")
+    prompt = page.get_by_label("Prompt", exact=True)
     prompt.fill("A slow lighthouse [fault:slow:3]")
     prompt.press("Control+Enter")
 
@@ -73,7 +73,7 @@ def test_ctrl_enter_submits_and_shows_a_pending_card_with_elapsed_time(page: Pag
 
 def test_a_failed_generation_can_be_retried(page: Page, use_fake_provider):
     page.goto("/")
-    page.get_by_label("Prompt").fill("A lighthouse [fault:flaky:401:1]")
+    page.get_by_label("Prompt", exact=True).fill("A lighthouse [fault:flaky:401:1]")
     page.get_by_role("button", name="Generate").click()
 
     card = page.locator("#results article").first
@@ -86,9 +86,9 @@ def test_a_failed_generation_can_be_retried(page: Page, use_fake_provider):
 
 def test_bad_input_is_explained_next_to_the_field(page: Page, demo_mode):
     page.goto("/")
-    page.get_by_label("Prompt").fill("A tiny image")
-    page.get_by_label("Size").select_option("custom")
-    page.get_by_label("Custom size").fill("100x100")
+    page.get_by_label("Prompt", exact=True).fill("A tiny image")
+    page.get_by_label("Size", exact=True).select_option("custom")
+    page.get_by_label("Custom size", exact=True).fill("100x100")
     page.get_by_role("button", name="Generate").click()
 
     expect(page.locator(".field-custom-size .errorlist")).to_contain_text("the model accepts")
@@ -98,15 +98,15 @@ def test_bad_input_is_explained_next_to_the_field(page: Page, demo_mode):
 def test_the_random_button_draws_a_seed_and_use_seed_copies_one(page: Page, demo_mode):
     page.goto("/")
     page.get_by_role("button", name="Random").click()
-    assert 0 <= int(page.get_by_label("Seed").input_value()) <= 2_147_483_647
+    assert 0 <= int(page.get_by_label("Seed", exact=True).input_value()) <= 2_147_483_647
 
-    page.get_by_label("Prompt").fill("A red bicycle")
-    page.get_by_label("Seed").fill("1234")
+    page.get_by_label("Prompt", exact=True).fill("A red bicycle")
+    page.get_by_label("Seed", exact=True).fill("1234")
     page.get_by_role("button", name="Generate").click()
     expect(page.locator("#results article img")).to_be_visible()
-    page.get_by_label("Seed").fill("")
+    page.get_by_label("Seed", exact=True).fill("")
     page.locator("#results article").first.get_by_role("link", name="Use", exact=True).click()
-    expect(page.get_by_label("Seed")).to_have_value("1234")
+    expect(page.get_by_label("Seed", exact=True)).to_have_value("1234")
 
 
 def test_every_page_says_when_it_is_the_offline_demo(page: Page, demo_mode):
