@@ -16,10 +16,11 @@ PYTHON ?= $(shell for candidate in python3.14 python3.13 python3.12 python3 \
 
 .PHONY: run test test-fast lint format bench migrations-check db-stop clean
 
+run: export DEBUG ?= true
 run: $(VENV)/.synced
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py interrupt_stale_generations
-	DEBUG=$${DEBUG:-true} $(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py runserver 127.0.0.1:8000
 
 test: $(VENV)/.synced
 	$(PY) manage.py makemigrations --check --dry-run --settings=tests.settings >/dev/null
