@@ -45,7 +45,9 @@ def page(browser: Browser, live_server) -> Page:
 
 def test_it_generates_an_image_with_the_revised_prompt(page: Page, use_fake_provider):
     page.goto("/")
-    page.get_by_label("Prompt", exact=True).fill("A cute orange tabby cat basking in sunlight on a windowsill")
+    page.get_by_label("Prompt", exact=True).fill(
+        "A cute orange tabby cat basking in sunlight on a windowsill"
+    )
     page.get_by_label("Size", exact=True).select_option("1024x1024")
     page.get_by_label("Seed", exact=True).fill("42")
     page.get_by_label("Extend prompt", exact=True).check()
