@@ -16,6 +16,7 @@ from generations.services.generations import (
 )
 from generations.services.images import InvalidImageError, image_store
 from tests.conftest import make_generation
+from tests.fake_provider import draw_image
 
 pytestmark = pytest.mark.django_db
 
@@ -142,3 +143,9 @@ def test_the_demo_provider_draws_the_same_image_for_the_same_prompt_and_seed(dem
 def test_it_refuses_bytes_that_are_not_an_image():
     with pytest.raises(InvalidImageError):
         image_store(b"<html>not an image</html>")
+
+
+def test_it_refuses_a_truncated_image():
+    png = draw_image("A lighthouse", 1, 640, 640)
+    with pytest.raises(InvalidImageError):
+        image_store(png[: len(png) // 2])

@@ -38,18 +38,15 @@ def image_store(data: bytes) -> StoredImage:
     Content-derived names make a save idempotent and mean a file is either complete or absent.
     """
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            image_format = probe.format
-            probe.verify()
         image = Image.open(io.BytesIO(data))
-        image.load()
+        image.load()  # decodes every pixel: a truncated or corrupt image raises here
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise InvalidImageError(f"{type(err).__name__}: {err}") from err
-    if image_format not in _EXTENSIONS:
-        raise InvalidImageError(f"unsupported image format {image_format}")
+    if image.format not in _EXTENSIONS:
+        raise InvalidImageError(f"unsupported image format {image.format}")
 
     sha256 = hashlib.sha256(data).hexdigest()
-    name = _save_once(f"images/{sha256[:2]}/{sha256}.{_EXTENSIONS[image_format]}", data)
+    name = _save_once(f"images/{sha256[:2]}/{sha256}.{_EXTENSIONS[image.format]}", data)
     thumbnail_name = _save_once(f"thumbnails/{sha256[:2]}/{sha256}.webp", _thumbnail(image))
     return StoredImage(
         name=name,
@@ -63,9 +60,10 @@ def image_store(data: bytes) -> StoredImage:
 
 def _thumbnail(image: Image.Image) -> bytes:
     thumbnail = image.convert("RGB")
-    thumbnail.thumbnail((THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE), Image.LANCZOS)
+    thumbnail.thumbnail((THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE))
     buffer = io.BytesIO()
-    thumbnail.save(buffer, format="WEBP", quality=80, method=4)
+    # method=2 encodes in about half the time of the default 4, for files a few per cent larger.
+    thumbnail.save(buffer, format="WEBP", quality=80, method=2)
     return buffer.getvalue()
 
 
