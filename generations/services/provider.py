@@ -207,9 +207,9 @@ class HttpProvider:
                     raise error
                 retry_after_s = getattr(error, "retry_after_s", None)
                 delay = retry_after_s if retry_after_s is not None else _backoff_s(attempt)
-            logger.info("provider attempt %d failed (%s), retrying in %.1f s", attempt, error.code, delay)
             if attempt == self.max_attempts or time.monotonic() + delay >= deadline:
                 raise error
+            logger.info("provider attempt %d failed (%s), retrying in %.1f s", attempt, error.code, delay)
             time.sleep(delay)
         raise AssertionError("unreachable: the loop returns or raises")
 
@@ -227,6 +227,9 @@ class HttpProvider:
                     raise ImageTooLargeError(f"declared {declared} bytes", request_id=request_id)
                 chunks, received = [], 0
                 for chunk in response.iter_bytes():
+                    # httpx's timeout is per read: a trickling server must not outlast the whole deadline.
+                    if time.monotonic() > deadline:
+                        raise ImageDownloadError("download passed the deadline", request_id=request_id)
                     received += len(chunk)
                     if received > self.max_image_bytes:
                         raise ImageTooLargeError(f"over {self.max_image_bytes} bytes", request_id=request_id)
