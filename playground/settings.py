@@ -96,11 +96,13 @@ TEMPLATES = [
 ]
 
 if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
 else:
     from playground.embedded_postgres import embedded_database_settings
 
     DATABASES = {"default": embedded_database_settings(VAR_DIR)}
+# Request threads keep their connection (PostgreSQL forks a process per new one); generation threads close theirs.
+DATABASES["default"] |= {"CONN_MAX_AGE": envint("CONN_MAX_AGE", 60), "CONN_HEALTH_CHECKS": True}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -161,6 +161,8 @@ class _InvalidRequest(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without TCP_NODELAY each reply waits on a delayed ACK (40 ms).
+    disable_nagle_algorithm = True
     server_version = "FakeZImage/1.0"
     timeout = 60
     server: _Server
