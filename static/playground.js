@@ -39,6 +39,18 @@
     }
   });
 
+  // When the playground itself cannot be reached, say so instead of leaving the button silent.
+  const showFormAlert = (event) => {
+    const alert = event.target.closest("form") && event.target.closest("form").querySelector("[data-form-alert]");
+    if (!alert) return;
+    alert.textContent = event.type === "htmx:sendError"
+      ? "Could not reach the playground. Check your connection; your prompt is still in the box."
+      : `The playground answered with an error (${event.detail.xhr.status}). Your prompt is still in the box; try again.`;
+    alert.hidden = false;
+  };
+  document.addEventListener("htmx:sendError", showFormAlert);
+  document.addEventListener("htmx:responseError", showFormAlert);
+
   // Elapsed time on pending cards: the server says how long it has been; the browser keeps counting.
   const firstSeen = new WeakMap();
   const tick = () => {

@@ -114,3 +114,13 @@ def test_the_random_button_draws_a_seed_and_use_seed_copies_one(page: Page, demo
 def test_every_page_says_when_it_is_the_offline_demo(page: Page, demo_mode):
     page.goto("/")
     expect(page.get_by_role("note")).to_contain_text("Offline demo mode")
+
+
+def test_an_unreachable_playground_is_explained_and_the_prompt_kept(page: Page, demo_mode):
+    page.goto("/")
+    page.route("**/generate/", lambda route: route.abort())
+    page.get_by_label("Prompt", exact=True).fill("A red bicycle")
+    page.get_by_role("button", name="Generate").click()
+
+    expect(page.get_by_role("alert")).to_contain_text("Could not reach the playground")
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value("A red bicycle")

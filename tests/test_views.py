@@ -135,10 +135,6 @@ def test_the_detail_page_shows_the_full_image_and_how_to_reproduce_it(client, de
     assert f"/?from={generation.public_id}" in page
 
 
-def test_an_unknown_share_link_is_a_404_not_a_500(client):
-    assert client.get("/g/does-not-exist/").status_code == 404
-
-
 def test_use_these_settings_prefills_the_form(client, demo_mode):
     source = make_generation(prompt="A windmill", seed=77, width=1200, height=900, prompt_extend=True)
 
@@ -175,3 +171,9 @@ def test_a_download_link_names_the_file_after_the_generation(client, demo_mode):
 def test_a_pending_generation_has_no_image_yet(client):
     generation = make_generation()
     assert client.get(reverse("generations:image", args=[generation.public_id])).status_code == 404
+
+
+def test_an_unknown_page_gets_the_sites_own_404(client, demo_mode):
+    response = client.get("/g/not-a-real-id/")
+    assert response.status_code == 404
+    assert "Share links look like" in response.text
