@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from django import forms
 
+from generations.models import Generation, GenerationStatus
+from generations.selectors import GalleryFilters
 from generations.services.provider import MAX_SEED
-from generations.sizes import DEFAULT_SIZE, parse_size, preset_choices
+from generations.sizes import DEFAULT_SIZE, OTHER_RATIO, RATIOS, parse_size, preset_choices
 
 MAX_PROMPT_CHARS = 4000
 CUSTOM_SIZE = "custom"
@@ -54,4 +56,54 @@ class GenerationForm(forms.Form):
             cleaned["width"], cleaned["height"] = parse_size(cleaned[field])
         except ValueError as err:
             self.add_error(field, str(err))
+        return cleaned
+
+
+class GalleryFilterForm(forms.Form):
+    """The gallery's filters. They live in the query string, so a filtered view is itself a shareable link."""
+
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    owner = forms.ChoiceField(required=False, choices=[("", "Everyone"), ("mine", "Mine")], label="Made by")
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *GenerationStatus.choices])
+    ratio = forms.ChoiceField(
+        required=False,
+        label="Aspect ratio",
+        choices=[("", "Any ratio"), *((ratio, ratio) for ratio in RATIOS), (OTHER_RATIO, "Other")],
+    )
+    extend = forms.ChoiceField(
+        required=False,
+        label="Prompt extend",
+        choices=[("", "With or without"), ("on", "Extended"), ("off", "Not extended")],
+    )
+    favourites = forms.BooleanField(required=False, label="Favourites only")
+
+    def filters(self) -> GalleryFilters:
+        """The filters asked for; a value that does not validate is left out rather than refused."""
+        self.is_valid()
+        data = {name: self.cleaned_data.get(name) for name in self.fields}
+        return GalleryFilters(
+            query=(data["q"] or "").strip(),
+            mine=data["owner"] == "mine",
+            status=data["status"] or "",
+            ratio=data["ratio"] or "",
+            prompt_extend={"on": True, "off": False}.get(data["extend"] or ""),
+            favourites=bool(data["favourites"]),
+        )
+
+
+class GenerationDeleteForm(forms.Form):
+    """Deleting asks once; deleting a favourite asks twice."""
+
+    confirm_favourite = forms.BooleanField(required=False, label="Yes, delete it although it is a favourite")
+
+    def __init__(self, *args, generation: Generation, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.generation = generation
+        if not generation.is_favourite:
+            del self.fields["confirm_favourite"]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.generation.is_favourite and not cleaned.get("confirm_favourite"):
+            self.add_error("confirm_favourite", "This is a favourite: tick the box to delete it anyway.")
         return cleaned

@@ -3,6 +3,8 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -24,8 +26,11 @@ class GenerationQuerySet(models.QuerySet):
     def pending(self) -> GenerationQuerySet:
         return self.filter(status=GenerationStatus.PENDING)
 
+    def live(self) -> GenerationQuerySet:
+        return self.filter(deleted_at__isnull=True)
+
     def newest_first(self) -> GenerationQuerySet:
-        return self.order_by("-created_at", "-id")
+        return self.order_by("-created_at", "-public_id")
 
 
 class Generation(models.Model):
@@ -43,6 +48,9 @@ class Generation(models.Model):
     height = models.PositiveIntegerField()
     seed = models.BigIntegerField()
     prompt_extend = models.BooleanField(default=False)
+    aspect_ratio = models.CharField(
+        max_length=8, blank=True, help_text='The nearest preset ratio, or "other".'
+    )
 
     revised_prompt = models.TextField(blank=True)
     reasoning = models.TextField(blank=True)
@@ -61,17 +69,33 @@ class Generation(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     provider_latency_ms = models.PositiveIntegerField(null=True, blank=True)
     total_latency_ms = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    is_favourite = models.BooleanField(default=False)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    search_vector = models.GeneratedField(
+        expression=SearchVector("prompt", "revised_prompt", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
 
     objects = GenerationQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-created_at", "-id"]
+        ordering = ["-created_at", "-public_id"]
         indexes = [
+            # The gallery's keyset order; deleted rows never show, so they stay out of the index.
+            models.Index(
+                models.F("created_at").desc(),
+                models.F("public_id").desc(),
+                name="generation_gallery_idx",
+                condition=models.Q(deleted_at__isnull=True),
+            ),
             models.Index(
                 fields=["created_at"], name="generation_pending_idx", condition=models.Q(status="pending")
             ),
+            GinIndex(fields=["search_vector"], name="generation_search_idx"),
         ]
 
     def __str__(self) -> str:
@@ -83,6 +107,10 @@ class Generation(models.Model):
     @property
     def size(self) -> str:
         return f"{self.width}x{self.height}"
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
 
     @property
     def is_pending(self) -> bool:

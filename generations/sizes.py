@@ -47,6 +47,20 @@ PRESETS = (
 )
 
 
+RATIOS = tuple(dict.fromkeys(preset.ratio for preset in PRESETS))
+OTHER_RATIO = "other"
+
+
+def aspect_ratio(width: int, height: int) -> str:
+    """The preset ratio a size is closest to ("3:4" for 896x1184), or "other" when none is within 2 %."""
+    shape = width / height
+    for ratio in RATIOS:
+        across, down = (int(side) for side in ratio.split(":"))
+        if abs(shape / (across / down) - 1) <= 0.02:
+            return ratio
+    return OTHER_RATIO
+
+
 def preset_choices() -> list[tuple[str, list[tuple[str, str]]]]:
     """Presets grouped by aspect ratio, in the shape Django's ChoiceField takes for <optgroup>s."""
     groups: dict[str, list[tuple[str, str]]] = {}

@@ -1,15 +1,26 @@
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_cache_control
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from generations.forms import GenerationForm
+from generations.forms import GalleryFilterForm, GenerationDeleteForm, GenerationForm
 from generations.models import Generation, GenerationStatus
-from generations.services.generations import generation_create, generation_retry, generations_interrupt_stale
+from generations.selectors import gallery_page
+from generations.services.generations import (
+    generation_create,
+    generation_delete,
+    generation_download_png,
+    generation_repeat,
+    generation_set_favourite,
+    generations_interrupt_stale,
+)
+from generations.services.snippets import generation_request_snippets
 from generations.sizes import DEFAULT_SIZE, PRESETS
 
 RECENT_RESULTS = 24
@@ -58,13 +69,92 @@ def generation_card(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 @require_GET
 def generation_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     generation = get_object_or_404(Generation, public_id=public_id)
-    return render(request, "generations/detail.html", {"generation": generation})
+    if generation.is_deleted:
+        return render(request, "generations/deleted.html", {"generation": generation}, status=410)
+    context = {
+        "generation": generation,
+        "snippets": generation_request_snippets(
+            generation=generation, base_url=settings.ZIMAGE_BASE_URL, model=settings.ZIMAGE_MODEL
+        ),
+    }
+    return render(request, "generations/detail.html", context)
+
+
+@require_POST
+def generation_new_seed(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    original = get_object_or_404(Generation.objects.live(), public_id=public_id)
+    generation = generation_repeat(generation=original, new_seed=True, user=request.user)
+    if request.htmx:
+        return HttpResponseClientRedirect(generation.get_absolute_url())
+    return redirect(generation)
+
+
+@require_POST
+def generation_favourite(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
+    generation_set_favourite(generation=generation, favourite=request.POST.get("favourite") == "on")
+    if request.htmx:
+        return render(request, "generations/detail.html#favourite-form", {"generation": generation})
+    return redirect(generation)
+
+
+@require_http_methods(["GET", "POST"])
+def generation_delete_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
+    form = GenerationDeleteForm(request.POST if request.method == "POST" else None, generation=generation)
+    if request.method == "POST" and form.is_valid():
+        generation_delete(generation=generation)
+        messages.success(request, "The generation was deleted. Its share link now says so.")
+        return redirect("generations:gallery")
+    return render(request, "generations/delete.html", {"generation": generation, "form": form})
+
+
+@require_GET
+def gallery(request: HtmxHttpRequest) -> HttpResponse:
+    filter_form = GalleryFilterForm(request.GET)
+    page = gallery_page(filters=filter_form.filters(), user=request.user, cursor=request.GET.get("after", ""))
+    next_url = None
+    if page.next_cursor:
+        query = request.GET.copy()
+        query["after"] = page.next_cursor
+        next_url = f"?{query.urlencode()}"
+    context = {"filter_form": filter_form, "page": page, "next_url": next_url}
+    if request.htmx and request.GET.get("after"):
+        return render(request, "generations/gallery.html#gallery-page", context)
+    return render(request, "generations/gallery.html", context)
+
+
+@require_GET
+def compare(request: HttpRequest) -> HttpResponse:
+    public_ids = list(dict.fromkeys(request.GET.getlist("id")))[:COMPARE_MAX]
+    by_id = Generation.objects.live().in_bulk(public_ids, field_name="public_id")
+    generations = [by_id[public_id] for public_id in public_ids if public_id in by_id]
+    rows = [
+        (label, values, len(set(values)) > 1)
+        for label, values in (
+            (label, [getter(generation) for generation in generations]) for label, getter in COMPARED_FIELDS
+        )
+    ]
+    return render(request, "generations/compare.html", {"generations": generations, "rows": rows})
+
+
+COMPARE_MAX = 4
+COMPARED_FIELDS = (
+    ("Prompt", lambda g: g.prompt),
+    ("Revised prompt", lambda g: g.revised_prompt or "—"),
+    ("Size", lambda g: f"{g.width}×{g.height}"),
+    ("Seed", lambda g: str(g.seed)),
+    ("Prompt extend", lambda g: "on" if g.prompt_extend else "off"),
+    ("Model", lambda g: g.model),
+    ("Status", lambda g: g.get_status_display()),
+    ("Provider time", lambda g: f"{g.provider_latency_ms} ms" if g.provider_latency_ms is not None else "—"),
+)
 
 
 @require_POST
 def generation_retry_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     original = get_object_or_404(Generation, public_id=public_id)
-    generation = generation_retry(generation=original, user=request.user)
+    generation = generation_repeat(generation=original, user=request.user)
     if request.htmx and request.htmx.target == "results":
         return render(request, "generations/home.html#generation-card", {"generation": generation})
     if request.htmx:
@@ -73,17 +163,22 @@ def generation_retry_view(request: HtmxHttpRequest, public_id: str) -> HttpRespo
 
 
 @require_GET
-def generation_image(request: HttpRequest, public_id: str, variant: str) -> FileResponse:
-    generation = get_object_or_404(Generation, public_id=public_id, status=GenerationStatus.SUCCEEDED)
-    file = generation.image if variant == "image" else generation.thumbnail
-    if not file:
-        raise Http404("This generation has no stored image.")
-    download = request.GET.get("download") == "1"
-    response = FileResponse(
-        file.open("rb"),
-        as_attachment=download,
-        filename=f"zimage-{generation.public_id}-{generation.seed}.{file.name.rsplit('.', 1)[-1]}",
+def generation_image(request: HttpRequest, public_id: str, variant: str) -> HttpResponse:
+    generation = get_object_or_404(
+        Generation.objects.live(), public_id=public_id, status=GenerationStatus.SUCCEEDED
     )
+    if variant == "download":
+        share_url = request.build_absolute_uri(generation.get_absolute_url())
+        response = HttpResponse(generation_download_png(generation=generation, share_url=share_url))
+        response["Content-Type"] = "image/png"
+        response["Content-Disposition"] = (
+            f'attachment; filename="zimage-{generation.public_id}-{generation.seed}.png"'
+        )
+    else:
+        file = generation.thumbnail if variant == "thumbnail" else generation.image
+        if not file:
+            raise Http404("This generation has no stored image.")
+        response = FileResponse(file.open("rb"))
     # A generation's image never changes once stored, so browsers and proxies may keep it for good.
     patch_cache_control(response, public=True, max_age=ONE_YEAR_S, immutable=True)
     response.headers["ETag"] = f'"{generation.image_sha256}-{variant}"'

@@ -4,6 +4,7 @@ import pytest
 
 from generations.models import Generation
 from generations.services.provider import HttpProvider
+from generations.sizes import aspect_ratio
 from tests.fake_provider import FakeProvider
 
 
@@ -62,4 +63,5 @@ def make_generation(**fields) -> Generation:
         "seed": 42,
         "model": "z-image-turbo",
     } | fields
+    values.setdefault("aspect_ratio", aspect_ratio(values["width"], values["height"]))
     return Generation.objects.create(**values)

@@ -10,7 +10,7 @@ from PIL import Image
 from generations.models import Generation, GenerationStatus
 from generations.services.generations import (
     generation_create,
-    generation_retry,
+    generation_repeat,
     generation_run,
     generations_interrupt_stale,
 )
@@ -98,7 +98,7 @@ def test_it_keeps_an_interrupted_verdict_made_meanwhile(use_fake_provider):
 def test_it_retries_with_the_same_inputs_and_seed(demo_mode):
     failed = make_generation(status=GenerationStatus.FAILED, prompt_extend=True, width=1360, height=768)
 
-    retried = generation_retry(generation=failed)
+    retried = generation_repeat(generation=failed)
 
     assert retried.pk != failed.pk
     assert retried.status == GenerationStatus.PENDING

@@ -159,15 +159,6 @@ def test_stored_images_are_served_with_long_cache_headers(client, demo_mode):
         assert b"".join(response.streaming_content)
 
 
-def test_a_download_link_names_the_file_after_the_generation(client, demo_mode):
-    generation = make_generation(seed=5)
-    generation_run(generation)
-
-    response = client.get(reverse("generations:image", args=[generation.public_id]), {"download": "1"})
-
-    assert response["Content-Disposition"] == f'attachment; filename="zimage-{generation.public_id}-5.png"'
-
-
 def test_a_pending_generation_has_no_image_yet(client):
     generation = make_generation()
     assert client.get(reverse("generations:image", args=[generation.public_id])).status_code == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import threading
@@ -11,13 +12,15 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.files.storage import default_storage
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from generations.models import Generation, GenerationStatus
 from generations.services.demo_provider import DemoProvider
-from generations.services.images import image_store
+from generations.services.images import image_store, png_with_text
 from generations.services.provider import MAX_SEED, HttpProvider, ImageRequest, ProviderError
+from generations.sizes import aspect_ratio
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +64,7 @@ def generation_create(
         height=height,
         seed=secrets.randbelow(MAX_SEED + 1) if seed is None else seed,
         prompt_extend=prompt_extend,
+        aspect_ratio=aspect_ratio(width, height),
         model=provider.model,
         is_demo=provider.is_demo,
         user=user if user is not None and user.is_authenticated else None,
@@ -69,18 +73,62 @@ def generation_create(
     return generation
 
 
-def generation_retry(
-    *, generation: Generation, user: AbstractBaseUser | AnonymousUser | None = None
+def generation_repeat(
+    *,
+    generation: Generation,
+    new_seed: bool = False,
+    user: AbstractBaseUser | AnonymousUser | None = None,
 ) -> Generation:
-    """A new generation with the same inputs, seed included, so a retried success looks like the first try would."""
+    """A new generation with the same inputs: "Retry" keeps the seed, "same prompt, new seed" draws one."""
     return generation_create(
         prompt=generation.prompt,
         width=generation.width,
         height=generation.height,
-        seed=generation.seed,
+        seed=None if new_seed else generation.seed,
         prompt_extend=generation.prompt_extend,
         user=user,
     )
+
+
+def generation_set_favourite(*, generation: Generation, favourite: bool) -> Generation:
+    generation.is_favourite = favourite
+    generation.save(update_fields=["is_favourite"])
+    return generation
+
+
+def generation_delete(*, generation: Generation) -> Generation:
+    """Hide a generation for good and remove its files unless another live generation has the same image.
+
+    The row stays (marked deleted) so that its share link can say it was deleted instead of "not found".
+    """
+    generation.deleted_at = timezone.now()
+    generation.save(update_fields=["deleted_at"])
+    for field in ("image", "thumbnail"):
+        name = getattr(generation, field).name
+        if name and not Generation.objects.live().filter(**{field: name}).exists():
+            default_storage.delete(name)
+    return generation
+
+
+def generation_download_png(*, generation: Generation, share_url: str) -> bytes:
+    """The stored image as a PNG that carries its prompt, seed and settings as text chunks."""
+    parameters = {
+        "prompt": generation.prompt,
+        "revised_prompt": generation.revised_prompt,
+        "size": generation.size,
+        "seed": generation.seed,
+        "prompt_extend": generation.prompt_extend,
+        "model": generation.model,
+        "share_url": share_url,
+    }
+    with generation.image.open("rb") as file:
+        data = file.read()
+    texts = {
+        "parameters": json.dumps(parameters, ensure_ascii=False),
+        "Description": generation.prompt,
+        "Software": "Z-Image Playground",
+    }
+    return png_with_text(data, texts)
 
 
 def generation_run(generation: Generation) -> Generation:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zlib
 from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
@@ -71,3 +72,27 @@ def _save_once(name: str, data: bytes) -> str:
     if default_storage.exists(name):
         return name
     return default_storage.save(name, ContentFile(data))
+
+
+def png_with_text(data: bytes, texts: dict[str, str]) -> bytes:
+    """The image as a PNG carrying `texts` as iTXt chunks (UTF-8), which image tools show as metadata.
+
+    A stored PNG gets the chunks spliced in after its header, so its pixels are not re-encoded; any other
+    format is converted.
+    """
+    if not data.startswith(_PNG_SIGNATURE):
+        buffer = io.BytesIO()
+        Image.open(io.BytesIO(data)).save(buffer, format="PNG")
+        data = buffer.getvalue()
+    end_of_header = len(_PNG_SIGNATURE) + 8 + int.from_bytes(data[8:12]) + 4
+    chunks = b"".join(_itxt_chunk(keyword, text) for keyword, text in texts.items())
+    return data[:end_of_header] + chunks + data[end_of_header:]
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _itxt_chunk(keyword: str, text: str) -> bytes:
+    # keyword, NUL, compression flag and method, empty language tag and translated keyword, UTF-8 text
+    body = keyword.encode("latin-1") + b"\0\0\0\0\0" + text.encode()
+    return len(body).to_bytes(4) + b"iTXt" + body + zlib.crc32(b"iTXt" + body).to_bytes(4)

@@ -1,0 +1,83 @@
+"""Reads: the gallery's pages, newest first, filtered, with keyset (cursor) pagination."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.postgres.search import SearchQuery
+from django.db.models import Q
+
+from generations.models import Generation
+
+GALLERY_PAGE_SIZE = 48
+
+
+@dataclass(frozen=True, slots=True)
+class GalleryFilters:
+    query: str = ""
+    mine: bool = False
+    status: str = ""
+    ratio: str = ""
+    prompt_extend: bool | None = None
+    favourites: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GalleryPage:
+    generations: list[Generation]
+    next_cursor: str | None
+
+
+def gallery_page(
+    *,
+    filters: GalleryFilters,
+    user: AbstractBaseUser | AnonymousUser,
+    cursor: str = "",
+    page_size: int = GALLERY_PAGE_SIZE,
+) -> GalleryPage:
+    """One page of live generations, newest first, after `cursor` (from the previous page) when given.
+
+    Keyset pagination: each page costs the same, however deep the scroll, and rows made meanwhile never
+    shift or repeat what a reader sees.
+    """
+    generations = Generation.objects.live().select_related("user").order_by("-created_at", "-public_id")
+    if filters.query:
+        generations = generations.filter(
+            search_vector=SearchQuery(filters.query, config="english", search_type="websearch")
+        )
+    if filters.mine:
+        generations = generations.filter(user=user) if user.is_authenticated else generations.none()
+    if filters.status:
+        generations = generations.filter(status=filters.status)
+    if filters.ratio:
+        generations = generations.filter(aspect_ratio=filters.ratio)
+    if filters.prompt_extend is not None:
+        generations = generations.filter(prompt_extend=filters.prompt_extend)
+    if filters.favourites:
+        generations = generations.filter(is_favourite=True)
+    if position := _decode_cursor(cursor):
+        created_at, public_id = position
+        generations = generations.filter(
+            Q(created_at__lt=created_at) | Q(created_at=created_at, public_id__lt=public_id)
+        )
+    rows = list(generations[: page_size + 1])
+    next_cursor = _encode_cursor(rows[page_size - 1]) if len(rows) > page_size else None
+    return GalleryPage(generations=rows[:page_size], next_cursor=next_cursor)
+
+
+def _encode_cursor(generation: Generation) -> str:
+    micros = round(generation.created_at.timestamp() * 1_000_000)
+    return f"{micros}.{generation.public_id}"
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str] | None:
+    """The position a cursor names, or None for a missing or mangled one (which starts from the top)."""
+    micros, _, public_id = (cursor or "").partition(".")
+    if not micros.isdigit() or not public_id:
+        return None
+    try:
+        return datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC), public_id
+    except (OverflowError, ValueError, OSError):
+        return None
