@@ -39,6 +39,7 @@ migrations-check: $(VENV)/.synced
 
 bench: $(VENV)/.synced
 	$(PY) -m benchmarks.concurrency
+	$(PY) -m benchmarks.gallery
 
 db-stop:
 	-[ -d var/pgdata ] && $(VENV)/bin/python -c 'import pgserver, pathlib; pgserver.get_server(pathlib.Path("var/pgdata"), cleanup_mode="stop")._cleanup()' || true

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -34,7 +33,6 @@ BASE = f"http://127.0.0.1:{PORT}"
 
 def main() -> None:
     var_dir = ROOT / "var" / "bench"
-    shutil.rmtree(var_dir / "media", ignore_errors=True)
     env = os.environ | {
         "VAR_DIR": str(var_dir),
         "DEBUG": "false",
@@ -88,7 +86,7 @@ def _run(server_pid: int) -> None:
             response = client.post(
                 "/generate/",
                 data={
-                    "prompt": f"bench {index}",
+                    "prompt": f"{PROMPT_PREFIX} {index}",
                     "size": "1024x1024",
                     "seed": str(index),
                     "csrfmiddlewaretoken": token,
@@ -180,6 +178,7 @@ def _wait_for_final_rows(memory: _MemoryWatch, expected: int, *, delete: bool = 
     database = embedded_database_settings(ROOT / "var" / "bench")
     query = """
         SELECT status, error_code, total_latency_ms, provider_latency_ms FROM generations_generation
+        WHERE prompt LIKE %(prefix)s
     """
     deadline = time.monotonic() + 120
     with psycopg.connect(
@@ -187,11 +186,13 @@ def _wait_for_final_rows(memory: _MemoryWatch, expected: int, *, delete: bool = 
     ) as connection:
         while time.monotonic() < deadline:
             memory.sample()
-            rows = connection.execute(query).fetchall()
+            rows = connection.execute(query, {"prefix": f"{PROMPT_PREFIX} %"}).fetchall()
             connection.commit()
             if len(rows) == expected and all(status != "pending" for status, *_ in rows):
                 if delete:
-                    connection.execute("DELETE FROM generations_generation")
+                    connection.execute(
+                        "DELETE FROM generations_generation WHERE prompt LIKE %s", [f"{PROMPT_PREFIX} %"]
+                    )
                     connection.commit()
                 return [
                     {"status": s, "error": e, "total_ms": t or 0, "provider_ms": p or 0}
@@ -211,7 +212,9 @@ def _wait_until_up() -> None:
     raise SystemExit("gunicorn did not start")
 
 
-_RESET_SQL = "from generations.models import Generation; Generation.objects.all().delete()"
+PROMPT_PREFIX = "bench-concurrency"
+# Only this benchmark's own rows: the gallery benchmark's 100,000 stay.
+_RESET_SQL = f"from generations.models import Generation; Generation.objects.filter(prompt__startswith={PROMPT_PREFIX!r}).delete()"
 
 if __name__ == "__main__":
     main()

@@ -1,18 +1,32 @@
 from __future__ import annotations
 
+import functools
 import secrets
 
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
 
 def new_public_id() -> str:
     """128 random bits, URL-safe: share links can be neither guessed nor enumerated."""
     return secrets.token_urlsafe(16)
+
+
+_PUBLIC_ID_SLOT = "--public-id--"
+
+
+def _generation_url(view_name: str, public_id: str) -> str:
+    """reverse(), done once per URL name: a gallery page links each of its 48 tiles twice."""
+    return _url_pattern(view_name, get_script_prefix()).replace(_PUBLIC_ID_SLOT, public_id)
+
+
+@functools.cache
+def _url_pattern(view_name: str, script_prefix: str) -> str:
+    return reverse(view_name, args=[_PUBLIC_ID_SLOT])
 
 
 class GenerationStatus(models.TextChoices):
@@ -69,7 +83,7 @@ class Generation(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     provider_latency_ms = models.PositiveIntegerField(null=True, blank=True)
     total_latency_ms = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     is_favourite = models.BooleanField(default=False)
@@ -93,6 +107,12 @@ class Generation(models.Model):
                 condition=models.Q(deleted_at__isnull=True),
             ),
             models.Index(
+                models.F("created_at").desc(),
+                models.F("public_id").desc(),
+                name="generation_favourites_idx",
+                condition=models.Q(deleted_at__isnull=True, is_favourite=True),
+            ),
+            models.Index(
                 fields=["created_at"], name="generation_pending_idx", condition=models.Q(status="pending")
             ),
             GinIndex(fields=["search_vector"], name="generation_search_idx"),
@@ -102,7 +122,15 @@ class Generation(models.Model):
         return f"{self.public_id}: {self.prompt[:60]}"
 
     def get_absolute_url(self) -> str:
-        return reverse("generations:detail", args=[self.public_id])
+        return _generation_url("generations:detail", self.public_id)
+
+    @property
+    def image_url(self) -> str:
+        return _generation_url("generations:image", self.public_id)
+
+    @property
+    def thumbnail_url(self) -> str:
+        return _generation_url("generations:thumbnail", self.public_id)
 
     @property
     def size(self) -> str:

@@ -12,6 +12,8 @@ from django.db.models import Q
 from generations.models import Generation
 
 GALLERY_PAGE_SIZE = 48
+# What a gallery tile shows, plus the cursor: the search vector and long provider texts stay in the database.
+TILE_FIELDS = ("public_id", "prompt", "width", "height", "status", "is_favourite", "created_at", "thumbnail")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +44,7 @@ def gallery_page(
     Keyset pagination: each page costs the same, however deep the scroll, and rows made meanwhile never
     shift or repeat what a reader sees.
     """
-    generations = Generation.objects.live().select_related("user").order_by("-created_at", "-public_id")
+    generations = Generation.objects.live().only(*TILE_FIELDS).order_by("-created_at", "-public_id")
     if filters.query:
         generations = generations.filter(
             search_vector=SearchQuery(filters.query, config="english", search_type="websearch")

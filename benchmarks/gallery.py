@@ -1,0 +1,111 @@
+"""Gallery, search and detail pages with 100,000 generations: server time, SQL queries and page weight.
+
+Runs in-process through Django's test client against the benchmark's embedded PostgreSQL (var/bench), with
+production settings (DEBUG off, cached templates). Seeds the rows on first use (`seed_generations`).
+
+    make bench                 # both benchmarks
+    BENCH_ROWS=200000 .venv/bin/python -m benchmarks.gallery
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ROWS = int(os.environ.get("BENCH_ROWS", "100000"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "60"))
+NEXT_LINK = re.compile(r'class="gallery-next" href="\?([^"]+)"')
+THUMBNAIL = re.compile(r'src="/g/([\w-]+)/thumbnail/"')
+
+os.environ.update(
+    {
+        "VAR_DIR": str(ROOT / "var" / "bench"),
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-only-secret-key",
+        "ALLOWED_HOSTS": "testserver",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "playground.settings",
+    }
+)
+sys.path.insert(0, str(ROOT))
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.files.storage import default_storage  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+
+from generations.models import Generation  # noqa: E402
+from tests.query_count import count_queries  # noqa: E402
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    missing = ROWS - Generation.objects.count()
+    if missing > 0:
+        print(f"seeding {missing} generations (once)…")
+        call_command("seed_generations", missing)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE generations_generation")
+    client = Client()
+    first_page = client.get("/gallery/")
+    deep_url = "/gallery/"
+    for _ in range(20):
+        deep_url = "/gallery/?" + html.unescape(NEXT_LINK.search(client.get(deep_url).text)[1])
+    detail_url = Generation.objects.live().filter(status="succeeded").order_by("?").first().get_absolute_url()
+
+    print(
+        f"\ngallery: {Generation.objects.count():,} generations, {REPEAT} requests each, server time in-process"
+    )
+    print(f"  {'page':34} {'median':>8} {'p95':>8} {'queries':>8}")
+    for label, url in (
+        ("gallery, first page", "/gallery/"),
+        ("gallery, page 21 (keyset cursor)", deep_url),
+        ("search 'lighthouse golden'", "/gallery/?q=lighthouse+golden"),
+        ("filters: 16:9, extended, done", "/gallery/?ratio=16%3A9&extend=on&status=succeeded"),
+        ("favourites", "/gallery/?favourites=on"),
+        ("detail page", detail_url),
+    ):
+        times, queries = _measure(client, url)
+        print(f"  {label:34} {statistics.median(times):6.1f}ms {_p95(times):6.1f}ms {queries:8d}")
+
+    tiles = Generation.objects.filter(public_id__in=THUMBNAIL.findall(first_page.text))
+    thumbnails = sum(default_storage.size(generation.thumbnail.name) for generation in tiles)
+    static = sum((ROOT / "static" / name).stat().st_size for name in ("playground.css", "playground.js"))
+    htmx = Path(django.__file__).parent.parent / "django_htmx" / "static" / "django_htmx" / "htmx-2.min.js"
+    total = len(first_page.content) + thumbnails + static + htmx.stat().st_size
+    print(
+        f"  first gallery page weight: {total / 1024:.0f} KB (HTML {len(first_page.content) / 1024:.0f} KB, "
+        f"{len(tiles)} thumbnails {thumbnails / 1024:.0f} KB, CSS+JS "
+        f"{(static + htmx.stat().st_size) / 1024:.0f} KB, uncompressed; target < 400 KB)"
+    )
+
+
+def _measure(client: Client, url: str) -> tuple[list[float], int]:
+    for _ in range(5):
+        client.get(url)
+    with count_queries() as queries:
+        assert client.get(url).status_code == 200
+    times = []
+    for _ in range(REPEAT):
+        started = time.perf_counter()
+        client.get(url)
+        times.append((time.perf_counter() - started) * 1000)
+    return sorted(times), queries.total
+
+
+def _p95(values: list[float]) -> float:
+    return values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+
+
+if __name__ == "__main__":
+    main()
