@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from generations.models import Generation
 from generations.services.provider import HttpProvider
@@ -65,3 +69,35 @@ def make_generation(**fields) -> Generation:
     } | fields
     values.setdefault("aspect_ratio", aspect_ratio(values["width"], values["height"]))
     return Generation.objects.create(**values)
+
+
+# pytest-django's live_server and Playwright's sync API share the main thread.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Browser:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, live_server) -> Page:
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
