@@ -59,7 +59,7 @@ def generation_new(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 def generation_card(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    generation = get_object_or_404(Generation, public_id=public_id)
+    generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
     if generation.is_pending and generations_interrupt_stale():
         generation.refresh_from_db()
     context = {"generation": generation, "large": request.GET.get("large") == "1"}
@@ -186,7 +186,7 @@ def generation_image(request: HttpRequest, public_id: str, variant: str) -> Http
 
 
 def _render_home(request: HttpRequest, form: GenerationForm, status: int = 200) -> HttpResponse:
-    generations = Generation.objects.newest_first()[:RECENT_RESULTS]
+    generations = Generation.objects.live().newest_first()[:RECENT_RESULTS]
     return render(
         request,
         "generations/home.html",

@@ -256,3 +256,19 @@ def test_compare_highlights_the_parameters_that_differ(client):
 def test_compare_with_fewer_than_two_explains_how_to_pick(client):
     response = client.get(reverse("generations:compare"))
     assert "Pick 2 to 4 images" in response.text
+
+
+def test_the_detail_page_says_who_made_it_and_when(client, django_user_model):
+    alice = django_user_model.objects.create_user("alice")
+    generation = make_generation(user=alice)
+
+    page = client.get(generation.get_absolute_url()).text
+
+    assert "<dt>By</dt><dd>alice</dd>" in page
+    assert f'datetime="{generation.created_at.isoformat()}"' in page
+
+
+def test_deleted_generations_leave_the_playgrounds_latest_images(client, demo_mode):
+    generation = make_generation(prompt="Soon gone")
+    client.post(reverse("generations:delete", args=[generation.public_id]))
+    assert "Soon gone" not in client.get(reverse("generations:home")).text
