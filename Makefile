@@ -20,6 +20,7 @@ run: export DEBUG ?= true
 run: $(VENV)/.synced
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py interrupt_stale_generations
+	$(PY) manage.py ensure_local_account
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 test: $(VENV)/.synced

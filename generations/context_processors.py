@@ -12,4 +12,5 @@ def provider(request: HttpRequest) -> dict:
         "demo_mode": not settings.ZIMAGE_API_KEY,
         "provider_model": settings.ZIMAGE_MODEL,
         "provider_host": urlsplit(settings.ZIMAGE_BASE_URL).netloc,
+        "require_login": settings.REQUIRE_LOGIN,
     }

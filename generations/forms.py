@@ -107,3 +107,9 @@ class GenerationDeleteForm(forms.Form):
         if self.generation.is_favourite and not cleaned.get("confirm_favourite"):
             self.add_error("confirm_favourite", "This is a favourite: tick the box to delete it anyway.")
         return cleaned
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, label="Token name", widget=forms.TextInput(attrs={"placeholder": "e.g. batch script"})
+    )

@@ -36,6 +36,11 @@ class GenerationStatus(models.TextChoices):
     INTERRUPTED = "interrupted", "Interrupted"
 
 
+class GenerationSource(models.TextChoices):
+    WEB = "web", "Playground"
+    API = "api", "API"
+
+
 class GenerationQuerySet(models.QuerySet):
     def pending(self) -> GenerationQuerySet:
         return self.filter(status=GenerationStatus.PENDING)
@@ -53,6 +58,7 @@ class Generation(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="generations"
     )
     model = models.CharField(max_length=100)
+    source = models.CharField(max_length=8, choices=GenerationSource, default=GenerationSource.WEB)
     is_demo = models.BooleanField(
         default=False, help_text="Made by the offline demo provider, not the model."
     )
@@ -116,6 +122,8 @@ class Generation(models.Model):
                 fields=["created_at"], name="generation_pending_idx", condition=models.Q(status="pending")
             ),
             GinIndex(fields=["search_vector"], name="generation_search_idx"),
+            # Per-user limits count recent rows; "mine" in the gallery lists them.
+            models.Index(fields=["user", "-created_at"], name="generation_user_recent_idx"),
         ]
 
     def __str__(self) -> str:
@@ -136,6 +144,12 @@ class Generation(models.Model):
     def size(self) -> str:
         return f"{self.width}x{self.height}"
 
+    def can_be_deleted_by(self, user) -> bool:
+        """The maker deletes their own generations; staff delete any; anonymous ones are the team's."""
+        if not user.is_authenticated:
+            return self.user_id is None and not settings.REQUIRE_LOGIN
+        return user.is_staff or self.user_id in (None, user.pk)
+
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
@@ -148,3 +162,28 @@ class Generation(models.Model):
     def elapsed_ms(self) -> int:
         end = self.finished_at or timezone.now()
         return max(round((end - self.created_at).total_seconds() * 1000), 0)
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self) -> ApiTokenQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiToken(models.Model):
+    """A personal token for the playground's OpenAI-compatible API. Only its SHA-256 is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=16, help_text="The token's first characters, to tell tokens apart.")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

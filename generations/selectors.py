@@ -1,13 +1,15 @@
-"""Reads: the gallery's pages, newest first, filtered, with keyset (cursor) pagination."""
+"""Reads: the gallery's pages (newest first, filtered, keyset-paginated) and the usage figures."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.postgres.search import SearchQuery
-from django.db.models import Q
+from django.db.models import Aggregate, Count, FloatField, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from generations.models import Generation
 
@@ -83,3 +85,59 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str] | None:
         return datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC), public_id
     except (OverflowError, ValueError, OSError):
         return None
+
+
+class PercentileCont(Aggregate):
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(%(percentile)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression, percentile: float, **extra) -> None:
+        super().__init__(expression, percentile=percentile, **extra)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    label: str
+    generations: int
+    extended: int
+    failed: int
+    median_ms: float | None
+    p95_ms: float | None
+
+    @property
+    def extended_share(self) -> float:
+        return self.extended / self.generations if self.generations else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    days: list[UsageRow]
+    users: list[UsageRow]
+    failures: list[tuple[str, int]]
+
+
+def usage_summary(*, days: int = 30) -> Usage:
+    """Generations per day and per user over the last `days`, with failures by reason and provider latency."""
+    since = timezone.now() - timedelta(days=days)
+    recent = Generation.objects.filter(created_at__gte=since)
+    figures = {
+        "generations": Count("id"),
+        "extended": Count("id", filter=Q(prompt_extend=True)),
+        "failed": Count("id", filter=Q(status__in=["failed", "interrupted"])),
+        "median_ms": PercentileCont("provider_latency_ms", 0.5),
+        "p95_ms": PercentileCont("provider_latency_ms", 0.95),
+    }
+    per_day = recent.annotate(day=TruncDate("created_at")).values("day").annotate(**figures).order_by("day")
+    per_user = recent.values("user__username").annotate(**figures).order_by("-generations")
+    failures = (
+        recent.filter(status__in=["failed", "interrupted"])
+        .values_list("error_code")
+        .annotate(count=Count("id"))
+        .order_by("-count")
+    )
+    return Usage(
+        days=[UsageRow(label=row.pop("day").isoformat(), **row) for row in per_day],
+        users=[UsageRow(label=row.pop("user__username") or "anonymous", **row) for row in per_user],
+        failures=list(failures),
+    )

@@ -1,17 +1,22 @@
 from __future__ import annotations
 
+import functools
+from urllib.parse import quote
+
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from generations.forms import GalleryFilterForm, GenerationDeleteForm, GenerationForm
+from generations.forms import ApiTokenForm, GalleryFilterForm, GenerationDeleteForm, GenerationForm
 from generations.models import Generation, GenerationStatus
-from generations.selectors import gallery_page
+from generations.selectors import gallery_page, usage_summary
 from generations.services.generations import (
     generation_create,
     generation_delete,
@@ -20,7 +25,9 @@ from generations.services.generations import (
     generation_set_favourite,
     generations_interrupt_stale,
 )
+from generations.services.limits import GenerationRefused
 from generations.services.snippets import generation_request_snippets
+from generations.services.tokens import api_token_create, api_token_revoke
 from generations.sizes import DEFAULT_SIZE, PRESETS
 
 RECENT_RESULTS = 24
@@ -31,26 +38,46 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
+def login_required_if_configured(view):
+    """Sign-in is required for this view when REQUIRE_LOGIN is on (the default with DEBUG off)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HtmxHttpRequest, *args, **kwargs) -> HttpResponse:
+        if settings.REQUIRE_LOGIN and not request.user.is_authenticated:
+            login_url = f"{resolve_url(settings.LOGIN_URL)}?next={quote(request.get_full_path())}"
+            return HttpResponseClientRedirect(login_url) if request.htmx else redirect(login_url)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 @require_GET
 def home(request: HtmxHttpRequest) -> HttpResponse:
     return _render_home(request, GenerationForm(initial=_initial_from(request.GET.get("from"))))
 
 
 @require_POST
+@login_required_if_configured
 def generation_new(request: HtmxHttpRequest) -> HttpResponse:
     form = GenerationForm(request.POST)
     if not form.is_valid():
         if request.htmx:
             return render(request, "generations/home.html#generation-form", {"form": form})
         return _render_home(request, form, status=400)
-    generation = generation_create(
-        prompt=form.cleaned_data["prompt"],
-        width=form.cleaned_data["width"],
-        height=form.cleaned_data["height"],
-        seed=form.cleaned_data["seed"],
-        prompt_extend=form.cleaned_data["prompt_extend"],
-        user=request.user,
-    )
+    try:
+        generation = generation_create(
+            prompt=form.cleaned_data["prompt"],
+            width=form.cleaned_data["width"],
+            height=form.cleaned_data["height"],
+            seed=form.cleaned_data["seed"],
+            prompt_extend=form.cleaned_data["prompt_extend"],
+            user=request.user,
+        )
+    except GenerationRefused as err:
+        form.add_error(None, err.user_message)
+        if request.htmx:
+            return render(request, "generations/home.html#generation-form", {"form": form})
+        return _render_home(request, form, status=429)
     if not request.htmx:
         return redirect("generations:home")
     # The form comes back as it was sent, ready for the next tweak; the new card goes on top of the results.
@@ -73,6 +100,7 @@ def generation_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         return render(request, "generations/deleted.html", {"generation": generation}, status=410)
     context = {
         "generation": generation,
+        "can_delete": generation.can_be_deleted_by(request.user),
         "snippets": generation_request_snippets(
             generation=generation, base_url=settings.ZIMAGE_BASE_URL, model=settings.ZIMAGE_MODEL
         ),
@@ -81,15 +109,20 @@ def generation_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 
 @require_POST
+@login_required_if_configured
 def generation_new_seed(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     original = get_object_or_404(Generation.objects.live(), public_id=public_id)
-    generation = generation_repeat(generation=original, new_seed=True, user=request.user)
+    try:
+        generation = generation_repeat(generation=original, new_seed=True, user=request.user)
+    except GenerationRefused as err:
+        return _refused(request, err, original)
     if request.htmx:
         return HttpResponseClientRedirect(generation.get_absolute_url())
     return redirect(generation)
 
 
 @require_POST
+@login_required_if_configured
 def generation_favourite(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
     generation_set_favourite(generation=generation, favourite=request.POST.get("favourite") == "on")
@@ -99,8 +132,11 @@ def generation_favourite(request: HtmxHttpRequest, public_id: str) -> HttpRespon
 
 
 @require_http_methods(["GET", "POST"])
+@login_required_if_configured
 def generation_delete_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
+    if not generation.can_be_deleted_by(request.user):
+        raise PermissionDenied("Only the person who made a generation (or a staff member) can delete it.")
     form = GenerationDeleteForm(request.POST if request.method == "POST" else None, generation=generation)
     if request.method == "POST" and form.is_valid():
         generation_delete(generation=generation)
@@ -152,9 +188,13 @@ COMPARED_FIELDS = (
 
 
 @require_POST
+@login_required_if_configured
 def generation_retry_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     original = get_object_or_404(Generation, public_id=public_id)
-    generation = generation_repeat(generation=original, user=request.user)
+    try:
+        generation = generation_repeat(generation=original, user=request.user)
+    except GenerationRefused as err:
+        return _refused(request, err, original)
     if request.htmx and request.htmx.target == "results":
         return render(request, "generations/home.html#generation-card", {"generation": generation})
     if request.htmx:
@@ -183,6 +223,52 @@ def generation_image(request: HttpRequest, public_id: str, variant: str) -> Http
     patch_cache_control(response, public=True, max_age=ONE_YEAR_S, immutable=True)
     response.headers["ETag"] = f'"{generation.image_sha256}-{variant}"'
     return response
+
+
+def _refused(request: HtmxHttpRequest, err: GenerationRefused, original: Generation) -> HttpResponse:
+    messages.error(request, err.user_message)
+    if request.htmx:
+        return HttpResponseClientRedirect(request.htmx.current_url or original.get_absolute_url())
+    return redirect(original)
+
+
+@require_GET
+@login_required_if_configured
+def usage(request: HttpRequest) -> HttpResponse:
+    summary = usage_summary(days=USAGE_DAYS)
+    busiest = max((day.generations for day in summary.days), default=0)
+    bars = [
+        {"day": day, "x": index * 12, "y": 100 - height, "height": height}
+        for index, day in enumerate(summary.days)
+        for height in [round(100 * day.generations / busiest) if busiest else 0]
+    ]
+    context = {"usage": summary, "bars": bars, "chart_width": max(len(bars) * 12, 12), "days": USAGE_DAYS}
+    return render(request, "generations/usage.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    form = ApiTokenForm(request.POST if request.method == "POST" else None)
+    new_token = None
+    if request.method == "POST" and form.is_valid():
+        _token, new_token = api_token_create(user=request.user, name=form.cleaned_data["name"])
+        form = ApiTokenForm()
+    tokens = request.user.api_tokens.active()
+    base_url = request.build_absolute_uri("/v1")
+    context = {"form": form, "tokens": tokens, "new_token": new_token, "base_url": base_url}
+    return render(request, "generations/api_tokens.html", context)
+
+
+@require_POST
+@login_required
+def api_token_revoke_view(request: HttpRequest) -> HttpResponse:
+    if api_token_revoke(user=request.user, token_id=int(request.POST.get("token", "0") or 0)):
+        messages.success(request, "The token was revoked; scripts using it now get 401.")
+    return redirect("generations:api-tokens")
+
+
+USAGE_DAYS = 30
 
 
 def _render_home(request: HttpRequest, form: GenerationForm, status: int = 200) -> HttpResponse:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -88,6 +90,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "generations.context_processors.provider",
@@ -112,6 +115,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "generations:home"
+LOGOUT_REDIRECT_URL = "generations:gallery"
+# Generating (and favouriting, deleting, tokens) needs a signed-in user; `make run` (DEBUG) keeps it open.
+REQUIRE_LOGIN = envbool("REQUIRE_LOGIN", not DEBUG)
+
+# No inline script or style anywhere: htmx gets its nonce through {% htmx_script %}.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -155,3 +177,9 @@ ZIMAGE_MAX_IMAGE_BYTES = envint("ZIMAGE_MAX_IMAGE_BYTES", 40 * 1024 * 1024)
 ZIMAGE_DEMO_LATENCY_S = envfloat("ZIMAGE_DEMO_LATENCY_S", 1.5)
 # Provider calls run on a bounded pool of threads in each app process; page views never wait on them.
 GENERATION_WORKERS = envint("GENERATION_WORKERS", 128)
+
+# Spending limits, counted in PostgreSQL so that every app instance sees the same numbers.
+LIMIT_PER_MINUTE = envint("LIMIT_PER_MINUTE", 10)
+LIMIT_PER_DAY = envint("LIMIT_PER_DAY", 500)
+# Provider calls in flight across all instances; beyond it new generations are refused until some finish.
+MAX_GENERATIONS_IN_FLIGHT = envint("MAX_GENERATIONS_IN_FLIGHT", 200)

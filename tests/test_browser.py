@@ -91,3 +91,23 @@ def test_an_unreachable_playground_is_explained_and_the_prompt_kept(page: Page, 
 
     expect(page.get_by_role("alert")).to_contain_text("Could not reach the playground")
     expect(page.get_by_label("Prompt", exact=True)).to_have_value("A red bicycle")
+
+
+def test_nothing_on_the_pages_breaks_the_content_security_policy(page: Page, use_fake_provider):
+    violations = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.goto("/")
+    page.get_by_label("Prompt", exact=True).fill("A fox")
+    page.get_by_label("Extend prompt").check()
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#results article img")).to_be_visible()
+    page.goto("/gallery/")
+    page.locator(".tile a").first.click()
+    expect(page.get_by_role("heading", name="Copy as code")).to_be_visible()
+
+    assert violations == []

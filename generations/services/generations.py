@@ -16,9 +16,10 @@ from django.core.files.storage import default_storage
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from generations.models import Generation, GenerationStatus
+from generations.models import Generation, GenerationSource, GenerationStatus
 from generations.services.demo_provider import DemoProvider
 from generations.services.images import image_store, png_with_text
+from generations.services.limits import generation_limits_check
 from generations.services.provider import MAX_SEED, HttpProvider, ImageRequest, ProviderError
 from generations.sizes import aspect_ratio
 
@@ -52,24 +53,33 @@ def generation_create(
     seed: int | None,
     prompt_extend: bool,
     user: AbstractBaseUser | AnonymousUser | None = None,
+    source: str = GenerationSource.WEB,
+    in_background: bool = True,
 ) -> Generation:
-    """Record a pending generation, then start it in the background once the row is committed.
+    """Record a pending generation within the limits, then start it in the background once it is committed.
 
-    A blank seed is drawn here, because the provider does not report the seed it picks.
+    A blank seed is drawn here, because the provider does not report the seed it picks. With
+    `in_background=False` the caller runs it (`generation_run`), as the synchronous API does.
+    Raises GenerationRefused, before anything is recorded or sent, when a limit is reached.
     """
     provider = get_provider()
-    generation = Generation.objects.create(
-        prompt=prompt,
-        width=width,
-        height=height,
-        seed=secrets.randbelow(MAX_SEED + 1) if seed is None else seed,
-        prompt_extend=prompt_extend,
-        aspect_ratio=aspect_ratio(width, height),
-        model=provider.model,
-        is_demo=provider.is_demo,
-        user=user if user is not None and user.is_authenticated else None,
-    )
-    transaction.on_commit(lambda: _executor().submit(_run_in_background, generation.pk))
+    owner = user if user is not None and user.is_authenticated else None
+    with transaction.atomic():
+        generation_limits_check(user=owner)
+        generation = Generation.objects.create(
+            prompt=prompt,
+            width=width,
+            height=height,
+            seed=secrets.randbelow(MAX_SEED + 1) if seed is None else seed,
+            prompt_extend=prompt_extend,
+            aspect_ratio=aspect_ratio(width, height),
+            model=provider.model,
+            is_demo=provider.is_demo,
+            user=owner,
+            source=source,
+        )
+    if in_background:
+        transaction.on_commit(lambda: _executor().submit(_run_in_background, generation.pk))
     return generation
 
 
