@@ -2,13 +2,23 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from generations.models import Generation
+from generations.models import ApiToken, Generation
 
 
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin):
-    list_display = ["public_id", "status", "short_prompt", "size", "seed", "user", "is_demo", "created_at"]
-    list_filter = ["status", "is_demo", "prompt_extend", "model"]
+    list_display = [
+        "public_id",
+        "status",
+        "short_prompt",
+        "size",
+        "seed",
+        "user",
+        "source",
+        "is_demo",
+        "created_at",
+    ]
+    list_filter = ["status", "source", "is_demo", "prompt_extend", "is_favourite", "model"]
     search_fields = ["public_id", "prompt", "revised_prompt"]
     date_hierarchy = "created_at"
     list_select_related = ["user"]
@@ -17,3 +27,11 @@ class GenerationAdmin(admin.ModelAdmin):
     @admin.display(description="prompt")
     def short_prompt(self, generation: Generation) -> str:
         return generation.prompt[:80]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "user", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "prefix", "user__username"]
+    readonly_fields = ["token_hash", "prefix", "created_at", "last_used_at"]

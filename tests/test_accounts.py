@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.views.debug import technical_500_response
 
 from generations.models import ApiToken, Generation, GenerationStatus
 from generations.services.generations import generation_create, generation_run
@@ -17,6 +19,7 @@ from tests.conftest import make_generation
 
 pytestmark = pytest.mark.django_db
 
+PROVIDER_KEY = "sk-super-secret-provider-key"
 FORM = {"prompt": "A red bicycle", "size": "1024x1536", "custom_size": "", "seed": ""}
 
 
@@ -196,3 +199,30 @@ def test_the_provider_key_never_reaches_pages_or_logs(client, settings, use_fake
     assert all("sk-super-secret-provider-key" not in page for page in pages)
     assert "sk-super-secret-provider-key" not in caplog.text
     use_fake_provider.api_key = "test-key"
+
+
+def test_even_a_debug_error_page_masks_the_provider_key(settings, rf):
+    settings.DEBUG = True
+    settings.ZIMAGE_API_KEY = PROVIDER_KEY  # the page shows this source line, so the key is not written here
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        response = technical_500_response(rf.get("/"), *sys.exc_info())
+
+    assert b"ZIMAGE_API_KEY" in response.content
+    assert PROVIDER_KEY.encode() not in response.content
+
+
+def test_a_crash_shows_the_plain_error_page_without_the_key(client, settings, monkeypatch):
+    settings.ZIMAGE_API_KEY = "sk-super-secret-provider-key"
+    client.raise_request_exception = False
+
+    def crash(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("generations.views.gallery_page", crash)
+    response = client.get(reverse("generations:gallery"))
+
+    assert response.status_code == 500
+    assert "Your generations are safe" in response.text
+    assert "sk-super-secret-provider-key" not in response.text
