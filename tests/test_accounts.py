@@ -226,3 +226,13 @@ def test_a_crash_shows_the_plain_error_page_without_the_key(client, settings, mo
     assert response.status_code == 500
     assert "Your generations are safe" in response.text
     assert "sk-super-secret-provider-key" not in response.text
+
+
+def test_the_admin_lists_generations_with_search_and_filters(admin_client):
+    make_generation(prompt="A fox in the snow", status=GenerationStatus.FAILED)
+    make_generation(prompt="A lighthouse")
+
+    page = admin_client.get("/admin/generations/generation/", {"q": "fox", "status__exact": "failed"}).text
+
+    assert "A fox in the snow" in page
+    assert "A lighthouse" not in page
