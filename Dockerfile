@@ -6,7 +6,8 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY . .
-RUN DEBUG=false SECRET_KEY=collectstatic-only DATABASE_URL=postgres://unused/unused STATIC_ROOT=/app/staticfiles \
+RUN DEBUG=false SECRET_KEY=collectstatic-only ALLOWED_HOSTS=build DATABASE_URL=postgres://unused/unused \
+    STATIC_ROOT=/app/staticfiles \
     /venv/bin/python manage.py collectstatic --no-input
 
 FROM python:3.12-slim-bookworm
@@ -19,5 +20,5 @@ USER playground
 EXPOSE 8000
 VOLUME ["/data/media"]
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/', timeout=4)"
-CMD ["sh", "-c", "python manage.py migrate --no-input && python manage.py interrupt_stale_generations && exec gunicorn playground.wsgi -c gunicorn.conf.py"]
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"
+CMD ["bin/start"]

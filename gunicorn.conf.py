@@ -13,3 +13,5 @@ timeout = 30
 graceful_timeout = 20
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# No management socket in the home folder: several instances (and the tests) may run side by side.
+control_socket_disable = True

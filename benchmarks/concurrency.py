@@ -22,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.production import ProductionServer
+
 ROOT = Path(__file__).resolve().parent.parent
 N = int(os.environ.get("BENCH_N", "100"))
 LATENCY_S = float(os.environ.get("BENCH_LATENCY_S", "2"))
@@ -32,22 +34,18 @@ BASE = f"http://127.0.0.1:{PORT}"
 
 
 def main() -> None:
-    var_dir = ROOT / "var" / "bench"
-    env = os.environ | {
-        "VAR_DIR": str(var_dir),
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-only-secret-key",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "ZIMAGE_API_KEY": "bench-key",
-        "ZIMAGE_BASE_URL": f"http://127.0.0.1:{PROVIDER_PORT}/v1",
-        "BIND": f"127.0.0.1:{PORT}",
-        "GUNICORN_ACCESS_LOG": "",
-        "LOG_LEVEL": "WARNING",
-    }
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v0"], env=env, cwd=ROOT, check=True)
-    subprocess.run([*manage, "collectstatic", "--no-input", "-v0"], env=env, cwd=ROOT, check=True)
-    subprocess.run([*manage, "shell", "-c", _RESET_SQL], env=env, cwd=ROOT, check=True)
+    server = ProductionServer(
+        var_dir=ROOT / "var" / "bench",
+        port=PORT,
+        provider_base_url=f"http://127.0.0.1:{PROVIDER_PORT}/v1",
+        provider_key="bench-key",
+        LOG_LEVEL="WARNING",
+        REQUIRE_LOGIN="false",
+        LIMIT_PER_MINUTE="100000",
+    )
+    server.prepare()
+    server.manage("migrate", "-v0")
+    server.manage("shell", "-c", _RESET_SQL)
     # The provider runs in its own process, as a remote one would: its work is not the playground's.
     provider = subprocess.Popen(
         [
@@ -64,16 +62,13 @@ def main() -> None:
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "playground.wsgi", "-c", "gunicorn.conf.py"], env=env, cwd=ROOT
-    )
     try:
-        _wait_until_up()
-        _run(server.pid)
+        server.start()
+        _run(server.process.pid)
     finally:
-        for process in (server, provider):
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
+        server.stop()
+        provider.send_signal(signal.SIGTERM)
+        provider.wait(timeout=30)
 
 
 def _run(server_pid: int) -> None:
@@ -126,7 +121,7 @@ def _run(server_pid: int) -> None:
         f"  added latency, median / p95         {_p(added, 0.5):8.0f} / {_p(added, 0.95):.0f} ms (fetch, check, store)"
     )
     print(f"  home page afterwards, median        {_ms(page_times, 0.5):8.0f} ms")
-    print(f"  peak RSS of gunicorn processes      {memory.peak_mb:8.0f} MB")
+    print(f"  peak RSS of the app's processes     {memory.peak_mb:8.0f} MB")
     print("  (a browser sees the result at its next 1 s poll: on average 0.5 s after it is stored)")
 
 
@@ -200,16 +195,6 @@ def _wait_for_final_rows(memory: _MemoryWatch, expected: int, *, delete: bool = 
                 ]
             time.sleep(0.05)
     raise SystemExit("generations still pending after 120 s")
-
-
-def _wait_until_up() -> None:
-    for _ in range(100):
-        try:
-            httpx.get(BASE + "/", timeout=1).raise_for_status()
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit("gunicorn did not start")
 
 
 PROMPT_PREFIX = "bench-concurrency"

@@ -51,7 +51,21 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=true for a local instance).")
     SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 (DEBUG only)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "Set ALLOWED_HOSTS to the host names this instance answers to (comma-separated)."
+    )
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
+
+# Behind a TLS-terminating proxy set HTTPS=true: secure cookies, HSTS, and redirects to https.
+HTTPS = envbool("HTTPS", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SECURE_SSL_REDIRECT = HTTPS and envbool("SECURE_SSL_REDIRECT", True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -67,6 +81,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "playground.health.HealthCheckMiddleware",
+    "playground.request_log.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -145,7 +161,7 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "generations.storage.AtomicFileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -156,8 +172,18 @@ STORAGES = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "playground.request_log.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "playground.request_log.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if os.environ.get("LOG_FORMAT") == "json" else "plain",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
@@ -175,6 +201,8 @@ ZIMAGE_CONNECT_TIMEOUT_S = envfloat("ZIMAGE_CONNECT_TIMEOUT_S", 10.0)
 ZIMAGE_MAX_ATTEMPTS = envint("ZIMAGE_MAX_ATTEMPTS", 4)
 ZIMAGE_MAX_IMAGE_BYTES = envint("ZIMAGE_MAX_IMAGE_BYTES", 40 * 1024 * 1024)
 ZIMAGE_DEMO_LATENCY_S = envfloat("ZIMAGE_DEMO_LATENCY_S", 1.5)
+# A pending generation older than the deadline plus this grace was left behind by a stopped process.
+GENERATION_STALE_GRACE_S = envfloat("GENERATION_STALE_GRACE_S", 60.0)
 # Provider calls run on a bounded pool of threads in each app process; page views never wait on them.
 GENERATION_WORKERS = envint("GENERATION_WORKERS", 128)
 

@@ -20,7 +20,10 @@ def fake_provider_server():
 
 @pytest.fixture
 def fake_provider(fake_provider_server: FakeProvider) -> FakeProvider:
+    """The shared fake, as new: no requests seen, no latency, the usual key (tests may change those)."""
     fake_provider_server.requests.clear()
+    fake_provider_server.latency_s = 0.0
+    fake_provider_server.api_key = "test-key"
     return fake_provider_server
 
 

@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("ZIMAGE_DEMO_LATENCY_S", "0")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver")
 
 from playground.settings import *  # noqa: F403
 

@@ -25,9 +25,6 @@ from generations.sizes import aspect_ratio
 
 logger = logging.getLogger(__name__)
 
-# A pending row older than the deadline plus this grace was left behind by a process that died.
-STALE_GRACE = timedelta(seconds=60)
-
 
 def get_provider() -> HttpProvider | DemoProvider:
     """The real provider when ZIMAGE_API_KEY is set, otherwise the offline demo."""
@@ -224,7 +221,9 @@ _RESULT_FIELDS = (
 
 def generations_interrupt_stale() -> int:
     """Mark pending generations that no process can still be working on as interrupted; return how many."""
-    cutoff = timezone.now() - timedelta(seconds=settings.ZIMAGE_DEADLINE_S) - STALE_GRACE
+    cutoff = timezone.now() - timedelta(
+        seconds=settings.ZIMAGE_DEADLINE_S + settings.GENERATION_STALE_GRACE_S
+    )
     return (
         Generation.objects.pending()
         .filter(created_at__lt=cutoff)

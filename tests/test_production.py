@@ -1,0 +1,146 @@
+"""Production mode end to end: gunicorn started as the Dockerfile does, then a browser, the API, and faults."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+
+import httpx
+import openai
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.fake_provider import FakeProvider
+from tests.production import ProductionServer
+
+pytestmark = pytest.mark.production
+
+ADMIN_PASSWORD = "production-admin-password"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def production(tmp_path, fake_provider: FakeProvider):
+    server = ProductionServer(
+        var_dir=tmp_path / "var",
+        port=free_port(),
+        provider_base_url=fake_provider.base_url,
+        provider_key=fake_provider.api_key,
+        ZIMAGE_DEADLINE_S="4",
+        GENERATION_STALE_GRACE_S="1",
+        ZIMAGE_MAX_ATTEMPTS="2",
+    )
+    server.prepare()
+    yield server
+    if server.process and server.process.poll() is None:
+        server.kill()
+
+
+def test_it_serves_the_form_the_api_images_and_static_files_then_stops_cleanly(production, browser: Browser):
+    production.manage("migrate", "-v0")
+    production.manage(
+        "createsuperuser",
+        "--no-input",
+        "--username",
+        "admin",
+        "--email",
+        "admin@example.com",
+        DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
+    )
+    production.start()
+    context = browser.new_context(base_url=production.url)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+
+    page.goto("/")
+    page.get_by_role("link", name="Sign in", exact=True).click()
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Prompt", exact=True).fill("A lighthouse at dusk")
+    page.get_by_label("Extend prompt").check()
+    page.get_by_role("button", name="Generate").click()
+    card = page.locator("#results article").first
+    expect(card.locator("img")).to_be_visible()
+    expect(card).to_contain_text("Revised prompt")
+
+    page.goto("/settings/tokens/")
+    page.get_by_label("Token name").fill("smoke")
+    page.get_by_role("button", name="Make a token").click()
+    token = page.locator("#new-token").inner_text()
+    stylesheet = page.locator("link[rel=stylesheet]").get_attribute("href")
+    context.close()
+
+    client = openai.OpenAI(base_url=f"{production.url}/v1", api_key=token)
+    result = client.images.generate(model="z-image-turbo", prompt="A fox", size="1024x1024", n=1)
+    image = httpx.get(result.data[0].url)
+    assert image.status_code == 200
+    assert image.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "immutable" in image.headers["Cache-Control"]
+
+    assert re.fullmatch(r"/static/playground\.[0-9a-f]{12}\.css", stylesheet), "hashed static names"
+    static = httpx.get(production.url + stylesheet, headers={"Accept-Encoding": "gzip"})
+    assert static.status_code == 200
+    assert static.headers["Content-Encoding"] == "gzip"
+    assert "max-age=315360000" in static.headers["Cache-Control"]
+
+    assert production.stop() == 0
+
+
+FAULTS = [
+    "",
+    "[fault:slow:2]",
+    "[fault:timeout]",
+    "[fault:503]",
+    "[fault:429:30]",
+    "[fault:garbage]",
+    "[fault:expired-url]",
+    "[fault:oversized]",
+    "[fault:flaky:502:1]",
+]
+
+
+def test_after_faults_and_a_killed_process_every_prompt_ends_final_and_no_file_is_half_written(
+    production, fake_provider: FakeProvider
+):
+    fake_provider.latency_s = 1.0
+    production.env["REQUIRE_LOGIN"] = "false"
+    production.start()
+    prompts = [
+        f"Prompt {index} {fault}".strip() for index in range(27) for fault in [FAULTS[index % len(FAULTS)]]
+    ]
+    with httpx.Client(base_url=production.url, timeout=10) as client:
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get("/").text)[1]
+        for prompt in prompts:
+            client.post(
+                "/generate/",
+                data={"prompt": prompt, "size": "1024x1024", "csrfmiddlewaretoken": token},
+                headers={"HX-Request": "true"},
+            ).raise_for_status()
+    time.sleep(0.5)
+    production.kill()  # mid-flight: the provider answers after 1 s at the earliest
+
+    production.start()
+    time.sleep(4 + 1 + 0.5)  # the deadline and the grace after which a pending row is known to be orphaned
+    with httpx.Client(base_url=production.url, timeout=10) as client:
+        public_ids = [
+            row[0] for row in production.database().execute("SELECT public_id FROM generations_generation")
+        ]
+        for public_id in public_ids:  # what open browsers do: poll their cards
+            assert client.get(f"/g/{public_id}/card/").status_code == 200
+        assert client.get("/").status_code == 200
+        assert client.get("/gallery/").status_code == 200
+        assert client.get("/healthz").json() == {"database": "ok", "storage": "ok"}
+
+    rows = dict(production.database().execute("SELECT prompt, status FROM generations_generation").fetchall())
+    assert sorted(rows) == sorted(prompts), "every submitted prompt is in the database"
+    assert "pending" not in rows.values()
+    assert "interrupted" in rows.values(), "the kill really caught generations in flight"
+    assert not list((production.var_dir / "media").rglob(".partial-*")), "no half-written image file"
+    assert production.stop() == 0
