@@ -20,6 +20,11 @@ from playground.embedded_postgres import embedded_database_settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def clean_environment() -> dict[str, str]:
+    """This process's environment without what the test runner added for itself."""
+    return {name: value for name, value in os.environ.items() if name != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+
+
 class ProductionServer:
     def __init__(
         self, *, var_dir: Path, port: int, provider_base_url: str, provider_key: str, **env: str

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
+import sys
 import time
 
 import httpx
@@ -12,9 +14,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.fake_provider import FakeProvider
-from tests.production import ProductionServer
-
-pytestmark = pytest.mark.production
+from tests.production import ROOT, ProductionServer, clean_environment
 
 ADMIN_PASSWORD = "production-admin-password"
 
@@ -42,6 +42,7 @@ def production(tmp_path, fake_provider: FakeProvider):
         server.kill()
 
 
+@pytest.mark.production
 def test_it_serves_the_form_the_api_images_and_static_files_then_stops_cleanly(production, browser: Browser):
     production.manage("migrate", "-v0")
     production.manage(
@@ -106,6 +107,7 @@ FAULTS = [
 ]
 
 
+@pytest.mark.production
 def test_after_faults_and_a_killed_process_every_prompt_ends_final_and_no_file_is_half_written(
     production, fake_provider: FakeProvider
 ):
@@ -144,3 +146,39 @@ def test_after_faults_and_a_killed_process_every_prompt_ends_final_and_no_file_i
     assert "interrupted" in rows.values(), "the kill really caught generations in flight"
     assert not list((production.var_dir / "media").rglob(".partial-*")), "no half-written image file"
     assert production.stop() == 0
+
+
+def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    environment = (
+        clean_environment() | {"DJANGO_SETTINGS_MODULE": "playground.settings", "DEBUG": "false"} | env
+    )
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], env=environment, cwd=ROOT, capture_output=True, text=True
+    )
+
+
+PRODUCTION_ENV = {
+    "SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+    "ALLOWED_HOSTS": "playground.example.com",
+    "HTTPS": "true",
+}
+
+
+def test_the_documented_production_settings_pass_the_deploy_checks():
+    completed = run_manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
+    assert completed.returncode == 0, completed.stderr
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"), [("SECRET_KEY", "Set SECRET_KEY"), ("ALLOWED_HOSTS", "Set ALLOWED_HOSTS")]
+)
+def test_production_settings_fail_fast_without_a_secret(missing, message):
+    completed = run_manage("check", **(PRODUCTION_ENV | {missing: ""}))
+    assert completed.returncode != 0
+    assert message in completed.stderr
+
+
+def test_healthz_answers_any_host_with_the_state_of_database_and_storage(client, db):
+    response = client.get("/healthz", HTTP_HOST="10.0.0.7:8000")
+    assert response.status_code == 200
+    assert response.json() == {"database": "ok", "storage": "ok"}
