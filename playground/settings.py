@@ -169,6 +169,25 @@ STORAGES = {
     },
 }
 
+# Images in S3-compatible object storage when a bucket is named, local files otherwise. Either way they are
+# served through the playground with long cache headers, so share links never depend on the bucket's URLs.
+S3_BUCKET = os.environ.get("S3_BUCKET", "")
+if S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": os.environ.get("S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("S3_REGION") or None,
+            # Unset: boto3 looks for credentials itself (AWS_* variables, instance roles).
+            "access_key": os.environ.get("S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
+            # Names are content hashes: a name that exists already holds the very same bytes.
+            "file_overwrite": True,
+            "default_acl": None,
+        },
+    }
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -182,3 +182,14 @@ def test_healthz_answers_any_host_with_the_state_of_database_and_storage(client,
     response = client.get("/healthz", HTTP_HOST="10.0.0.7:8000")
     assert response.status_code == 200
     assert response.json() == {"database": "ok", "storage": "ok"}
+
+
+def test_naming_a_bucket_switches_images_to_object_storage():
+    completed = run_manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.STORAGES['default']['BACKEND'])",
+        **PRODUCTION_ENV,
+        S3_BUCKET="playground-images",
+    )
+    assert completed.stdout.strip().endswith("storages.backends.s3.S3Storage"), completed.stderr
