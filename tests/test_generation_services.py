@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -149,3 +150,17 @@ def test_it_refuses_a_truncated_image():
     png = draw_image("A lighthouse", 1, 640, 640)
     with pytest.raises(InvalidImageError):
         image_store(png[: len(png) // 2])
+
+
+def test_each_generation_logs_its_outcome_and_latencies_but_not_the_prompt(use_fake_provider, caplog):
+    caplog.set_level(logging.INFO, logger="generations")
+    succeeded = make_generation(prompt="A very private prompt about a lighthouse")
+    failed = make_generation(prompt="Another private prompt [fault:503]")
+
+    generation_run(succeeded)
+    generation_run(failed)
+
+    assert f"generation {succeeded.public_id} succeeded in" in caplog.text
+    assert f"generation {failed.public_id} failed: provider_unavailable" in caplog.text
+    assert "private prompt" not in caplog.text
+    assert use_fake_provider.api_key not in caplog.text

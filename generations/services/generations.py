@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import secrets
@@ -76,7 +77,10 @@ def generation_create(
             source=source,
         )
     if in_background:
-        transaction.on_commit(lambda: _executor().submit(_run_in_background, generation.pk))
+        # The copied context carries the request id, so the background run's log lines match the request's.
+        transaction.on_commit(
+            lambda: _executor().submit(contextvars.copy_context().run, _run_in_background, generation.pk)
+        )
     return generation
 
 
