@@ -177,7 +177,7 @@ def test_the_usage_page_shows_figures_per_day_and_person(client, alice):
 
 
 def test_the_provider_key_never_reaches_pages_or_logs(client, settings, use_fake_provider, caplog):
-    settings.ZIMAGE_API_KEY = use_fake_provider.api_key = "sk-super-secret-provider-key"
+    settings.ZIMAGE_API_KEY = use_fake_provider.api_key = PROVIDER_KEY
     caplog.set_level(logging.DEBUG)
     failed = make_generation(prompt="A fox [fault:401]")
     generation_run(failed)
@@ -196,8 +196,8 @@ def test_the_provider_key_never_reaches_pages_or_logs(client, settings, use_fake
     ]
 
     assert Generation.objects.get(pk=succeeded.pk).status == GenerationStatus.SUCCEEDED
-    assert all("sk-super-secret-provider-key" not in page for page in pages)
-    assert "sk-super-secret-provider-key" not in caplog.text
+    assert all(PROVIDER_KEY not in page for page in pages)
+    assert PROVIDER_KEY not in caplog.text
 
 
 def test_even_a_debug_error_page_masks_the_provider_key(settings, rf):
@@ -213,7 +213,7 @@ def test_even_a_debug_error_page_masks_the_provider_key(settings, rf):
 
 
 def test_a_crash_shows_the_plain_error_page_without_the_key(client, settings, monkeypatch):
-    settings.ZIMAGE_API_KEY = "sk-super-secret-provider-key"
+    settings.ZIMAGE_API_KEY = PROVIDER_KEY
     client.raise_request_exception = False
 
     def crash(**kwargs):
@@ -224,7 +224,7 @@ def test_a_crash_shows_the_plain_error_page_without_the_key(client, settings, mo
 
     assert response.status_code == 500
     assert "Your generations are safe" in response.text
-    assert "sk-super-secret-provider-key" not in response.text
+    assert PROVIDER_KEY not in response.text
 
 
 def test_the_admin_lists_generations_with_search_and_filters(admin_client):
