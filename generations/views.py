@@ -11,7 +11,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, reswap
 from django_htmx.middleware import HtmxDetails
 
 from generations.forms import ApiTokenForm, GalleryFilterForm, GenerationDeleteForm, GenerationForm
@@ -80,8 +80,9 @@ def generation_new(request: HtmxHttpRequest) -> HttpResponse:
         return _render_home(request, form, status=429)
     if not request.htmx:
         return redirect("generations:home")
-    # The form comes back as it was sent, ready for the next tweak; the new card goes on top of the results.
-    return render(request, "generations/generation_created.html", {"form": form, "generation": generation})
+    # Only the new card comes back, on top of the results: the form stays as typed, ready for the next tweak.
+    response = render(request, "generations/generation_created.html", {"generation": generation})
+    return reswap(response, "none")
 
 
 @require_GET

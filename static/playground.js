@@ -48,6 +48,14 @@
       : `The playground answered with an error (${event.detail.xhr.status}). Your prompt is still in the box; try again.`;
     alert.hidden = false;
   };
+  // A generation that started leaves the form as typed: only clear the messages of earlier attempts.
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const form = event.target.closest && event.target.closest("#generation-form");
+    if (!form || !event.detail.successful || event.detail.xhr.getResponseHeader("HX-Reswap") !== "none") return;
+    form.querySelectorAll(".errorlist").forEach((list) => list.remove());
+    form.querySelectorAll("[aria-invalid]").forEach((field) => field.removeAttribute("aria-invalid"));
+    form.querySelector("[data-form-alert]").hidden = true;
+  });
   document.addEventListener("htmx:sendError", showFormAlert);
   document.addEventListener("htmx:responseError", showFormAlert);
 

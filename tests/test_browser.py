@@ -111,3 +111,19 @@ def test_nothing_on_the_pages_breaks_the_content_security_policy(page: Page, use
     expect(page.get_by_role("heading", name="Copy as code")).to_be_visible()
 
     assert violations == []
+
+
+def test_after_a_fix_the_old_error_goes_and_the_prompt_stays_for_the_next_tweak(page: Page, demo_mode):
+    page.goto("/")
+    page.get_by_label("Prompt", exact=True).fill("A tiny image")
+    page.get_by_label("Size", exact=True).select_option("custom")
+    page.get_by_label("Custom size", exact=True).fill("100x100")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator(".errorlist")).to_have_count(1)
+
+    page.get_by_label("Custom size", exact=True).fill("640x640")
+    page.get_by_role("button", name="Generate").click()
+
+    expect(page.locator("#results article")).to_have_count(1)
+    expect(page.locator(".errorlist")).to_have_count(0)
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value("A tiny image")
