@@ -115,6 +115,8 @@ def _run(server_pid: int) -> None:
         f"  POST answer, median / p95           {_ms(post_times, 0.5):8.0f} / {_ms(post_times, 0.95):.0f} ms"
     )
     print(f"  wall time, first POST to last image {wall * 1000:8.0f} ms (target < {LATENCY_S + 1:.0f} s)")
+    provider = sorted(row["provider_ms"] for row in succeeded) or [0]
+    print(f"  provider latency seen, median / p95 {_p(provider, 0.5):8.0f} / {_p(provider, 0.95):.0f} ms")
     errors = Counter(row["error"] for row in rows if row["status"] != "succeeded")
     print(f"  errors                              {N - len(succeeded):8d} (target 0) {dict(errors) or ''}")
     print(
