@@ -88,6 +88,9 @@ class Generation(models.Model):
 
     attempts = models.PositiveSmallIntegerField(default=0)
     provider_latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    image_fetch_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Downloading the image URL."
+    )
     total_latency_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)

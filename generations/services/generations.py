@@ -175,6 +175,7 @@ def generation_run(generation: Generation) -> Generation:
         generation.provider_request_id = result.request_id
         generation.attempts = result.attempts
         generation.provider_latency_ms = result.provider_latency_ms
+        generation.image_fetch_ms = result.image_fetch_ms
         generation.image.name = stored.name
         generation.thumbnail.name = stored.thumbnail_name
         generation.image_bytes = stored.byte_size
@@ -190,11 +191,12 @@ def generation_run(generation: Generation) -> Generation:
     )
     if updated:
         logger.info(
-            "generation %s %s in %d ms (provider %s ms, %d attempts)",
+            "generation %s %s in %d ms (provider %s ms, image fetch %s ms, %d attempts)",
             generation.public_id,
             generation.status,
             generation.total_latency_ms,
             generation.provider_latency_ms,
+            generation.image_fetch_ms,
             generation.attempts,
         )
     else:
@@ -212,6 +214,7 @@ _RESULT_FIELDS = (
     "provider_request_id",
     "attempts",
     "provider_latency_ms",
+    "image_fetch_ms",
     "image",
     "thumbnail",
     "image_bytes",

@@ -46,6 +46,7 @@ class GeneratedImage:
     request_id: str
     attempts: int
     provider_latency_ms: int
+    image_fetch_ms: int = 0
 
 
 class ProviderError(Exception):
@@ -150,10 +151,13 @@ class HttpProvider:
         response, attempts, latency_ms = self._post_with_retries(request, deadline)
         request_id = response.headers.get("x-request-id", "")
         item = _parse_result_item(response, request_id=request_id)
+        fetch_ms = 0
         if b64_json := item.get("b64_json"):
             data, provider_url = _decode_b64(b64_json, request_id=request_id), ""
         elif isinstance(url := item.get("url"), str) and url.startswith(("https://", "http://")):
+            fetch_started = time.monotonic()
             data, provider_url = self._download(url, deadline, request_id=request_id), url
+            fetch_ms = round((time.monotonic() - fetch_started) * 1000)
         else:
             raise ProviderResponseError("reply item has neither url nor b64_json", request_id=request_id)
         if len(data) > self.max_image_bytes:
@@ -166,6 +170,7 @@ class HttpProvider:
             request_id=request_id,
             attempts=attempts,
             provider_latency_ms=latency_ms,
+            image_fetch_ms=fetch_ms,
         )
 
     def request_body(self, request: ImageRequest) -> dict:
