@@ -121,8 +121,13 @@ else:
     from playground.embedded_postgres import embedded_database_settings
 
     DATABASES = {"default": embedded_database_settings(VAR_DIR)}
-# Request threads keep their connection (PostgreSQL forks a process per new one); generation threads close theirs.
-DATABASES["default"] |= {"CONN_MAX_AGE": envint("CONN_MAX_AGE", 60), "CONN_HEALTH_CHECKS": True}
+# A pool per process (psycopg_pool): PostgreSQL forks a process per new connection, and generation threads
+# take a connection only for their short reads and writes, so a few connections serve 100+ in flight.
+DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    "min_size": 2,
+    "max_size": envint("DATABASE_POOL_SIZE", 20),
+    "timeout": 10,
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -21,5 +21,3 @@ WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 # Specs that are about signing in turn this on themselves.
 REQUIRE_LOGIN = False
-# The live server's threads must not keep connections that would stop the test database from being dropped.
-DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

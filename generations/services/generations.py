@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import copy
 import json
 import logging
 import secrets
@@ -14,7 +15,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.storage import default_storage
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from generations.models import Generation, GenerationSource, GenerationStatus
@@ -79,7 +80,9 @@ def generation_create(
     if in_background:
         # The copied context carries the request id, so the background run's log lines match the request's.
         transaction.on_commit(
-            lambda: _executor().submit(contextvars.copy_context().run, _run_in_background, generation.pk)
+            lambda: _executor().submit(
+                contextvars.copy_context().run, _run_in_background, copy.copy(generation)
+            )
         )
     return generation
 
@@ -258,21 +261,20 @@ def _executor() -> ThreadPoolExecutor:
         return _executor_instance
 
 
-def _run_in_background(generation_pk: int) -> None:
+def _run_in_background(generation: Generation) -> None:
+    """Run a committed generation on a pool thread. It holds a database connection only for its final write."""
     started = time.monotonic()
     try:
-        close_old_connections()
-        generation = Generation.objects.get(pk=generation_pk)
-        # Hand the connection back while the provider works: 100 calls in flight must not hold 100 connections.
-        connection.close()
         generation_run(generation)
     except Exception:
-        logger.exception("generation %s crashed after %.1f s", generation_pk, time.monotonic() - started)
-        Generation.objects.filter(pk=generation_pk, status=GenerationStatus.PENDING).update(
+        logger.exception(
+            "generation %s crashed after %.1f s", generation.public_id, time.monotonic() - started
+        )
+        Generation.objects.filter(pk=generation.pk, status=GenerationStatus.PENDING).update(
             status=GenerationStatus.FAILED,
             error_code="internal_error",
             error_message="Something went wrong inside the playground. Retry, and tell us if it keeps happening.",
             finished_at=timezone.now(),
         )
     finally:
-        connection.close()
+        connection.close()  # back to the pool
