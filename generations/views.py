@@ -148,6 +148,7 @@ def generation_delete_view(request: HtmxHttpRequest, public_id: str) -> HttpResp
 
 @require_GET
 def gallery(request: HtmxHttpRequest) -> HttpResponse:
+    generations_interrupt_stale()  # so that no tile says "Generating" for a run that died with its process
     filter_form = GalleryFilterForm(request.GET)
     page = gallery_page(filters=filter_form.filters(), user=request.user, cursor=request.GET.get("after", ""))
     next_url = None
@@ -273,6 +274,7 @@ USAGE_DAYS = 30
 
 
 def _render_home(request: HttpRequest, form: GenerationForm, status: int = 200) -> HttpResponse:
+    generations_interrupt_stale()
     generations = Generation.objects.live().newest_first()[:RECENT_RESULTS]
     return render(
         request,

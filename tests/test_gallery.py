@@ -272,3 +272,14 @@ def test_deleted_generations_leave_the_playgrounds_latest_images(client, demo_mo
     generation = make_generation(prompt="Soon gone")
     client.post(reverse("generations:delete", args=[generation.public_id]))
     assert "Soon gone" not in client.get(reverse("generations:home")).text
+
+
+def test_a_run_that_died_with_its_process_shows_as_interrupted_in_the_gallery(client, settings):
+    settings.ZIMAGE_DEADLINE_S = 10
+    orphan = make_generation(prompt="Orphaned")
+    Generation.objects.filter(pk=orphan.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+
+    page = gallery(client).text
+
+    assert "Interrupted" in page
+    assert Generation.objects.get(pk=orphan.pk).status == GenerationStatus.INTERRUPTED
