@@ -23,6 +23,7 @@ from generations.services.generations import (
     generation_download_png,
     generation_repeat,
     generation_set_favourite,
+    generation_thumbnail,
     generations_interrupt_stale,
 )
 from generations.services.limits import GenerationRefused
@@ -217,10 +218,11 @@ def generation_image(request: HttpRequest, public_id: str, variant: str) -> Http
             f'attachment; filename="zimage-{generation.public_id}-{generation.seed}.png"'
         )
     else:
-        file = generation.thumbnail if variant == "thumbnail" else generation.image
-        if not file:
+        if not generation.image:
             raise Http404("This generation has no stored image.")
-        response = FileResponse(file.open("rb"))
+        if variant == "thumbnail":
+            generation_thumbnail(generation=generation)
+        response = FileResponse(getattr(generation, variant).open("rb"))
     # A generation's image never changes once stored, so browsers and proxies may keep it for good.
     patch_cache_control(response, public=True, max_age=ONE_YEAR_S, immutable=True)
     response.headers["ETag"] = f'"{generation.image_sha256}-{variant}"'

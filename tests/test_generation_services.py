@@ -13,6 +13,7 @@ from generations.services.generations import (
     generation_create,
     generation_repeat,
     generation_run,
+    generation_thumbnail,
     generations_interrupt_stale,
 )
 from generations.services.images import InvalidImageError, image_store
@@ -37,7 +38,7 @@ def test_it_records_a_pending_row_with_a_drawn_seed_before_calling_the_provider(
     assert len(callbacks) == 1, "the provider call starts only once the row is committed"
 
 
-def test_it_stores_the_image_thumbnail_and_provider_text_on_success(use_fake_provider):
+def test_it_stores_the_image_and_provider_text_on_success(use_fake_provider):
     generation = make_generation(prompt="A lighthouse at dusk", width=1024, height=768, prompt_extend=True)
 
     generation_run(generation)
@@ -50,10 +51,12 @@ def test_it_stores_the_image_thumbnail_and_provider_text_on_success(use_fake_pro
     assert default_storage.exists(generation.image.name)
     assert generation.image_bytes == default_storage.size(generation.image.name)
     assert len(generation.image_sha256) == 64
-    with default_storage.open(generation.thumbnail.name) as thumbnail:
+    assert not generation.thumbnail, "the thumbnail is made when first asked for, off the generation's path"
+    with default_storage.open(generation_thumbnail(generation=generation)) as thumbnail:
         image = Image.open(thumbnail)
         assert image.format == "WEBP"
         assert max(image.size) <= 512
+    assert Generation.objects.get(pk=generation.pk).thumbnail.name == generation.thumbnail.name
     assert generation.provider_latency_ms is not None
     assert generation.total_latency_ms >= generation.provider_latency_ms
     assert generation.finished_at is not None

@@ -55,6 +55,7 @@ def test_images_and_thumbnails_land_in_the_bucket_and_are_served_with_long_cache
 ):
     generation = make_generation()
     generation_run(generation)
+    assert client.get(reverse("generations:thumbnail", args=[generation.public_id])).status_code == 200
     generation.refresh_from_db()
 
     keys = {item["Key"] for item in s3_storage.list_objects_v2(Bucket="playground-images")["Contents"]}

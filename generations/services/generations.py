@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from generations.models import Generation, GenerationSource, GenerationStatus
 from generations.services.demo_provider import DemoProvider
-from generations.services.images import image_store, png_with_text
+from generations.services.images import image_store, png_with_text, thumbnail_store
 from generations.services.limits import generation_limits_check
 from generations.services.provider import MAX_SEED, HttpProvider, ImageRequest, ProviderError
 from generations.sizes import aspect_ratio
@@ -145,6 +145,16 @@ def generation_download_png(*, generation: Generation, share_url: str) -> bytes:
     return png_with_text(data, texts)
 
 
+def generation_thumbnail(*, generation: Generation) -> str:
+    """The name of the generation's WebP thumbnail, made from the stored image the first time it is asked for."""
+    if not generation.thumbnail:
+        with generation.image.open("rb") as file:
+            name = thumbnail_store(file.read(), sha256=generation.image_sha256)
+        Generation.objects.filter(pk=generation.pk).update(thumbnail=name)
+        generation.thumbnail.name = name
+    return generation.thumbnail.name
+
+
 def generation_run(generation: Generation) -> Generation:
     """Call the provider for a pending generation and record the outcome. Never raises a ProviderError."""
     provider = get_provider()
@@ -180,7 +190,6 @@ def generation_run(generation: Generation) -> Generation:
         generation.provider_latency_ms = result.provider_latency_ms
         generation.image_fetch_ms = result.image_fetch_ms
         generation.image.name = stored.name
-        generation.thumbnail.name = stored.thumbnail_name
         generation.image_bytes = stored.byte_size
         generation.image_sha256 = stored.sha256
         generation.width, generation.height = stored.width, stored.height
@@ -219,7 +228,6 @@ _RESULT_FIELDS = (
     "provider_latency_ms",
     "image_fetch_ms",
     "image",
-    "thumbnail",
     "image_bytes",
     "image_sha256",
     "width",

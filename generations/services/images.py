@@ -26,7 +26,6 @@ class InvalidImageError(ProviderError):
 @dataclass(frozen=True, slots=True)
 class StoredImage:
     name: str
-    thumbnail_name: str
     width: int
     height: int
     byte_size: int
@@ -34,29 +33,33 @@ class StoredImage:
 
 
 def image_store(data: bytes) -> StoredImage:
-    """Verify `data` is a PNG, JPEG or WebP image and save it under a content-derived name, with a thumbnail.
+    """Check `data` is a whole PNG, JPEG or WebP image and save it under a content-derived name.
 
-    Content-derived names make a save idempotent and mean a file is either complete or absent.
+    Pillow reads the header and walks the file (for PNG, every chunk's checksum) without decoding the pixels:
+    that is the expensive part, left to the thumbnail, which is made when first asked for. Content-derived names
+    make a save idempotent and mean a file is either complete or absent.
     """
     try:
-        image = Image.open(io.BytesIO(data))
-        image.load()  # decodes every pixel: a truncated or corrupt image raises here
+        with Image.open(io.BytesIO(data)) as image:
+            image_format, width, height = image.format, image.width, image.height
+            image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise InvalidImageError(f"{type(err).__name__}: {err}") from err
-    if image.format not in _EXTENSIONS:
-        raise InvalidImageError(f"unsupported image format {image.format}")
-
+    if image_format not in _EXTENSIONS:
+        raise InvalidImageError(f"unsupported image format {image_format}")
     sha256 = hashlib.sha256(data).hexdigest()
-    name = _save_once(f"images/{sha256[:2]}/{sha256}.{_EXTENSIONS[image.format]}", data)
-    thumbnail_name = _save_once(f"thumbnails/{sha256[:2]}/{sha256}.webp", _thumbnail(image))
-    return StoredImage(
-        name=name,
-        thumbnail_name=thumbnail_name,
-        width=image.width,
-        height=image.height,
-        byte_size=len(data),
-        sha256=sha256,
-    )
+    name = _save_once(f"images/{sha256[:2]}/{sha256}.{_EXTENSIONS[image_format]}", data)
+    return StoredImage(name=name, width=width, height=height, byte_size=len(data), sha256=sha256)
+
+
+def thumbnail_store(data: bytes, *, sha256: str) -> str:
+    """Save a WebP thumbnail of the image `data` (whose checksum is `sha256`) and return its name."""
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise InvalidImageError(f"{type(err).__name__}: {err}") from err
+    return _save_once(f"thumbnails/{sha256[:2]}/{sha256}.webp", _thumbnail(image))
 
 
 def _thumbnail(image: Image.Image) -> bytes:

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from generations.models import Generation, GenerationStatus, new_public_id
 from generations.services.demo_provider import DEMO_MODEL_NAME, draw_demo_image
-from generations.services.images import image_store
+from generations.services.images import StoredImage, image_store, thumbnail_store
 from generations.services.provider import MAX_SEED, ImageRequest
 from generations.sizes import PRESETS, aspect_ratio
 
@@ -66,17 +66,19 @@ class Command(BaseCommand):
             made += len(batch)
         self.stdout.write(f"{made} generations made in {time.monotonic() - started:.1f} s.")
 
-    def _image(self, index: int) -> tuple[int, int, object]:
+    def _image(self, index: int) -> tuple[int, int, StoredImage, str]:
         # Small files of the right shape: seeded rows are for browsing and benchmarks, not for looking closely.
         preset = PRESETS[index % len(PRESETS)]
         width, height = preset.width // 4, preset.height // 4
         request = ImageRequest(
             prompt=f"seed image {index}", width=width, height=height, seed=index, prompt_extend=False
         )
-        return preset.width, preset.height, image_store(draw_demo_image(request))
+        data = draw_demo_image(request)
+        stored = image_store(data)
+        return preset.width, preset.height, stored, thumbnail_store(data, sha256=stored.sha256)
 
     def _generation(self, rng: random.Random, images: list, now) -> Generation:
-        width, height, stored = rng.choice(images)
+        width, height, stored, thumbnail_name = rng.choice(images)
         prompt_extend = rng.random() < 0.3
         prompt = f"{rng.choice(SUBJECTS)}, {rng.choice(STYLES)}"
         failed = rng.random() < 0.05
@@ -101,7 +103,7 @@ class Command(BaseCommand):
             if failed
             else "",
             image="" if failed else stored.name,
-            thumbnail="" if failed else stored.thumbnail_name,
+            thumbnail="" if failed else thumbnail_name,
             image_bytes=None if failed else stored.byte_size,
             image_sha256="" if failed else stored.sha256,
             attempts=1,
