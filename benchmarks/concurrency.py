@@ -101,7 +101,7 @@ def _run(server_pid: int) -> None:
         with ThreadPoolExecutor(max_workers=N) as pool:
             post_times = sorted(pool.map(submit, range(N)))
         submitted = time.perf_counter() - started
-        rows = _wait_for_final_rows(memory, N)
+        rows = _wait_for_final_rows(memory, N, delete=True)
         wall = time.perf_counter() - started
         page_times = sorted(_timed_get(client, "/") for _ in range(20))
 

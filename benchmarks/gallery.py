@@ -39,7 +39,6 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.core.files.storage import default_storage  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
@@ -78,8 +77,10 @@ def main() -> None:
         times, queries = _measure(client, url)
         print(f"  {label:34} {statistics.median(times):6.1f}ms {_p95(times):6.1f}ms {queries:8d}")
 
-    tiles = Generation.objects.filter(public_id__in=THUMBNAIL.findall(first_page.text))
-    thumbnails = sum(default_storage.size(generation.thumbnail.name) for generation in tiles)
+    tiles = THUMBNAIL.findall(first_page.text)
+    thumbnails = sum(
+        len(b"".join(client.get(f"/g/{public_id}/thumbnail/").streaming_content)) for public_id in tiles
+    )
     static = sum((ROOT / "static" / name).stat().st_size for name in ("playground.css", "playground.js"))
     htmx = Path(django.__file__).parent.parent / "django_htmx" / "static" / "django_htmx" / "htmx-2.min.js"
     total = len(first_page.content) + thumbnails + static + htmx.stat().st_size
