@@ -26,6 +26,7 @@ from generations.services.generations import (
     generation_thumbnail,
     generations_interrupt_stale,
 )
+from generations.services.images import InvalidImageError
 from generations.services.limits import GenerationRefused
 from generations.services.snippets import generation_request_snippets
 from generations.services.tokens import api_token_create, api_token_revoke
@@ -221,7 +222,10 @@ def generation_image(request: HttpRequest, public_id: str, variant: str) -> Http
         if not generation.image:
             raise Http404("This generation has no stored image.")
         if variant == "thumbnail":
-            generation_thumbnail(generation=generation)
+            try:
+                generation_thumbnail(generation=generation)
+            except InvalidImageError as err:
+                raise Http404("This image cannot be decoded for a thumbnail.") from err
         response = FileResponse(getattr(generation, variant).open("rb"))
     # A generation's image never changes once stored, so browsers and proxies may keep it for good.
     patch_cache_control(response, public=True, max_age=ONE_YEAR_S, immutable=True)

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import zlib
+
 import pytest
 from django.urls import reverse
 
 from generations.models import Generation, GenerationStatus
 from generations.services.generations import generation_run
+from generations.services.images import image_store
 from tests.conftest import make_generation
+from tests.fake_provider import draw_image
 
 pytestmark = pytest.mark.django_db
 
@@ -168,3 +172,23 @@ def test_an_unknown_page_gets_the_sites_own_404(client, demo_mode):
     response = client.get("/g/not-a-real-id/")
     assert response.status_code == 404
     assert "Share links look like" in response.text
+
+
+def test_an_image_whose_pixels_cannot_be_decoded_has_no_thumbnail_rather_than_an_error(client):
+    png = draw_image("A lighthouse", 1, 640, 640)
+    idat = png.index(b"IDAT")
+    length = int.from_bytes(png[idat - 4 : idat])
+    garbled = bytes(length)  # zlib cannot inflate zeros, yet the chunk checksum below is right
+    chunk = garbled + zlib.crc32(b"IDAT" + garbled).to_bytes(4)
+    broken = png[: idat + 4] + chunk + png[idat + 4 + length + 4 :]
+    stored = image_store(broken)
+    generation = make_generation(
+        status=GenerationStatus.SUCCEEDED,
+        image=stored.name,
+        image_sha256=stored.sha256,
+        image_bytes=len(broken),
+    )
+
+    response = client.get(reverse("generations:thumbnail", args=[generation.public_id]))
+
+    assert response.status_code == 404
