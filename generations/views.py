@@ -63,9 +63,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 def generation_new(request: HtmxHttpRequest) -> HttpResponse:
     form = GenerationForm(request.POST)
     if not form.is_valid():
-        if request.htmx:
-            return render(request, "generations/home.html#generation-form", {"form": form})
-        return _render_home(request, form, status=400)
+        return _form_with_errors(request, form, status=400)
     try:
         generation = generation_create(
             prompt=form.cleaned_data["prompt"],
@@ -77,9 +75,7 @@ def generation_new(request: HtmxHttpRequest) -> HttpResponse:
         )
     except GenerationRefused as err:
         form.add_error(None, err.user_message)
-        if request.htmx:
-            return render(request, "generations/home.html#generation-form", {"form": form})
-        return _render_home(request, form, status=429)
+        return _form_with_errors(request, form, status=429)
     if not request.htmx:
         return redirect("generations:home")
     # Only the new card comes back, on top of the results: the form stays as typed, ready for the next tweak.
@@ -231,6 +227,13 @@ def generation_image(request: HttpRequest, public_id: str, variant: str) -> Http
     patch_cache_control(response, public=True, max_age=ONE_YEAR_S, immutable=True)
     response.headers["ETag"] = f'"{generation.image_sha256}-{variant}"'
     return response
+
+
+def _form_with_errors(request: HtmxHttpRequest, form: GenerationForm, *, status: int) -> HttpResponse:
+    # htmx swaps only 2xx answers, so the form partial comes back as 200; a whole page keeps the real status.
+    if request.htmx:
+        return render(request, "generations/home.html#generation-form", {"form": form})
+    return _render_home(request, form, status=status)
 
 
 def _refused(request: HtmxHttpRequest, err: GenerationRefused, original: Generation) -> HttpResponse:
