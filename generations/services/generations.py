@@ -192,7 +192,9 @@ def generation_run(generation: Generation) -> Generation:
         generation.image.name = stored.name
         generation.image_bytes = stored.byte_size
         generation.image_sha256 = stored.sha256
+        # The provider's image is the truth about the size, should it differ from what was asked.
         generation.width, generation.height = stored.width, stored.height
+        generation.aspect_ratio = aspect_ratio(stored.width, stored.height)
     generation.finished_at = timezone.now()
     generation.total_latency_ms = round(
         (generation.finished_at - generation.created_at).total_seconds() * 1000
@@ -232,6 +234,7 @@ _RESULT_FIELDS = (
     "image_sha256",
     "width",
     "height",
+    "aspect_ratio",
     "finished_at",
     "total_latency_ms",
 )
