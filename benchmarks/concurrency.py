@@ -64,14 +64,14 @@ def main() -> None:
     )
     try:
         server.start()
-        _run(server.process.pid)
+        _run(server)
     finally:
         server.stop()
         provider.send_signal(signal.SIGTERM)
         provider.wait(timeout=30)
 
 
-def _run(server_pid: int) -> None:
+def _run(server: ProductionServer) -> None:
     limits = httpx.Limits(max_connections=N, max_keepalive_connections=N)
     with httpx.Client(base_url=BASE, timeout=30, limits=limits) as client:
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get("/").text)[1]
@@ -91,17 +91,17 @@ def _run(server_pid: int) -> None:
             response.raise_for_status()
             return time.perf_counter() - started
 
-        memory = _MemoryWatch(server_pid)
+        memory = _MemoryWatch(server.process.pid)
         # Warm both workers up (imports, HTTP client, Pillow plugins) so that the figures are steady-state.
         with ThreadPoolExecutor(max_workers=WARM_UP) as pool:
             list(pool.map(submit, range(N, N + WARM_UP)))
-        _wait_for_final_rows(memory, WARM_UP, delete=True)
+        _wait_for_final_rows(server, memory, WARM_UP, delete=True)
 
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=N) as pool:
             post_times = sorted(pool.map(submit, range(N)))
         submitted = time.perf_counter() - started
-        rows = _wait_for_final_rows(memory, N, delete=True)
+        rows = _wait_for_final_rows(server, memory, N, delete=True)
         wall = time.perf_counter() - started
         page_times = sorted(_timed_get(client, "/") for _ in range(20))
 
@@ -169,30 +169,23 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def _wait_for_final_rows(memory: _MemoryWatch, expected: int, *, delete: bool = False) -> list[dict]:
-    import psycopg
-
-    from playground.embedded_postgres import embedded_database_settings
-
-    database = embedded_database_settings(ROOT / "var" / "bench")
+def _wait_for_final_rows(
+    server: ProductionServer, memory: _MemoryWatch, expected: int, *, delete: bool = False
+) -> list[dict]:
     query = """
         SELECT status, error_code, total_latency_ms, provider_latency_ms, image_fetch_ms FROM generations_generation
         WHERE prompt LIKE %(prefix)s
     """
     deadline = time.monotonic() + 120
-    with psycopg.connect(
-        dbname=database["NAME"], user=database["USER"], host=database["HOST"], port=database["PORT"]
-    ) as connection:
+    with server.database() as connection:
         while time.monotonic() < deadline:
             memory.sample()
             rows = connection.execute(query, {"prefix": f"{PROMPT_PREFIX} %"}).fetchall()
-            connection.commit()
             if len(rows) == expected and all(status != "pending" for status, *_ in rows):
                 if delete:
                     connection.execute(
                         "DELETE FROM generations_generation WHERE prompt LIKE %s", [f"{PROMPT_PREFIX} %"]
                     )
-                    connection.commit()
                 return [
                     {"status": s, "error": e, "total_ms": t or 0, "provider_ms": p or 0, "fetch_ms": f or 0}
                     for s, e, t, p, f in rows

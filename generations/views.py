@@ -21,6 +21,7 @@ from generations.services.generations import (
     generation_create,
     generation_delete,
     generation_download_png,
+    generation_is_orphaned,
     generation_repeat,
     generation_set_favourite,
     generation_thumbnail,
@@ -86,7 +87,8 @@ def generation_new(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def generation_card(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
-    if generation.is_pending and generations_interrupt_stale():
+    # A live run's card polls every second: only one that outlived its deadline costs a write.
+    if generation_is_orphaned(generation) and generations_interrupt_stale():
         generation.refresh_from_db()
     context = {"generation": generation, "large": request.GET.get("large") == "1"}
     return render(request, "generations/home.html#generation-card", context)

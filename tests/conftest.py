@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -25,6 +26,13 @@ def fake_provider(fake_provider_server: FakeProvider) -> FakeProvider:
     fake_provider_server.latency_s = 0.0
     fake_provider_server.api_key = "test-key"
     return fake_provider_server
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def make_http_provider(fake_provider: FakeProvider, **overrides) -> HttpProvider:

@@ -53,12 +53,16 @@ def test_a_failed_generation_can_be_retried(page: Page, use_fake_provider):
     expect(page.locator("#results article")).to_have_count(2)
 
 
-def test_bad_input_is_explained_next_to_the_field(page: Page, demo_mode):
+def submit_a_size_too_small(page: Page) -> None:
     page.goto("/")
     page.get_by_label("Prompt", exact=True).fill("A tiny image")
     page.get_by_label("Size", exact=True).select_option("custom")
     page.get_by_label("Custom size", exact=True).fill("100x100")
     page.get_by_role("button", name="Generate").click()
+
+
+def test_bad_input_is_explained_next_to_the_field(page: Page, demo_mode):
+    submit_a_size_too_small(page)
 
     expect(page.locator(".field-custom-size .errorlist")).to_contain_text("the model accepts")
     expect(page.locator("#results article")).to_have_count(0)
@@ -114,11 +118,7 @@ def test_nothing_on_the_pages_breaks_the_content_security_policy(page: Page, use
 
 
 def test_after_a_fix_the_old_error_goes_and_the_prompt_stays_for_the_next_tweak(page: Page, demo_mode):
-    page.goto("/")
-    page.get_by_label("Prompt", exact=True).fill("A tiny image")
-    page.get_by_label("Size", exact=True).select_option("custom")
-    page.get_by_label("Custom size", exact=True).fill("100x100")
-    page.get_by_role("button", name="Generate").click()
+    submit_a_size_too_small(page)
     expect(page.locator(".errorlist")).to_have_count(1)
 
     page.get_by_label("Custom size", exact=True).fill("640x640")

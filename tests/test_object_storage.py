@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import boto3
 import pytest
 from django.core.files.storage import default_storage
@@ -11,7 +9,7 @@ from django.urls import reverse
 from moto.server import ThreadedMotoServer
 
 from generations.services.generations import generation_run
-from tests.conftest import make_generation
+from tests.conftest import free_port, make_generation
 
 pytestmark = pytest.mark.django_db
 
@@ -20,9 +18,7 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"

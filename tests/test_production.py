@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -13,16 +12,11 @@ import openai
 import pytest
 from playwright.sync_api import Browser, expect
 
+from tests.conftest import free_port
 from tests.fake_provider import FakeProvider
 from tests.production import ROOT, ProductionServer, clean_environment
 
 ADMIN_PASSWORD = "production-admin-password"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -240,11 +240,14 @@ _RESULT_FIELDS = (
 )
 
 
+def generation_is_orphaned(generation: Generation) -> bool:
+    """Whether a pending generation is older than any process could still be working on it."""
+    return generation.is_pending and generation.created_at < _orphan_cutoff()
+
+
 def generations_interrupt_stale() -> int:
     """Mark pending generations that no process can still be working on as interrupted; return how many."""
-    cutoff = timezone.now() - timedelta(
-        seconds=settings.ZIMAGE_DEADLINE_S + settings.GENERATION_STALE_GRACE_S
-    )
+    cutoff = _orphan_cutoff()
     return (
         Generation.objects.pending()
         .filter(created_at__lt=cutoff)
@@ -255,6 +258,10 @@ def generations_interrupt_stale() -> int:
             finished_at=timezone.now(),
         )
     )
+
+
+def _orphan_cutoff():
+    return timezone.now() - timedelta(seconds=settings.ZIMAGE_DEADLINE_S + settings.GENERATION_STALE_GRACE_S)
 
 
 _executor_instance: ThreadPoolExecutor | None = None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
@@ -39,12 +41,9 @@ def image_store(data: bytes) -> StoredImage:
     that is the expensive part, left to the thumbnail, which is made when first asked for. Content-derived names
     make a save idempotent and mean a file is either complete or absent.
     """
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image_format, width, height = image.format, image.width, image.height
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise InvalidImageError(f"{type(err).__name__}: {err}") from err
+    with _unreadable_as_invalid(), Image.open(io.BytesIO(data)) as image:
+        image_format, width, height = image.format, image.width, image.height
+        image.verify()
     if image_format not in _EXTENSIONS:
         raise InvalidImageError(f"unsupported image format {image_format}")
     sha256 = hashlib.sha256(data).hexdigest()
@@ -54,12 +53,19 @@ def image_store(data: bytes) -> StoredImage:
 
 def thumbnail_store(data: bytes, *, sha256: str) -> str:
     """Save a WebP thumbnail of the image `data` (whose checksum is `sha256`) and return its name."""
-    try:
+    with _unreadable_as_invalid():
         image = Image.open(io.BytesIO(data))
         image.load()
+    return _save_once(f"thumbnails/{sha256[:2]}/{sha256}.webp", _thumbnail(image))
+
+
+@contextmanager
+def _unreadable_as_invalid() -> Iterator[None]:
+    """What Pillow raises for bytes that are not a whole, supported image becomes an InvalidImageError."""
+    try:
+        yield
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise InvalidImageError(f"{type(err).__name__}: {err}") from err
-    return _save_once(f"thumbnails/{sha256[:2]}/{sha256}.webp", _thumbnail(image))
 
 
 def _thumbnail(image: Image.Image) -> bytes:
