@@ -1,16 +1,21 @@
 """The playground started exactly as in production (bin/start: migrate, sweep, gunicorn), for tests and benchmarks.
 
-It gets its own embedded PostgreSQL and media folder under `var_dir`, DEBUG off, and collected static files.
+It runs from a virtual environment with only the runtime dependencies, synced from uv.lock as the Dockerfile
+does (`uv sync --no-dev`), so an import of a development package cannot hide behind the test environment. It
+gets DEBUG off, collected static files, a media folder under `var_dir`, and a `DATABASE_URL` naming an embedded
+PostgreSQL whose data also lives there.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import psycopg
@@ -18,6 +23,7 @@ import psycopg
 from playground.embedded_postgres import embedded_database_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION_VENV = ROOT / "var" / "production-venv"
 
 
 def clean_environment() -> dict[str, str]:
@@ -31,11 +37,13 @@ class ProductionServer:
     ) -> None:
         self.var_dir = var_dir
         self.url = f"http://127.0.0.1:{port}"
+        self.database_settings = embedded_database_settings(var_dir)
         self.env = (
             os.environ
             | {
-                "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+                "PATH": f"{PRODUCTION_VENV / 'bin'}:{os.environ.get('PATH', '')}",
                 "DJANGO_SETTINGS_MODULE": "playground.settings",
+                "DATABASE_URL": _database_url(self.database_settings),
                 "VAR_DIR": str(var_dir),
                 "DEBUG": "false",
                 "SECRET_KEY": "production-test-secret-key",
@@ -50,10 +58,21 @@ class ProductionServer:
         self.process: subprocess.Popen | None = None
 
     def prepare(self) -> None:
+        """Sync the runtime-only environment and collect static files, as the Dockerfile's build does."""
+        uv = shutil.which("uv", path=ROOT / "var" / "tools" / "bin") or "uv"  # the Makefile's, else PATH's
+        runtime_only = ["--frozen", "--no-dev", "--no-install-project", "--quiet", "--python", sys.executable]
+        subprocess.run(
+            [uv, "sync", *runtime_only],
+            env=os.environ | {"UV_PROJECT_ENVIRONMENT": str(PRODUCTION_VENV)},
+            cwd=ROOT,
+            check=True,
+        )
         self.manage("collectstatic", "--no-input", "-v0")
 
     def manage(self, *args: str, **env: str) -> None:
-        subprocess.run([sys.executable, "manage.py", *args], env=self.env | env, cwd=ROOT, check=True)
+        subprocess.run(
+            [PRODUCTION_VENV / "bin" / "python", "manage.py", *args], env=self.env | env, cwd=ROOT, check=True
+        )
 
     def start(self) -> None:
         self.process = subprocess.Popen(
@@ -81,7 +100,7 @@ class ProductionServer:
         self.process.wait(timeout=10)
 
     def database(self) -> psycopg.Connection:
-        settings = embedded_database_settings(self.var_dir)
+        settings = self.database_settings
         return psycopg.connect(
             dbname=settings["NAME"],
             user=settings["USER"],
@@ -89,3 +108,8 @@ class ProductionServer:
             port=settings["PORT"],
             autocommit=True,
         )
+
+
+def _database_url(settings: dict[str, str]) -> str:
+    host = quote(settings["HOST"], safe="")  # a socket folder is a path
+    return f"postgres://{settings['USER']}@{host}:{settings['PORT']}/{settings['NAME']}"
