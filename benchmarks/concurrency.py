@@ -11,7 +11,6 @@ once, and waits until every row is final. Prints wall time, errors, added latenc
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.production import ProductionServer
+from tests.production import ProductionServer, csrf_token
 
 ROOT = Path(__file__).resolve().parent.parent
 N = int(os.environ.get("BENCH_N", "100"))
@@ -74,7 +73,7 @@ def main() -> None:
 def _run(server: ProductionServer) -> None:
     limits = httpx.Limits(max_connections=N, max_keepalive_connections=N)
     with httpx.Client(base_url=BASE, timeout=30, limits=limits) as client:
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get("/").text)[1]
+        token = csrf_token(client)
 
         def submit(index: int) -> float:
             started = time.perf_counter()

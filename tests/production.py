@@ -9,12 +9,14 @@ PostgreSQL whose data also lives there.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 from urllib.parse import quote
 
 import httpx
@@ -74,9 +76,15 @@ class ProductionServer:
             [PRODUCTION_VENV / "bin" / "python", "manage.py", *args], env=self.env | env, cwd=ROOT, check=True
         )
 
-    def start(self) -> None:
+    def start(self, *, output: IO[str] | None = None) -> None:
+        """Run bin/start until /healthz answers; its output goes to `output` (default: this process's)."""
         self.process = subprocess.Popen(
-            [str(ROOT / "bin" / "start")], env=self.env, cwd=ROOT, start_new_session=True
+            [str(ROOT / "bin" / "start")],
+            env=self.env,
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=output,
+            stderr=output,
         )
         for _ in range(300):
             try:
@@ -108,6 +116,11 @@ class ProductionServer:
             port=settings["PORT"],
             autocommit=True,
         )
+
+
+def csrf_token(client: httpx.Client) -> str:
+    """The CSRF token of the home page's form (the client keeps the matching cookie)."""
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get("/").text)[1]
 
 
 def _database_url(settings: dict[str, str]) -> str:

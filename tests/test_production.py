@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.conftest import free_port
 from tests.fake_provider import FakeProvider
-from tests.production import ROOT, ProductionServer, clean_environment
+from tests.production import ROOT, ProductionServer, clean_environment, csrf_token
 
 ADMIN_PASSWORD = "production-admin-password"
 
@@ -112,7 +113,7 @@ def test_after_faults_and_a_killed_process_every_prompt_ends_final_and_no_file_i
         f"Prompt {index} {fault}".strip() for index in range(27) for fault in [FAULTS[index % len(FAULTS)]]
     ]
     with httpx.Client(base_url=production.url, timeout=10) as client:
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get("/").text)[1]
+        token = csrf_token(client)
         for prompt in prompts:
             client.post(
                 "/generate/",
@@ -140,6 +141,46 @@ def test_after_faults_and_a_killed_process_every_prompt_ends_final_and_no_file_i
     assert "interrupted" in rows.values(), "the kill really caught generations in flight"
     assert not list((production.var_dir / "media").rglob(".partial-*")), "no half-written image file"
     assert production.stop() == 0
+
+
+@pytest.mark.production
+def test_its_logs_are_json_lines_with_the_request_id_and_never_the_prompt_or_the_key(
+    production, fake_provider: FakeProvider, tmp_path
+):
+    fake_provider.api_key = production.env["ZIMAGE_API_KEY"] = "sk-fake-key-for-the-log-spec"
+    production.env |= {"LOG_FORMAT": "json", "REQUIRE_LOGIN": "false"}
+    log = tmp_path / "server.log"
+    with log.open("w") as output:
+        production.start(output=output)
+        with httpx.Client(base_url=production.url, headers={"X-Request-ID": "spec-request-7"}) as client:
+            form = {
+                "prompt": "A secret lighthouse",
+                "size": "1024x1024",
+                "csrfmiddlewaretoken": csrf_token(client),
+            }
+            created = client.post("/generate/", data=form, headers={"HX-Request": "true"})
+        public_id = re.search(r"/g/([\w-]+)/card/", created.text)[1]
+        wait_until_final(production, public_id)
+        assert production.stop() == 0
+
+    assert created.headers["X-Request-ID"] == "spec-request-7"
+    text = log.read_text()
+    entries = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    outcome = next(entry for entry in entries if entry["message"].startswith(f"generation {public_id} "))
+    assert outcome["request_id"] == "spec-request-7", "the background run logs with its request's id"
+    assert re.search(r"succeeded in \d+ ms \(provider \d+ ms, image fetch \d+ ms", outcome["message"])
+    assert "lighthouse" not in text
+    assert "sk-fake-key-for-the-log-spec" not in text
+
+
+def wait_until_final(production: ProductionServer, public_id: str) -> None:
+    query = "SELECT status FROM generations_generation WHERE public_id = %s"
+    with production.database() as database:
+        for _ in range(100):
+            if database.execute(query, [public_id]).fetchone()[0] != "pending":
+                return
+            time.sleep(0.1)
+    raise AssertionError(f"generation {public_id} still pending after 10 s")
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
