@@ -4,8 +4,8 @@ Starts the fake provider (2 s per image) in its own process, then gunicorn exact
 static files) on a separate embedded PostgreSQL under var/bench, submits N prompts through the browser form at
 once, and waits until every row is final. Prints wall time, errors, added latency and peak memory.
 
-    make bench                       # N=100, provider latency 2 s
-    BENCH_N=200 BENCH_LATENCY_S=5 make bench
+    make bench                       # N=100, provider latency 2 s, images of about 1 MB
+    BENCH_N=200 BENCH_LATENCY_S=5 BENCH_IMAGE_KB=2048 make bench
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from tests.production import ProductionServer, csrf_token
 ROOT = Path(__file__).resolve().parent.parent
 N = int(os.environ.get("BENCH_N", "100"))
 LATENCY_S = float(os.environ.get("BENCH_LATENCY_S", "2"))
+# A 1024x1024 PNG from a diffusion model weighs one to two megabytes: fetched, checked, hashed and stored.
+IMAGE_KB = int(os.environ.get("BENCH_IMAGE_KB", "1024"))
 PORT = int(os.environ.get("BENCH_PORT", "8123"))
 PROVIDER_PORT = PORT + 1
 WARM_UP = 8
@@ -57,6 +59,8 @@ def main() -> None:
             str(LATENCY_S),
             "--api-key",
             "bench-key",
+            "--image-padding-kb",
+            str(IMAGE_KB),
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -108,7 +112,8 @@ def _run(server: ProductionServer) -> None:
     added = sorted(row["total_ms"] - row["provider_ms"] - row["fetch_ms"] for row in succeeded) or [0]
     fetch = sorted(row["fetch_ms"] for row in succeeded) or [0]
     print(
-        f"\nconcurrency: {N} generations through the browser form at once, provider latency {LATENCY_S:.1f} s"
+        f"\nconcurrency: {N} generations through the browser form at once, provider latency {LATENCY_S:.1f} s, "
+        f"images of about {IMAGE_KB} KB"
     )
     print(f"  all {N} POSTs answered in           {submitted * 1000:8.0f} ms")
     print(

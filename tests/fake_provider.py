@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import hashlib
 import io
 import json
@@ -21,6 +22,7 @@ import sys
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -69,10 +71,16 @@ class FakeProvider:
     """An in-process HTTP server speaking the provider's protocol; `with FakeProvider() as fake: fake.base_url`."""
 
     def __init__(
-        self, api_key: str = "test-key", latency_s: float = 0.0, host: str = "127.0.0.1", port: int = 0
+        self,
+        api_key: str = "test-key",
+        latency_s: float = 0.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        image_padding_bytes: int = 0,
     ) -> None:
         self.api_key = api_key
         self.latency_s = latency_s
+        self.image_padding_bytes = image_padding_bytes
         self.host = host
         self.port = port
         self.requests: list[dict] = []
@@ -201,7 +209,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         started = time.monotonic()
         # Draw while "the model works": a real provider's latency covers its rendering, so the fake's must too.
-        self.image = draw_image(body["prompt"], body.get("parameters", {}).get("seed"), width, height)
+        self.image = draw_image(
+            body["prompt"],
+            body.get("parameters", {}).get("seed"),
+            width,
+            height,
+            padding_bytes=self.fake.image_padding_bytes,
+        )
         if self.fake.sleep(self.fake.latency_s - (time.monotonic() - started)):
             self.close_connection = True
             return
@@ -377,11 +391,12 @@ def _validate(body: dict) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def draw_image(prompt: str, seed: int | None, width: int, height: int) -> bytes:
+def draw_image(prompt: str, seed: int | None, width: int, height: int, *, padding_bytes: int = 0) -> bytes:
     """A flat two-colour PNG that depends only on the inputs (a random seed when none is given).
 
     A palette image: a tenth of the CPU of an RGB one, which matters when the benchmark's fake shares two cores
-    with the playground it measures.
+    with the playground it measures. `padding_bytes` of incompressible data in a private ancillary chunk (which
+    decoders skip) give it the weight of a real model's image at no drawing cost.
     """
     if seed is None:
         seed = random.randrange(MAX_SEED + 1)  # noqa: S311 (pictures, not secrets)
@@ -391,7 +406,20 @@ def draw_image(prompt: str, seed: int | None, width: int, height: int) -> bytes:
     ImageDraw.Draw(image).rectangle((width // 4, height // 4, width * 3 // 4, height * 3 // 4), fill=1)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
+    png = buffer.getvalue()
+    if not padding_bytes:
+        return png
+    end = len(png) - 12  # the IEND chunk
+    return png[:end] + _png_chunk(b"zpAd", digest + _noise(padding_bytes)) + png[end:]
+
+
+@functools.cache
+def _noise(size: int) -> bytes:
+    return random.Random(size).randbytes(size)  # noqa: S311 (filler, not secrets)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return len(data).to_bytes(4) + kind + data + zlib.crc32(kind + data).to_bytes(4)
 
 
 def _extend(prompt: str) -> tuple[str, str]:
@@ -419,9 +447,14 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each generation answer")
     parser.add_argument("--api-key", default="test-key")
+    parser.add_argument("--image-padding-kb", type=int, default=0, help="extra weight of each image")
     options = parser.parse_args()
     with FakeProvider(
-        api_key=options.api_key, latency_s=options.latency, host=options.host, port=options.port
+        api_key=options.api_key,
+        latency_s=options.latency,
+        host=options.host,
+        port=options.port,
+        image_padding_bytes=options.image_padding_kb * 1024,
     ) as fake:
         print(f"fake provider on {fake.base_url} (api key {fake.api_key!r}, latency {fake.latency_s} s)")
         try:
