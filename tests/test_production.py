@@ -125,9 +125,8 @@ def test_after_faults_and_a_killed_process_every_prompt_ends_final_and_no_file_i
                 ).raise_for_status()
 
         submit(faulty)
-        time.sleep(
-            1.6
-        )  # the first answers are in: images stored, faults recorded, retries and timeouts running
+        # The first answers are in: images stored, faults recorded, retries and timeouts running.
+        time.sleep(1.6)
         submit(plain)
     time.sleep(0.5)
     production.kill()  # mid-load: the late prompts are waiting on the provider (1 s), faulty ones on retries
