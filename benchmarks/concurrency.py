@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.production import ProductionServer, csrf_token
+from tests.production import ProductionServer, csrf_token, post_generation
 
 ROOT = Path(__file__).resolve().parent.parent
 N = int(os.environ.get("BENCH_N", "100"))
@@ -81,17 +81,7 @@ def _run(server: ProductionServer) -> None:
 
         def submit(index: int) -> float:
             started = time.perf_counter()
-            response = client.post(
-                "/generate/",
-                data={
-                    "prompt": f"{PROMPT_PREFIX} {index}",
-                    "size": "1024x1024",
-                    "seed": str(index),
-                    "csrfmiddlewaretoken": token,
-                },
-                headers={"HX-Request": "true"},
-            )
-            response.raise_for_status()
+            post_generation(client, token, f"{PROMPT_PREFIX} {index}", seed=str(index))
             return time.perf_counter() - started
 
         memory = _MemoryWatch(server.process.pid)

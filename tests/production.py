@@ -123,6 +123,14 @@ def csrf_token(client: httpx.Client) -> str:
     return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get("/").text)[1]
 
 
+def post_generation(client: httpx.Client, token: str, prompt: str, **fields: str) -> httpx.Response:
+    """Submit the home page's form as htmx does, a 1024x1024 image unless `fields` say otherwise."""
+    data = {"prompt": prompt, "size": "1024x1024", "csrfmiddlewaretoken": token} | fields
+    response = client.post("/generate/", data=data, headers={"HX-Request": "true"})
+    response.raise_for_status()
+    return response
+
+
 def _database_url(settings: dict[str, str]) -> str:
     host = quote(settings["HOST"], safe="")  # a socket folder is a path
     return f"postgres://{settings['USER']}@{host}:{settings['PORT']}/{settings['NAME']}"

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.conftest import free_port
 from tests.fake_provider import FakeProvider
-from tests.production import ROOT, ProductionServer, clean_environment, csrf_token
+from tests.production import ROOT, ProductionServer, clean_environment, csrf_token, post_generation
 
 ADMIN_PASSWORD = "production-admin-password"
 
@@ -115,19 +115,12 @@ def test_after_faults_and_a_killed_process_every_prompt_ends_final_and_no_file_i
     plain = [f"Late prompt {index}" for index in range(9)]
     with httpx.Client(base_url=production.url, timeout=10) as client:
         token = csrf_token(client)
-
-        def submit(prompts: list[str]) -> None:
-            for prompt in prompts:
-                client.post(
-                    "/generate/",
-                    data={"prompt": prompt, "size": "1024x1024", "csrfmiddlewaretoken": token},
-                    headers={"HX-Request": "true"},
-                ).raise_for_status()
-
-        submit(faulty)
+        for prompt in faulty:
+            post_generation(client, token, prompt)
         # The first answers are in: images stored, faults recorded, retries and timeouts running.
         time.sleep(1.6)
-        submit(plain)
+        for prompt in plain:
+            post_generation(client, token, prompt)
     time.sleep(0.5)
     production.kill()  # mid-load: the late prompts are waiting on the provider (1 s), faulty ones on retries
 
@@ -171,12 +164,7 @@ def test_its_logs_are_json_lines_with_the_request_id_and_never_the_prompt_or_the
     with log.open("w") as output:
         production.start(output=output)
         with httpx.Client(base_url=production.url, headers={"X-Request-ID": "spec-request-7"}) as client:
-            form = {
-                "prompt": "A secret lighthouse",
-                "size": "1024x1024",
-                "csrfmiddlewaretoken": csrf_token(client),
-            }
-            created = client.post("/generate/", data=form, headers={"HX-Request": "true"})
+            created = post_generation(client, csrf_token(client), "A secret lighthouse")
         public_id = re.search(r"/g/([\w-]+)/card/", created.text)[1]
         wait_until_final(production, public_id)
         assert production.stop() == 0
