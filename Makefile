@@ -1,5 +1,5 @@
-# Z-Image Playground. `make run` serves on http://127.0.0.1:8000, `make test` runs the whole suite.
-# Without DATABASE_URL both start an embedded PostgreSQL under var/ (stop it with `make db-stop`).
+# Z-Image Playground. `make run` serves on http://127.0.0.1:8000 with a job worker, `make test` runs the whole
+# suite. Without DATABASE_URL both use an embedded PostgreSQL under var/, and stop it again when they end.
 
 SHELL := /bin/bash
 VENV := .venv
@@ -18,10 +18,7 @@ PYTHON ?= $(shell for candidate in python3.14 python3.13 python3.12 python3 \
 
 run: export DEBUG ?= true
 run: $(VENV)/.synced
-	$(PY) manage.py migrate --no-input
-	$(PY) manage.py interrupt_stale_generations
-	$(PY) manage.py ensure_local_account
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) -m playground.dev
 
 test: $(VENV)/.synced
 	$(PY) manage.py makemigrations --check --dry-run --settings=tests.settings >/dev/null
@@ -43,16 +40,19 @@ bench: $(VENV)/.synced
 	$(PY) -m benchmarks.gallery
 
 db-stop:
-	-[ -d var/pgdata ] && $(VENV)/bin/python -c 'import pgserver, pathlib; pgserver.get_server(pathlib.Path("var/pgdata"), cleanup_mode="stop")._cleanup()' || true
+	-[ -x $(PY) ] && $(PY) -m playground.embedded_postgres stop
 
 clean: db-stop
 	rm -rf $(VENV) var
 
+# Made under a temporary name and moved into place, so an interrupted first run leaves nothing half-made.
 $(UV):
 	@[ -n "$(PYTHON)" ] || { echo "Python 3.12 or newer is needed (Django 6.1); install it and retry." >&2; exit 1; }
 	@echo "Using $(PYTHON) ($$($(PYTHON) --version))"
-	$(PYTHON) -m venv var/tools
-	var/tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	rm -rf var/tools.partial
+	$(PYTHON) -m venv var/tools.partial
+	var/tools.partial/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	rm -rf var/tools && mv var/tools.partial var/tools
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python "$(PYTHON)"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 bind = os.environ.get("BIND", "0.0.0.0:8000")
-# Page views are short: provider calls run on each worker's own bounded thread pool, not in requests.
+# ASGI through uvicorn's worker: the API's waiting calls and the live streams hold no thread, and page views
+# (sync) run in threads of their own. Provider calls never run here: they are the job workers' (bin/worker).
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+worker_class = "uvicorn_worker.UvicornWorker"
 timeout = 30
 graceful_timeout = 20
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None

@@ -1,7 +1,12 @@
 """The playground's own OpenAI-compatible Images API: the provider's protocol, served with personal tokens.
 
-Calls are synchronous, as the protocol is: the request waits for the image. Each becomes a gallery entry of
+Calls are synchronous, as the protocol is: the request queues the generation like the form does, then waits
+for a worker to finish it, in an async view that holds no thread meanwhile. Each becomes a gallery entry of
 the token's user, and the reply links to the playground's own permanent copy of the image.
+
+A failure after the provider was asked may have been billed, so it answers `x-should-retry: false`, which the
+official OpenAI SDKs obey (they otherwise retry 5xx twice): one failed call is one provider request. Refusals
+made before anything was queued (limits, a full queue) carry `Retry-After` instead.
 """
 
 from __future__ import annotations
@@ -10,17 +15,19 @@ import base64
 import json
 from dataclasses import dataclass
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from generations.forms import MAX_PROMPT_CHARS
 from generations.models import Generation, GenerationSource, GenerationStatus
-from generations.services.generations import generation_create, generation_run
+from generations.services.generations import generation_cancel, generation_create, generation_wait
 from generations.services.limits import GenerationRefused
 from generations.services.provider import MAX_SEED
 from generations.services.tokens import api_token_user
 from generations.sizes import DEFAULT_SIZE, parse_size
+from playground.db import database_sync_to_async
 
 # How a failed generation answers, by its error code: the caller's fault is 4xx, the provider's is 5xx.
 STATUS_BY_ERROR_CODE = {
@@ -28,7 +35,9 @@ STATUS_BY_ERROR_CODE = {
     "rate_limited": 429,
     "provider_timeout": 504,
     "provider_unavailable": 503,
+    "cancelled": 409,
 }
+DO_NOT_RETRY = {"x-should-retry": "false"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +69,11 @@ def models(request: HttpRequest) -> JsonResponse:
 
 
 @csrf_exempt
-def image_generations(request: HttpRequest) -> JsonResponse:
+async def image_generations(request: HttpRequest) -> JsonResponse:
     try:
-        user = _authenticate(request, method="POST")
+        user = await database_sync_to_async(_authenticate)(request, method="POST")
         image_request = _parse(request.body)
-        generation = generation_create(
+        generation = await database_sync_to_async(generation_create)(
             prompt=image_request.prompt,
             width=image_request.width,
             height=image_request.height,
@@ -72,24 +81,43 @@ def image_generations(request: HttpRequest) -> JsonResponse:
             prompt_extend=image_request.prompt_extend,
             user=user,
             source=GenerationSource.API,
-            in_background=False,
         )
     except ApiError as err:
         return _error_response(err)
     except GenerationRefused as err:
+        status = 503 if err.code == "queue_full" else 429
         return _error_response(
-            ApiError(429, err.user_message, code=err.code, **{"Retry-After": str(err.retry_after_s)})
+            ApiError(status, err.user_message, code=err.code, **{"Retry-After": str(err.retry_after_s)})
         )
-    generation = generation_run(generation)
+    generation = await generation_wait(public_id=generation.public_id, timeout_s=settings.API_WAIT_S)
+    if generation.is_queued:
+        # Never sent to the provider: cancelling is free, and the caller may simply try again later.
+        await database_sync_to_async(generation_cancel)(generation=generation)
+        return _error_response(
+            ApiError(
+                503,
+                "The playground's queue did not reach this request in time; nothing was billed. Try again later.",
+                code="queue_timeout",
+                **{"Retry-After": "30"},
+            )
+        )
+    if generation.is_running:
+        return _error_response(
+            ApiError(
+                504,
+                f"The image is still being made; it will appear in the gallery at "
+                f"{request.build_absolute_uri(generation.get_absolute_url())}",
+                code="still_running",
+                **DO_NOT_RETRY,
+            )
+        )
     if generation.status != GenerationStatus.SUCCEEDED:
         status = STATUS_BY_ERROR_CODE.get(generation.error_code, 502)
-        return _error_response(ApiError(status, generation.error_message, code=generation.error_code))
-    return JsonResponse(
-        {
-            "created": int(generation.created_at.timestamp()),
-            "data": [_result_item(request, generation, image_request)],
-        }
-    )
+        return _error_response(
+            ApiError(status, generation.error_message, code=generation.error_code, **DO_NOT_RETRY)
+        )
+    item = await sync_to_async(_result_item, thread_sensitive=False)(request, generation, image_request)
+    return JsonResponse({"created": int(generation.created_at.timestamp()), "data": [item]})
 
 
 def _result_item(request: HttpRequest, generation: Generation, image_request: ApiImageRequest) -> dict:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import secrets
 
 from django.conf import settings
@@ -14,6 +15,15 @@ from django.utils import timezone
 def new_public_id() -> str:
     """128 random bits, URL-safe: share links can be neither guessed nor enumerated."""
     return secrets.token_urlsafe(16)
+
+
+PUBLIC_ID_PATTERN = r"[A-Za-z0-9_-]{1,32}"
+_PUBLIC_ID = re.compile(PUBLIC_ID_PATTERN)
+
+
+def is_public_id(value: str) -> bool:
+    """Whether `value` could be a public id: anything else (NUL bytes, odd characters) names no generation."""
+    return _PUBLIC_ID.fullmatch(value) is not None
 
 
 _PUBLIC_ID_SLOT = "--public-id--"
@@ -30,10 +40,15 @@ def _url_pattern(view_name: str, script_prefix: str) -> str:
 
 
 class GenerationStatus(models.TextChoices):
-    PENDING = "pending", "Generating"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Generating"
     SUCCEEDED = "succeeded", "Done"
     FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
     INTERRUPTED = "interrupted", "Interrupted"
+
+
+ACTIVE_STATUSES = (GenerationStatus.QUEUED, GenerationStatus.RUNNING)
 
 
 class GenerationSource(models.TextChoices):
@@ -42,8 +57,21 @@ class GenerationSource(models.TextChoices):
 
 
 class GenerationQuerySet(models.QuerySet):
-    def pending(self) -> GenerationQuerySet:
-        return self.filter(status=GenerationStatus.PENDING)
+    def active(self) -> GenerationQuerySet:
+        """Generations still waiting in the queue or being made."""
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+    def interrupt(self) -> int:
+        """Close the running ones whose worker stopped before finishing; return how many."""
+        return self.filter(status=GenerationStatus.RUNNING).update(
+            status=GenerationStatus.INTERRUPTED,
+            error_code="interrupted",
+            error_message=(
+                "The worker making this image stopped before it finished, so the provider may have billed it. "
+                "Retry to make it again."
+            ),
+            finished_at=timezone.now(),
+        )
 
     def live(self) -> GenerationQuerySet:
         return self.filter(deleted_at__isnull=True)
@@ -53,6 +81,13 @@ class GenerationQuerySet(models.QuerySet):
 
 
 class Generation(models.Model):
+    """One image request and its outcome.
+
+    Every change of `status` is announced on the PostgreSQL channel `generation_events` by a trigger (see the
+    migration `0007_job_engine`), so that open pages and waiting API calls learn of it at once, whichever
+    process made the change.
+    """
+
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="generations"
@@ -75,7 +110,7 @@ class Generation(models.Model):
     revised_prompt = models.TextField(blank=True)
     reasoning = models.TextField(blank=True)
 
-    status = models.CharField(max_length=16, choices=GenerationStatus, default=GenerationStatus.PENDING)
+    status = models.CharField(max_length=16, choices=GenerationStatus, default=GenerationStatus.QUEUED)
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
 
@@ -92,7 +127,11 @@ class Generation(models.Model):
         null=True, blank=True, help_text="Downloading the image URL."
     )
     total_latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    job_id = models.BigIntegerField(
+        null=True, blank=True, db_index=True, help_text="The job engine's job that runs this generation."
+    )
     created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True, help_text="When a worker took it off the queue.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     is_favourite = models.BooleanField(default=False)
@@ -121,9 +160,8 @@ class Generation(models.Model):
                 name="generation_favourites_idx",
                 condition=models.Q(deleted_at__isnull=True, is_favourite=True),
             ),
-            models.Index(
-                fields=["created_at"], name="generation_pending_idx", condition=models.Q(status="pending")
-            ),
+            # Queue positions and the queue's depth.
+            models.Index(fields=["id"], name="generation_queued_idx", condition=models.Q(status="queued")),
             GinIndex(fields=["search_vector"], name="generation_search_idx"),
             # Per-user limits count recent rows; "mine" in the gallery lists them.
             models.Index(fields=["user", "-created_at"], name="generation_user_recent_idx"),
@@ -158,13 +196,28 @@ class Generation(models.Model):
         return self.deleted_at is not None
 
     @property
-    def is_pending(self) -> bool:
-        return self.status == GenerationStatus.PENDING
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_queued(self) -> bool:
+        return self.status == GenerationStatus.QUEUED
+
+    @property
+    def is_running(self) -> bool:
+        return self.status == GenerationStatus.RUNNING
 
     @property
     def elapsed_ms(self) -> int:
+        """How long the provider has been working on it (so far, while it runs)."""
+        if self.started_at is None:
+            return 0
         end = self.finished_at or timezone.now()
-        return max(round((end - self.created_at).total_seconds() * 1000), 0)
+        return max(round((end - self.started_at).total_seconds() * 1000), 0)
+
+    def queue_position(self) -> int:
+        """How many queued generations are ahead of this one."""
+        return Generation.objects.filter(status=GenerationStatus.QUEUED, pk__lt=self.pk).count()
 
 
 class ApiTokenQuerySet(models.QuerySet):

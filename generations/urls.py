@@ -1,8 +1,24 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, register_converter
 
 from generations import views
+from generations.models import PUBLIC_ID_PATTERN
+
+
+class PublicIdConverter:
+    """Only what a public id can look like reaches a view; anything else is a plain 404."""
+
+    regex = PUBLIC_ID_PATTERN
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(PublicIdConverter, "public_id")
 
 app_name = "generations"
 urlpatterns = [
@@ -13,13 +29,22 @@ urlpatterns = [
     path("settings/tokens/", views.api_tokens, name="api-tokens"),
     path("settings/tokens/revoke/", views.api_token_revoke_view, name="api-token-revoke"),
     path("compare/", views.compare, name="compare"),
-    path("g/<str:public_id>/", views.generation_detail, name="detail"),
-    path("g/<str:public_id>/new-seed/", views.generation_new_seed, name="new-seed"),
-    path("g/<str:public_id>/favourite/", views.generation_favourite, name="favourite"),
-    path("g/<str:public_id>/delete/", views.generation_delete_view, name="delete"),
-    path("g/<str:public_id>/download/", views.generation_image, {"variant": "download"}, name="download"),
-    path("g/<str:public_id>/card/", views.generation_card, name="card"),
-    path("g/<str:public_id>/retry/", views.generation_retry_view, name="retry"),
-    path("g/<str:public_id>/image/", views.generation_image, {"variant": "image"}, name="image"),
-    path("g/<str:public_id>/thumbnail/", views.generation_image, {"variant": "thumbnail"}, name="thumbnail"),
+    path("events/", views.generation_stream, name="events"),
+    path("g/<public_id:public_id>/", views.generation_detail, name="detail"),
+    path("g/<public_id:public_id>/new-seed/", views.generation_new_seed, name="new-seed"),
+    path("g/<public_id:public_id>/favourite/", views.generation_favourite, name="favourite"),
+    path("g/<public_id:public_id>/delete/", views.generation_delete_view, name="delete"),
+    path(
+        "g/<public_id:public_id>/download/", views.generation_image, {"variant": "download"}, name="download"
+    ),
+    path("g/<public_id:public_id>/card/", views.generation_card, name="card"),
+    path("g/<public_id:public_id>/retry/", views.generation_retry_view, name="retry"),
+    path("g/<public_id:public_id>/cancel/", views.generation_cancel_view, name="cancel"),
+    path("g/<public_id:public_id>/image/", views.generation_image, {"variant": "image"}, name="image"),
+    path(
+        "g/<public_id:public_id>/thumbnail/",
+        views.generation_image,
+        {"variant": "thumbnail"},
+        name="thumbnail",
+    ),
 ]

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import functools
+import json
 from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -15,17 +16,17 @@ from django_htmx.http import HttpResponseClientRedirect, reswap
 from django_htmx.middleware import HtmxDetails
 
 from generations.forms import ApiTokenForm, GalleryFilterForm, GenerationDeleteForm, GenerationForm
-from generations.models import Generation, GenerationStatus
+from generations.models import Generation, GenerationStatus, is_public_id
 from generations.selectors import gallery_page, usage_summary
 from generations.services.generations import (
+    generation_cancel,
     generation_create,
     generation_delete,
     generation_download_png,
-    generation_is_orphaned,
     generation_repeat,
     generation_set_favourite,
+    generation_status_changes,
     generation_thumbnail,
-    generations_interrupt_stale,
 )
 from generations.services.images import InvalidImageError
 from generations.services.limits import GenerationRefused
@@ -87,11 +88,54 @@ def generation_new(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def generation_card(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
-    # A live run's card polls every second: only one that outlived its deadline costs a write.
-    if generation_is_orphaned(generation) and generations_interrupt_stale():
-        generation.refresh_from_db()
     context = {"generation": generation, "large": request.GET.get("large") == "1"}
     return render(request, "generations/home.html#generation-card", context)
+
+
+@require_GET
+async def generation_stream(request: HttpRequest) -> StreamingHttpResponse:
+    """Server-sent events: each listed generation's status now, then every change, for a few minutes.
+
+    The browser's EventSource reconnects by itself when the stream ends or drops; cards poll meanwhile.
+    """
+    public_ids = [value for value in dict.fromkeys(request.GET.getlist("id")) if is_public_id(value)]
+    changes = generation_status_changes(
+        public_ids=public_ids[:STREAM_MAX_GENERATIONS],
+        lifetime_s=STREAM_LIFETIME_S,
+        keepalive_s=STREAM_KEEPALIVE_S,
+    )
+
+    async def event_stream():
+        yield f"retry: {STREAM_RETRY_MS}\n\n"
+        async for event in changes:
+            if event is None:
+                yield ": keep-alive\n\n"
+            else:
+                data = json.dumps({"id": event.public_id, "status": event.status})
+                yield f"event: status\ndata: {data}\n\n"
+
+    response = StreamingHttpResponse(event_stream(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx and friends: pass each event on at once
+    return response
+
+
+STREAM_MAX_GENERATIONS = 50
+STREAM_LIFETIME_S = 300
+STREAM_KEEPALIVE_S = 15
+STREAM_RETRY_MS = 2000
+
+
+@require_POST
+@login_required_if_configured
+def generation_cancel_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    generation = generation_cancel(
+        generation=get_object_or_404(Generation.objects.live(), public_id=public_id)
+    )
+    if request.htmx:
+        context = {"generation": generation, "large": request.GET.get("large") == "1"}
+        return render(request, "generations/home.html#generation-card", context)
+    return redirect(generation)
 
 
 @require_GET
@@ -148,7 +192,6 @@ def generation_delete_view(request: HtmxHttpRequest, public_id: str) -> HttpResp
 
 @require_GET
 def gallery(request: HtmxHttpRequest) -> HttpResponse:
-    generations_interrupt_stale()  # so that no tile says "Generating" for a run that died with its process
     filter_form = GalleryFilterForm(request.GET)
     page = gallery_page(filters=filter_form.filters(), user=request.user, cursor=request.GET.get("after", ""))
     next_url = None
@@ -224,11 +267,15 @@ def generation_image(request: HttpRequest, public_id: str, variant: str) -> Http
                 generation_thumbnail(generation=generation)
             except InvalidImageError as err:
                 raise Http404("This image cannot be decoded for a thumbnail.") from err
-        response = FileResponse(getattr(generation, variant).open("rb"))
+        with getattr(generation, variant).open("rb") as file:
+            response = HttpResponse(file.read(), content_type=_IMAGE_TYPES.get(file.name.rsplit(".", 1)[-1]))
     # A generation's image never changes once stored, so browsers and proxies may keep it for good.
     patch_cache_control(response, public=True, max_age=ONE_YEAR_S, immutable=True)
     response.headers["ETag"] = f'"{generation.image_sha256}-{variant}"'
     return response
+
+
+_IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
 
 
 def _form_with_errors(request: HtmxHttpRequest, form: GenerationForm, *, status: int) -> HttpResponse:
@@ -285,14 +332,15 @@ USAGE_DAYS = 30
 
 
 def _render_home(request: HttpRequest, form: GenerationForm, status: int = 200) -> HttpResponse:
-    generations_interrupt_stale()
-    generations = Generation.objects.live().newest_first()[:RECENT_RESULTS]
-    return render(
-        request,
-        "generations/home.html",
-        {"form": form, "generations": generations, "presets": PRESETS},
-        status=status,
-    )
+    generations = list(Generation.objects.live().newest_first()[:RECENT_RESULTS])
+    context = {
+        "form": form,
+        "generations": generations,
+        "presets": PRESETS,
+        # Without JavaScript the page reloads itself while something is still being made.
+        "refresh_while_active": any(generation.is_active for generation in generations),
+    }
+    return render(request, "generations/home.html", context, status=status)
 
 
 def _initial_from(public_id: str | None) -> dict:

@@ -8,25 +8,45 @@ import logging
 import re
 import uuid
 
+from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import sync_and_async_middleware
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _SAFE_ID = re.compile(r"^[\w.-]{1,64}$")
 
 
-class RequestIdMiddleware:
-    def __init__(self, get_response) -> None:
-        self.get_response = get_response
+@sync_and_async_middleware
+def request_id_middleware(get_response):
+    if iscoroutinefunction(get_response):
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get("X-Request-ID", "")
-        token = request_id.set(incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex[:16])
-        try:
-            response = self.get_response(request)
-            response["X-Request-ID"] = request_id.get()
-            return response
-        finally:
-            request_id.reset(token)
+        async def middleware(request: HttpRequest) -> HttpResponse:
+            token = _start(request)
+            try:
+                return _finish(await get_response(request))
+            finally:
+                request_id.reset(token)
+
+    else:
+
+        def middleware(request: HttpRequest) -> HttpResponse:
+            token = _start(request)
+            try:
+                return _finish(get_response(request))
+            finally:
+                request_id.reset(token)
+
+    return middleware
+
+
+def _start(request: HttpRequest) -> contextvars.Token:
+    incoming = request.headers.get("X-Request-ID", "")
+    return request_id.set(incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex[:16])
+
+
+def _finish(response: HttpResponse) -> HttpResponse:
+    response["X-Request-ID"] = request_id.get()
+    return response
 
 
 class RequestIdFilter(logging.Filter):

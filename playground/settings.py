@@ -8,6 +8,9 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+from psycopg_pool import ConnectionPool
+
+from playground.embedded_postgres import EmbeddedPostgres
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -73,19 +76,19 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_htmx",
+    "procrastinate.contrib.django",
     "generations",
 ]
 
 MIDDLEWARE = [
-    "playground.health.HealthCheckMiddleware",
-    "playground.request_log.RequestIdMiddleware",
+    "playground.health.health_check_middleware",
+    "playground.request_log.request_id_middleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "playground.static_files.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -97,6 +100,8 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "playground.urls"
 WSGI_APPLICATION = "playground.wsgi.application"
+# Served under ASGI (gunicorn with uvicorn workers): the API and the live updates wait without holding a thread.
+ASGI_APPLICATION = "playground.asgi.application"
 
 TEMPLATES = [
     {
@@ -118,15 +123,15 @@ TEMPLATES = [
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
 else:
-    from playground.embedded_postgres import embedded_database_settings
-
-    DATABASES = {"default": embedded_database_settings(VAR_DIR)}
-# A pool per process (psycopg_pool): PostgreSQL forks a process per new connection, and generation threads
-# take a connection only for their short reads and writes, so a few connections serve 100+ in flight.
+    # Started by the first connection, not here: commands that need no database (collectstatic) start nothing.
+    DATABASES = {"default": EmbeddedPostgres(VAR_DIR / "pgdata").database_settings()}
+# A pool per process (psycopg_pool): PostgreSQL forks a process per new connection, and requests hold one only
+# while they run. Each connection is checked as it is handed out, so a restarted database costs no request.
 DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
     "min_size": 2,
     "max_size": envint("DATABASE_POOL_SIZE", 20),
     "timeout": 10,
+    "check": ConnectionPool.check_connection,
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -164,6 +169,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# In development (`make run`) static files come straight from the app folders, with no collectstatic.
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 STORAGES = {
     "default": {"BACKEND": "generations.storage.AtomicFileSystemStorage"},
@@ -209,7 +216,12 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        # A line per job start and end; the playground logs each generation's outcome itself.
+        "procrastinate": {"level": os.environ.get("PROCRASTINATE_LOG_LEVEL", "WARNING")},
+    },
 }
 
 # The provider. Without a key the playground runs on its offline demo provider and says so on every page.
@@ -225,13 +237,29 @@ ZIMAGE_CONNECT_TIMEOUT_S = envfloat("ZIMAGE_CONNECT_TIMEOUT_S", 10.0)
 ZIMAGE_MAX_ATTEMPTS = envint("ZIMAGE_MAX_ATTEMPTS", 4)
 ZIMAGE_MAX_IMAGE_BYTES = envint("ZIMAGE_MAX_IMAGE_BYTES", 40 * 1024 * 1024)
 ZIMAGE_DEMO_LATENCY_S = envfloat("ZIMAGE_DEMO_LATENCY_S", 1.5)
-# A pending generation older than the deadline plus this grace was left behind by a stopped process.
-GENERATION_STALE_GRACE_S = envfloat("GENERATION_STALE_GRACE_S", 60.0)
-# Provider calls run on a bounded pool of threads in each app process; page views never wait on them.
-GENERATION_WORKERS = envint("GENERATION_WORKERS", 128)
 
-# Spending limits, counted in PostgreSQL so that every app instance sees the same numbers.
+# The job engine (procrastinate, in the same PostgreSQL) runs generations on worker processes (bin/worker).
+# Workers x WORKER_CONCURRENCY is the cap on provider calls in flight; more waits in the queue.
+GENERATION_QUEUE = "generations"
+PROCRASTINATE_WORKER_DEFAULTS = {
+    "queues": [GENERATION_QUEUE],
+    "concurrency": envint("WORKER_CONCURRENCY", 100),
+    # On SIGTERM (a deploy) running generations get this long to finish; what is left then is interrupted.
+    "shutdown_graceful_timeout": envfloat("WORKER_SHUTDOWN_TIMEOUT_S", ZIMAGE_DEADLINE_S + 10),
+    # A generation's row is its record; the engine keeps only the jobs that did not succeed.
+    "delete_jobs": "successful",
+    "update_heartbeat_interval": envfloat("WORKER_HEARTBEAT_S", 10.0),
+}
+# A worker whose last heartbeat is older than this is dead: its running generations end interrupted.
+WORKER_STALLED_AFTER_S = envfloat("WORKER_STALLED_AFTER_S", 30.0)
+PROCRASTINATE_WORKER_DEFAULTS["stalled_worker_timeout"] = WORKER_STALLED_AFTER_S
+# How long the API waits for a generation, queue included, before answering without it.
+API_WAIT_S = envfloat("API_WAIT_S", ZIMAGE_DEADLINE_S + 120)
+
+# Spending limits, counted in PostgreSQL so that every web and worker process sees the same numbers.
 LIMIT_PER_MINUTE = envint("LIMIT_PER_MINUTE", 10)
 LIMIT_PER_DAY = envint("LIMIT_PER_DAY", 500)
-# Provider calls in flight across all instances; beyond it new generations are refused until some finish.
-MAX_GENERATIONS_IN_FLIGHT = envint("MAX_GENERATIONS_IN_FLIGHT", 200)
+# Generations one person may have queued or running at once, so that nobody fills the queue alone.
+LIMIT_QUEUED_PER_USER = envint("LIMIT_QUEUED_PER_USER", 20)
+# Beyond this many queued generations in all, new ones are refused ("busy, retry shortly").
+MAX_QUEUED_GENERATIONS = envint("MAX_QUEUED_GENERATIONS", 1000)

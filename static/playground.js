@@ -59,7 +59,30 @@
   document.addEventListener("htmx:sendError", showFormAlert);
   document.addEventListener("htmx:responseError", showFormAlert);
 
-  // Elapsed time on pending cards: the server says how long it has been; the browser keeps counting.
+  // Live updates: one server-sent event stream for the cards still queued or running; a status change
+  // refreshes its card at once. The cards also poll every few seconds, in case the stream drops.
+  let stream = null;
+  let streamedIds = "";
+  const followLiveCards = () => {
+    const ids = [...document.querySelectorAll("[data-live-card]")].map((card) => card.dataset.liveCard).sort();
+    if (ids.join(",") === streamedIds) return;
+    streamedIds = ids.join(",");
+    if (stream) stream.close();
+    stream = null;
+    if (!ids.length) return;
+    const url = new URL(document.body.dataset.eventsUrl, window.location.href);
+    ids.forEach((id) => url.searchParams.append("id", id));
+    stream = new EventSource(url);
+    stream.addEventListener("status", (event) => {
+      const { id, status } = JSON.parse(event.data);
+      const card = document.getElementById(`generation-${id}`);
+      if (card && card.dataset.status !== status) htmx.trigger(card, "generation-changed");
+    });
+  };
+  document.addEventListener("htmx:afterSettle", followLiveCards);
+  document.addEventListener("DOMContentLoaded", followLiveCards);
+
+  // Elapsed time on running cards: the server says how long it has been; the browser keeps counting.
   const firstSeen = new WeakMap();
   const tick = () => {
     const now = performance.now();

@@ -1,16 +1,53 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import os
 import shutil
 import socket
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+import uvicorn
+from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings as django_settings
+from django.core.handlers.asgi import ASGIHandler
+from django.db import connection, connections
 from playwright.sync_api import Browser, Page, sync_playwright
+from procrastinate.contrib.django import app as job_engine
+from procrastinate.contrib.django.utils import connector_params
+from procrastinate.psycopg_connector import PsycopgConnector
 
 from generations.models import Generation
 from generations.services.provider import HttpProvider
 from generations.sizes import aspect_ratio
+from generations.tasks import generation_execute
+from playground.embedded_postgres import EmbeddedPostgres
 from tests.fake_provider import FakeProvider
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Remember whether the embedded PostgreSQL runs already: a test run stops only what it started."""
+    database = _embedded_database()
+    session.config.stash[_STARTED_DATABASE] = database is not None and not database.is_running()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    database = _embedded_database()
+    if database is not None and session.config.stash.get(_STARTED_DATABASE, False):
+        database.stop()
+
+
+_STARTED_DATABASE = pytest.StashKey[bool]()
+
+
+def _embedded_database() -> EmbeddedPostgres | None:
+    data_dir = django_settings.DATABASES["default"].get("DATA_DIR")
+    return EmbeddedPostgres(Path(data_dir)) if data_dir else None
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +107,22 @@ def demo_mode(settings) -> None:
     settings.ZIMAGE_DEMO_LATENCY_S = 0.0
 
 
+def finish(generation: Generation) -> Generation:
+    """Run a queued generation to its end right here, as a worker would, and return it as recorded."""
+    run = functools.partial(
+        async_to_sync(generation_execute), generation.pk, cancelled_by_person=lambda: False
+    )
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        run()
+    else:  # Playwright's sync API keeps a loop in this thread, where async code cannot be waited for
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(run).result()
+    generation.refresh_from_db()
+    return generation
+
+
 def make_generation(**fields) -> Generation:
     values = {
         "prompt": "A lighthouse at dusk",
@@ -106,8 +159,95 @@ def browser() -> Browser:
 
 
 @pytest.fixture
-def page(browser: Browser, live_server) -> Page:
-    context = browser.new_context(base_url=live_server.url)
+def asgi_server(transactional_db) -> Iterator[str]:
+    """The playground served over real HTTP as in production (Django's ASGI app under uvicorn), in a thread.
+
+    Its base URL. pytest-django's live_server is WSGI, which cannot stream live updates or wait without a thread.
+    """
+    server = uvicorn.Server(
+        uvicorn.Config(
+            ASGIHandler(),
+            host="127.0.0.1",
+            port=free_port(),
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+    )
+    thread = threading.Thread(target=server.run, name="asgi server", daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the ASGI server did not start")
+        threading.Event().wait(0.01)
+    yield f"http://{server.config.host}:{server.config.port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def worker(transactional_db) -> Iterator[None]:
+    """A real job worker (procrastinate over the test database, LISTEN/NOTIFY included) in a thread.
+
+    Its tasks run exactly as under `manage.py procrastinate worker`; only the process is shared with the tests.
+    """
+    connection_options = connector_params() | {"application_name": TEST_WORKER}
+    worker_app = job_engine.with_connector(PsycopgConnector(kwargs=connection_options))
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    stop = asyncio.Event()
+
+    async def run() -> None:
+        async with worker_app.open_async():
+            worker_task = asyncio.create_task(
+                worker_app.run_worker_async(
+                    install_signal_handlers=False, concurrency=20, shutdown_graceful_timeout=2
+                )
+            )
+            ready.set()
+            await stop.wait()
+            worker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker_task
+        # The periodic deferrer reaches the database through Django here (the test app's connector), on
+        # asgiref's thread for sync calls: hand that connection back, or the test database cannot be dropped.
+        await sync_to_async(connections.close_all)()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(run(),), name="job worker", daemon=True)
+    thread.start()
+    ready.wait(timeout=10)
+    yield
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(timeout=15)
+    assert not thread.is_alive(), "the worker stopped"
+    _wait_until_disconnected(TEST_WORKER)
+
+
+TEST_WORKER = "test worker"
+
+
+def _wait_until_disconnected(application_name: str) -> None:
+    """PostgreSQL ends a session a moment after its client hangs up; the test database is dropped after."""
+    with connection.cursor() as cursor:
+        for _ in range(100):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [application_name]
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            threading.Event().wait(0.05)
+    raise AssertionError(f"sessions of {application_name!r} still open")
+
+
+@pytest.fixture
+def playground(asgi_server: str, worker: None) -> str:
+    """The whole playground, web and a worker, at this base URL."""
+    return asgi_server
+
+
+@pytest.fixture
+def page(browser: Browser, playground: str) -> Page:
+    context = browser.new_context(base_url=playground)
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page

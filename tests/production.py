@@ -1,9 +1,9 @@
-"""The playground started exactly as in production (bin/start: migrate, sweep, gunicorn), for tests and benchmarks.
+"""The playground started exactly as in production, web (bin/start) and worker (bin/worker), for tests and benchmarks.
 
 It runs from a virtual environment with only the runtime dependencies, synced from uv.lock as the Dockerfile
 does (`uv sync --no-dev`), so an import of a development package cannot hide behind the test environment. It
 gets DEBUG off, collected static files, a media folder under `var_dir`, and a `DATABASE_URL` naming an embedded
-PostgreSQL whose data also lives there.
+PostgreSQL of its own whose data also lives there, stopped again by `close()`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from urllib.parse import quote
 import httpx
 import psycopg
 
-from playground.embedded_postgres import embedded_database_settings
+from playground.embedded_postgres import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_VENV = ROOT / "var" / "production-venv"
@@ -39,9 +39,11 @@ class ProductionServer:
     ) -> None:
         self.var_dir = var_dir
         self.url = f"http://127.0.0.1:{port}"
-        self.database_settings = embedded_database_settings(var_dir)
+        self.database_server = EmbeddedPostgres(var_dir / "pgdata")
+        self.database_server.ensure_running()
+        self.database_settings = self.database_server.database_settings()
         self.env = (
-            os.environ
+            clean_environment()
             | {
                 "PATH": f"{PRODUCTION_VENV / 'bin'}:{os.environ.get('PATH', '')}",
                 "DJANGO_SETTINGS_MODULE": "playground.settings",
@@ -57,7 +59,8 @@ class ProductionServer:
             }
             | env
         )
-        self.process: subprocess.Popen | None = None
+        self.web: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen] = []
 
     def prepare(self) -> None:
         """Sync the runtime-only environment and collect static files, as the Dockerfile's build does."""
@@ -77,44 +80,59 @@ class ProductionServer:
         )
 
     def start(self, *, output: IO[str] | None = None) -> None:
-        """Run bin/start until /healthz answers; its output goes to `output` (default: this process's)."""
-        self.process = subprocess.Popen(
-            [str(ROOT / "bin" / "start")],
+        """Start the web (bin/start) until /healthz answers, and one worker; their output goes to `output`."""
+        self.web = self._spawn("start", output)
+        for _ in range(300):
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if self.web.poll() is not None:
+                raise RuntimeError(f"bin/start exited with {self.web.returncode}")
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("the production server did not become healthy in 30 s")
+        self.start_worker(output=output)
+
+    def start_worker(self, *, output: IO[str] | None = None) -> subprocess.Popen:
+        worker = self._spawn("worker", output)
+        self.workers.append(worker)
+        return worker
+
+    def stop(self) -> list[int]:
+        """Stop web and workers gracefully (SIGTERM, as Docker does) and return their exit statuses."""
+        processes = [process for process in (self.web, *self.workers) if process and process.poll() is None]
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        return [process.wait(timeout=60) for process in processes]
+
+    def kill(self, process: subprocess.Popen) -> None:
+        """Kill a process and its children at once, as a crash or an OOM kill would."""
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def close(self) -> None:
+        """Kill whatever still runs, then stop the database: a test run leaves no process behind."""
+        for process in (self.web, *self.workers):
+            if process is not None and process.poll() is None:
+                self.kill(process)
+        self.database_server.stop()
+
+    def database(self) -> psycopg.Connection:
+        settings = self.database_settings
+        return psycopg.connect(
+            dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], autocommit=True
+        )
+
+    def _spawn(self, script: str, output: IO[str] | None) -> subprocess.Popen:
+        return subprocess.Popen(
+            [str(ROOT / "bin" / script)],
             env=self.env,
             cwd=ROOT,
             start_new_session=True,
             stdout=output,
             stderr=output,
-        )
-        for _ in range(300):
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None:
-                raise RuntimeError(f"bin/start exited with {self.process.returncode}")
-            time.sleep(0.1)
-        raise RuntimeError("the production server did not become healthy in 30 s")
-
-    def stop(self) -> int:
-        """Stop gracefully (SIGTERM, as Docker does) and return the exit status."""
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=30)
-
-    def kill(self) -> None:
-        """Kill gunicorn and its workers at once, as a crash or an OOM kill would."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def database(self) -> psycopg.Connection:
-        settings = self.database_settings
-        return psycopg.connect(
-            dbname=settings["NAME"],
-            user=settings["USER"],
-            host=settings["HOST"],
-            port=settings["PORT"],
-            autocommit=True,
         )
 
 

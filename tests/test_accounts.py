@@ -12,10 +12,10 @@ from django.utils import timezone
 from django.views.debug import technical_500_response
 
 from generations.models import ApiToken, Generation, GenerationStatus
-from generations.services.generations import generation_create, generation_run
+from generations.services.generations import generation_create
 from generations.services.limits import GenerationRefused
 from generations.services.tokens import api_token_create, api_token_user
-from tests.conftest import make_generation
+from tests.conftest import finish, make_generation
 
 pytestmark = pytest.mark.django_db
 
@@ -104,12 +104,17 @@ def test_a_limit_shows_as_a_form_message_and_nothing_is_recorded(client, alice, 
     assert Generation.objects.count() == 1
 
 
-def test_the_global_cap_on_calls_in_flight_refuses_new_ones(settings, demo_mode):
-    settings.MAX_GENERATIONS_IN_FLIGHT = 1
-    make_generation(status=GenerationStatus.PENDING)
+def test_one_person_may_have_only_so_many_images_unfinished(alice, settings, demo_mode):
+    settings.LIMIT_QUEUED_PER_USER = 2
+    make_generation(user=alice)
+    make_generation(user=alice, status=GenerationStatus.RUNNING)
+    make_generation(user=alice, status=GenerationStatus.SUCCEEDED)
+
     with pytest.raises(GenerationRefused) as refused:
-        generation_create(prompt="A fox", width=1024, height=1024, seed=None, prompt_extend=False)
-    assert refused.value.code == "busy"
+        generation_create(prompt="A fox", width=1024, height=1024, seed=None, prompt_extend=False, user=alice)
+
+    assert refused.value.code == "too_many_queued"
+    assert "2 images queued or in progress" in refused.value.user_message
 
 
 def test_a_token_is_shown_once_and_stored_only_as_a_hash(client, alice):
@@ -180,9 +185,9 @@ def test_the_provider_key_never_reaches_pages_or_logs(client, settings, use_fake
     settings.ZIMAGE_API_KEY = use_fake_provider.api_key = PROVIDER_KEY
     caplog.set_level(logging.DEBUG)
     failed = make_generation(prompt="A fox [fault:401]")
-    generation_run(failed)
+    finish(failed)
     succeeded = make_generation(prompt="A fox", prompt_extend=True)
-    generation_run(succeeded)
+    finish(succeeded)
 
     pages = [
         client.get(url).text

@@ -18,11 +18,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def api(live_server, django_user_model, use_fake_provider):
+def api(playground, django_user_model, use_fake_provider):
     """A live playground in front of the fake provider, and a personal token of alice's."""
     alice = django_user_model.objects.create_user("alice")
     _token, plaintext = api_token_create(user=alice, name="tests")
-    return {"base_url": f"{live_server.url}/v1", "token": plaintext, "user": alice, "origin": live_server.url}
+    return {"base_url": f"{playground}/v1", "token": plaintext, "user": alice, "origin": playground}
 
 
 def post(api, body: dict, token: str | None = None) -> httpx.Response:

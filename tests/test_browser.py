@@ -24,7 +24,7 @@ def test_it_generates_an_image_with_the_revised_prompt(page: Page, use_fake_prov
     expect(card.locator("img")).to_be_visible()
     expect(card).to_contain_text("Revised prompt")
     expect(card).to_contain_text("42")
-    assert card.locator("img").evaluate("img => img.naturalWidth") > 0
+    assert card.locator("img").evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
     assert use_fake_provider.requests[-1]["parameters"] == {"prompt_extend": True, "seed": 42}
 
 

@@ -11,8 +11,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from generations.models import Generation
-from generations.services.generations import generation_run
-from tests.conftest import make_generation
+from tests.conftest import finish, make_generation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -27,7 +26,7 @@ def make_finished_generations(count: int) -> list[Generation]:
             height=640,
             seed=index % 3,
         )
-        generation_run(generation)
+        finish(generation)
         Generation.objects.filter(pk=generation.pk).update(created_at=now - timedelta(minutes=index))
         generations.append(generation)
     return generations
@@ -56,9 +55,7 @@ def test_searching_the_gallery_narrows_it_and_keeps_the_url_shareable(page: Page
     assert "q=lighthouse" in page.url
 
 
-def test_a_share_link_opens_for_a_colleague_in_a_fresh_session(
-    page: Page, browser: Browser, live_server, demo_mode
-):
+def test_a_share_link_opens_for_a_colleague_in_a_fresh_session(page: Page, browser: Browser, demo_mode):
     make_finished_generations(1)
     page.goto("/gallery/")
     page.locator(".tile a").first.click()

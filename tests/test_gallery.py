@@ -11,8 +11,7 @@ from django.utils import timezone
 from PIL import Image
 
 from generations.models import Generation, GenerationStatus
-from generations.services.generations import generation_run
-from tests.conftest import make_generation
+from tests.conftest import finish, make_generation
 from tests.query_count import count_queries
 
 pytestmark = pytest.mark.django_db
@@ -137,7 +136,7 @@ def test_an_empty_gallery_says_how_to_fill_it(client):
 
 def test_the_detail_page_unfurls_with_the_stored_image(client, demo_mode):
     generation = make_generation(prompt="A lighthouse <at> dusk")
-    generation_run(generation)
+    finish(generation)
 
     page = client.get(generation.get_absolute_url()).text
 
@@ -164,7 +163,7 @@ def test_copy_as_code_reproduces_the_request_without_the_key(client, settings):
 
 def test_the_download_is_a_png_that_carries_its_parameters(client, demo_mode):
     generation = make_generation(prompt="Un café ☕", seed=5, prompt_extend=True)
-    generation_run(generation)
+    finish(generation)
 
     response = client.get(reverse("generations:download", args=[generation.public_id]))
 
@@ -203,7 +202,7 @@ def test_same_prompt_new_seed_starts_a_new_generation(client, demo_mode):
 
 def test_deleting_asks_first_then_the_link_says_it_was_deleted(client, demo_mode):
     generation = make_generation()
-    generation_run(generation)
+    finish(generation)
     generation.refresh_from_db()
     delete_url = reverse("generations:delete", args=[generation.public_id])
 
@@ -232,8 +231,8 @@ def test_a_favourite_is_deleted_only_after_a_second_confirmation(client):
 
 def test_an_image_shared_by_two_generations_survives_deleting_one(client, demo_mode):
     first, second = make_generation(seed=3), make_generation(seed=3)
-    generation_run(first)
-    generation_run(second)
+    finish(first)
+    finish(second)
     first.refresh_from_db()
 
     client.post(reverse("generations:delete", args=[first.public_id]))
@@ -272,14 +271,3 @@ def test_deleted_generations_leave_the_playgrounds_latest_images(client, demo_mo
     generation = make_generation(prompt="Soon gone")
     client.post(reverse("generations:delete", args=[generation.public_id]))
     assert "Soon gone" not in client.get(reverse("generations:home")).text
-
-
-def test_a_run_that_died_with_its_process_shows_as_interrupted_in_the_gallery(client, settings):
-    settings.ZIMAGE_DEADLINE_S = 10
-    orphan = make_generation(prompt="Orphaned")
-    Generation.objects.filter(pk=orphan.pk).update(created_at=timezone.now() - timedelta(minutes=5))
-
-    page = gallery(client).text
-
-    assert "Interrupted" in page
-    assert Generation.objects.get(pk=orphan.pk).status == GenerationStatus.INTERRUPTED

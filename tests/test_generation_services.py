@@ -1,49 +1,66 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.files.storage import default_storage
-from django.utils import timezone
+from django.db import connection
 from PIL import Image
+from procrastinate.contrib.django import app as job_engine
+from procrastinate.contrib.django.models import ProcrastinateJob
 
 from generations.models import Generation, GenerationStatus
 from generations.services.generations import (
+    generation_cancel,
     generation_create,
     generation_repeat,
-    generation_run,
     generation_thumbnail,
-    generations_interrupt_stale,
 )
 from generations.services.images import InvalidImageError, image_store
-from tests.conftest import make_generation
+from generations.services.limits import GenerationRefused
+from generations.tasks import recover_stalled_generations
+from tests.conftest import finish, make_generation
 from tests.fake_provider import draw_image
 
 pytestmark = pytest.mark.django_db
 
 
-def test_it_records_a_pending_row_with_a_drawn_seed_before_calling_the_provider(
-    demo_mode, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        generation = generation_create(
-            prompt="A lighthouse", width=1024, height=1024, seed=None, prompt_extend=False
-        )
+def create(**fields) -> Generation:
+    values = {"prompt": "A lighthouse", "width": 1024, "height": 1024, "seed": None, "prompt_extend": False}
+    return generation_create(**(values | fields))
+
+
+def test_it_records_a_queued_row_with_a_drawn_seed_and_queues_its_job(demo_mode):
+    generation = create()
+
     stored = Generation.objects.get(pk=generation.pk)
-    assert stored.status == GenerationStatus.PENDING
+    assert stored.status == GenerationStatus.QUEUED
     assert 0 <= stored.seed <= 2_147_483_647
     assert stored.is_demo
     assert len(stored.public_id) >= 22
-    assert len(callbacks) == 1, "the provider call starts only once the row is committed"
+    job = ProcrastinateJob.objects.get(pk=stored.job_id)
+    assert (job.task_name, job.status, job.queue_name) == ("generations.run", "todo", "generations")
+    assert job.args["generation_id"] == stored.pk
+
+
+def test_a_refused_generation_leaves_neither_a_row_nor_a_job(settings, demo_mode):
+    settings.MAX_QUEUED_GENERATIONS = 1
+    create()
+
+    with pytest.raises(GenerationRefused) as refused:
+        create(prompt="One too many")
+
+    assert refused.value.code == "queue_full"
+    assert Generation.objects.count() == ProcrastinateJob.objects.count() == 1
 
 
 def test_it_stores_the_image_and_provider_text_on_success(use_fake_provider):
     generation = make_generation(prompt="A lighthouse at dusk", width=1024, height=768, prompt_extend=True)
 
-    generation_run(generation)
+    finish(generation)
 
-    generation.refresh_from_db()
     assert generation.status == GenerationStatus.SUCCEEDED
     assert generation.revised_prompt
     assert generation.reasoning
@@ -58,6 +75,7 @@ def test_it_stores_the_image_and_provider_text_on_success(use_fake_provider):
         assert max(image.size) <= 512
     assert Generation.objects.get(pk=generation.pk).thumbnail.name == generation.thumbnail.name
     assert generation.provider_latency_ms is not None
+    assert generation.started_at is not None
     assert generation.total_latency_ms >= generation.provider_latency_ms
     assert generation.finished_at is not None
     sent = use_fake_provider.requests[-1]
@@ -78,11 +96,8 @@ def test_it_stores_the_image_and_provider_text_on_success(use_fake_provider):
     ],
 )
 def test_it_records_a_failure_with_a_code_and_a_human_reason(use_fake_provider, fault, code, message):
-    generation = make_generation(prompt=f"A lighthouse [fault:{fault}]")
+    generation = finish(make_generation(prompt=f"A lighthouse [fault:{fault}]"))
 
-    generation_run(generation)
-
-    generation.refresh_from_db()
     assert generation.status == GenerationStatus.FAILED
     assert generation.error_code == code
     assert message in generation.error_message
@@ -90,13 +105,31 @@ def test_it_records_a_failure_with_a_code_and_a_human_reason(use_fake_provider, 
     assert generation.finished_at is not None
 
 
-def test_it_keeps_an_interrupted_verdict_made_meanwhile(use_fake_provider):
-    generation = make_generation()
-    Generation.objects.filter(pk=generation.pk).update(status=GenerationStatus.INTERRUPTED)
+def test_a_generation_cancelled_while_queued_never_reaches_the_provider(use_fake_provider):
+    generation = create()
 
-    result = generation_run(generation)
+    cancelled = generation_cancel(generation=generation)
+    finish(generation)  # the job, should a worker have taken it already
 
-    assert result.status == GenerationStatus.INTERRUPTED
+    assert cancelled.status == generation.status == GenerationStatus.CANCELLED
+    assert "nothing was billed" in generation.error_message
+    assert ProcrastinateJob.objects.get(pk=generation.job_id).status == "cancelled"
+    assert use_fake_provider.requests == []
+
+
+def test_a_running_generation_cancelled_says_the_provider_may_bill_it(demo_mode):
+    generation = create()
+    Generation.objects.filter(pk=generation.pk).update(status=GenerationStatus.RUNNING)
+
+    cancelled = generation_cancel(generation=generation)
+
+    assert cancelled.status == GenerationStatus.CANCELLED
+    assert "may still bill" in cancelled.error_message
+
+
+def test_cancelling_a_finished_generation_changes_nothing(demo_mode):
+    generation = finish(make_generation())
+    assert generation_cancel(generation=generation).status == GenerationStatus.SUCCEEDED
 
 
 def test_it_retries_with_the_same_inputs_and_seed(demo_mode):
@@ -105,7 +138,7 @@ def test_it_retries_with_the_same_inputs_and_seed(demo_mode):
     retried = generation_repeat(generation=failed)
 
     assert retried.pk != failed.pk
-    assert retried.status == GenerationStatus.PENDING
+    assert retried.status == GenerationStatus.QUEUED
     assert (retried.prompt, retried.seed, retried.size, retried.prompt_extend) == (
         failed.prompt,
         failed.seed,
@@ -114,32 +147,61 @@ def test_it_retries_with_the_same_inputs_and_seed(demo_mode):
     )
 
 
-def test_it_marks_only_stale_pending_rows_interrupted(settings):
-    settings.ZIMAGE_DEADLINE_S = 60
-    stale = make_generation()
-    Generation.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(minutes=3))
-    fresh = make_generation()
-    finished = make_generation(status=GenerationStatus.SUCCEEDED)
-    Generation.objects.filter(pk=finished.pk).update(created_at=timezone.now() - timedelta(days=1))
+def stall(generation: Generation, *, status: GenerationStatus) -> None:
+    """What a worker killed mid-job leaves: the job taken ('doing') by a worker that no longer exists."""
+    Generation.objects.filter(pk=generation.pk).update(status=status)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE procrastinate_jobs SET status = 'doing', worker_id = NULL WHERE id = %s",
+            [generation.job_id],
+        )
 
-    assert generations_interrupt_stale() == 1
 
-    stale.refresh_from_db()
-    assert stale.status == GenerationStatus.INTERRUPTED
-    assert "Retry" in stale.error_message
-    assert Generation.objects.get(pk=fresh.pk).status == GenerationStatus.PENDING
-    assert Generation.objects.get(pk=finished.pk).status == GenerationStatus.SUCCEEDED
+def recover() -> None:
+    async_to_sync(recover_stalled_generations.func)(SimpleNamespace(app=job_engine), timestamp=0)
+
+
+def test_a_dead_workers_running_generation_ends_interrupted_and_is_never_rerun(demo_mode):
+    generation = create()
+    stall(generation, status=GenerationStatus.RUNNING)
+
+    recover()
+
+    generation.refresh_from_db()
+    assert generation.status == GenerationStatus.INTERRUPTED
+    assert "may have billed it" in generation.error_message
+    assert ProcrastinateJob.objects.get(pk=generation.job_id).status == "failed"
+
+
+def test_a_dead_workers_job_that_had_not_started_is_queued_again(demo_mode):
+    generation = create()
+    stall(generation, status=GenerationStatus.QUEUED)
+
+    recover()
+
+    generation.refresh_from_db()
+    assert generation.status == GenerationStatus.QUEUED
+    assert ProcrastinateJob.objects.get(pk=generation.job_id).status == "todo"
+
+
+def test_a_running_generation_whose_job_ended_without_it_is_interrupted(demo_mode):
+    generation = create()
+    Generation.objects.filter(pk=generation.pk).update(status=GenerationStatus.RUNNING)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE procrastinate_jobs SET status = 'failed' WHERE id = %s", [generation.job_id])
+
+    recover()
+
+    generation.refresh_from_db()
+    assert generation.status == GenerationStatus.INTERRUPTED
 
 
 def test_the_demo_provider_draws_the_same_image_for_the_same_prompt_and_seed(demo_mode):
     first, second, other_seed = (
-        make_generation(seed=7),
-        make_generation(seed=7),
-        make_generation(seed=8),
+        finish(make_generation(seed=7)),
+        finish(make_generation(seed=7)),
+        finish(make_generation(seed=8)),
     )
-    for generation in (first, second, other_seed):
-        generation_run(generation)
-        generation.refresh_from_db()
     assert first.status == GenerationStatus.SUCCEEDED
     assert first.image_sha256 == second.image_sha256 != other_seed.image_sha256
 
@@ -157,11 +219,8 @@ def test_it_refuses_a_truncated_image():
 
 def test_each_generation_logs_its_outcome_and_latencies_but_not_the_prompt(use_fake_provider, caplog):
     caplog.set_level(logging.INFO, logger="generations")
-    succeeded = make_generation(prompt="A very private prompt about a lighthouse")
-    failed = make_generation(prompt="Another private prompt [fault:503]")
-
-    generation_run(succeeded)
-    generation_run(failed)
+    succeeded = finish(make_generation(prompt="A very private prompt about a lighthouse"))
+    failed = finish(make_generation(prompt="Another private prompt [fault:503]"))
 
     assert f"generation {succeeded.public_id} succeeded in" in caplog.text
     assert f"generation {failed.public_id} failed: provider_unavailable" in caplog.text

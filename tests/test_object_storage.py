@@ -8,8 +8,7 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from moto.server import ThreadedMotoServer
 
-from generations.services.generations import generation_run
-from tests.conftest import free_port, make_generation
+from tests.conftest import finish, free_port, make_generation
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +49,7 @@ def test_images_and_thumbnails_land_in_the_bucket_and_are_served_with_long_cache
     client, s3_storage, demo_mode
 ):
     generation = make_generation()
-    generation_run(generation)
+    finish(generation)
     assert client.get(reverse("generations:thumbnail", args=[generation.public_id])).status_code == 200
     generation.refresh_from_db()
 
@@ -60,10 +59,10 @@ def test_images_and_thumbnails_land_in_the_bucket_and_are_served_with_long_cache
 
     response = client.get(reverse("generations:image", args=[generation.public_id]))
     stored = s3_storage.get_object(Bucket="playground-images", Key=generation.image.name)["Body"].read()
-    assert b"".join(response.streaming_content) == stored
+    assert response.content == stored
     assert "immutable" in response["Cache-Control"]
     assert client.get(reverse("generations:download", args=[generation.public_id])).status_code == 200
 
 
-def test_healthz_checks_the_bucket(client, s3_storage):
-    assert client.get("/healthz").json() == {"database": "ok", "storage": "ok"}
+def test_readiness_checks_the_bucket(client, s3_storage):
+    assert client.get("/readyz").json() == {"database": "ok", "storage": "ok", "queue": "ok"}

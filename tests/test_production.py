@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -30,13 +31,15 @@ def production(tmp_path, fake_provider: FakeProvider):
         provider_base_url=fake_provider.base_url,
         provider_key=fake_provider.api_key,
         ZIMAGE_DEADLINE_S="4",
-        GENERATION_STALE_GRACE_S="1",
         ZIMAGE_MAX_ATTEMPTS="2",
+        WORKER_HEARTBEAT_S="0.5",
+        WORKER_STALLED_AFTER_S="2",
     )
-    server.prepare()
-    yield server
-    if server.process and server.process.poll() is None:
-        server.kill()
+    try:
+        server.prepare()
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.mark.production
@@ -88,7 +91,7 @@ def test_it_serves_the_form_the_api_images_and_static_files_then_stops_cleanly(p
     assert static.headers["Content-Encoding"] == "gzip"
     assert "max-age=315360000" in static.headers["Cache-Control"]
 
-    assert production.stop() == 0
+    assert production.stop() == [0, 0], "web and worker stop cleanly on SIGTERM"
 
 
 FAULTS = [
@@ -105,53 +108,81 @@ FAULTS = [
 
 
 @pytest.mark.production
-def test_after_faults_and_a_killed_process_every_prompt_ends_final_and_no_file_is_half_written(
+def test_after_faults_and_a_killed_worker_every_prompt_ends_final_and_no_file_is_half_written(
     production, fake_provider: FakeProvider
 ):
     fake_provider.latency_s = 1.0
     production.env["REQUIRE_LOGIN"] = "false"
     production.start()
     faulty = [f"Prompt {index} {FAULTS[index % len(FAULTS)]}".strip() for index in range(27)]
-    plain = [f"Late prompt {index}" for index in range(9)]
+    late = [f"Late prompt {index}" for index in range(9)]
+    after_the_crash = [f"Queued while no worker ran {index}" for index in range(5)]
     with httpx.Client(base_url=production.url, timeout=10) as client:
         token = csrf_token(client)
         for prompt in faulty:
             post_generation(client, token, prompt)
         # The first answers are in: images stored, faults recorded, retries and timeouts running.
-        time.sleep(1.6)
-        for prompt in plain:
+        wait_for(
+            production,
+            "SELECT count(*) >= 9 FROM generations_generation WHERE status IN ('succeeded', 'failed')",
+        )
+        for prompt in late:
             post_generation(client, token, prompt)
-    time.sleep(0.5)
-    production.kill()  # mid-load: the late prompts are waiting on the provider (1 s), faulty ones on retries
+        wait_for(
+            production,
+            "SELECT count(*) = 9 FROM generations_generation WHERE prompt LIKE 'Late%' AND status = 'running'",
+        )
+        production.kill(production.workers[0])  # the late prompts are with the provider (1 s)
+        for prompt in after_the_crash:
+            post_generation(client, token, prompt)
 
-    production.start()
-    time.sleep(4 + 1 + 0.5)  # the deadline and the grace after which a pending row is known to be orphaned
-    with httpx.Client(base_url=production.url, timeout=10) as client:
-        public_ids = [
-            row[0] for row in production.database().execute("SELECT public_id FROM generations_generation")
-        ]
-        for public_id in public_ids:  # what open browsers do: poll their cards
-            assert client.get(f"/g/{public_id}/card/").status_code == 200
+        production.start_worker()
+        wait_for(
+            production,
+            "SELECT count(*) = 0 FROM generations_generation WHERE status IN ('queued', 'running')",
+        )
+        for row in production.database().execute("SELECT public_id FROM generations_generation"):
+            assert client.get(f"/g/{row[0]}/card/").status_code == 200  # what open browsers do
         assert client.get("/").status_code == 200
         assert client.get("/gallery/").status_code == 200
-        assert client.get("/healthz").json() == {"database": "ok", "storage": "ok"}
+        assert client.get("/readyz").json() == {"database": "ok", "storage": "ok", "queue": "ok"}
 
     rows = (
         production.database().execute("SELECT prompt, status, image FROM generations_generation").fetchall()
     )
-    assert sorted(prompt for prompt, _, _ in rows) == sorted(faulty + plain), (
+    assert sorted(prompt for prompt, _, _ in rows) == sorted(faulty + late + after_the_crash), (
         "every prompt is in the database"
     )
-    statuses = Counter(status for _, status, _ in rows)
-    assert set(statuses) == {"succeeded", "failed", "interrupted"}, "no row stuck pending"
-    assert statuses["interrupted"] >= len(plain), "the kill really caught generations in flight"
+    status_of = {prompt: status for prompt, status, _ in rows}
+    assert {status_of[prompt] for prompt in late} == {"interrupted"}, "caught mid-call: never re-run blindly"
+    assert {status_of[prompt] for prompt in after_the_crash} == {"succeeded"}, "queued work survives"
+    assert set(Counter(status_of.values())) == {"succeeded", "failed", "interrupted"}
     media = production.var_dir / "media"
     for _, status, image in rows:
         if status == "succeeded":
             with Image.open(media / image) as stored:
                 stored.verify()  # raises on a truncated file
     assert not list(media.rglob(".partial-*")), "no half-written image file"
-    assert production.stop() == 0
+    assert production.stop() == [0, 0]
+
+
+@pytest.mark.production
+def test_a_stopping_worker_finishes_what_it_runs_and_leaves_the_queue_alone(
+    production, fake_provider: FakeProvider
+):
+    production.env |= {"REQUIRE_LOGIN": "false", "WORKER_CONCURRENCY": "1"}
+    production.start()
+    with httpx.Client(base_url=production.url, timeout=10) as client:
+        token = csrf_token(client)
+        post_generation(client, token, "A slow lighthouse [fault:slow:2]")
+        post_generation(client, token, "Waits in the queue")
+        wait_for(production, "SELECT count(*) = 1 FROM generations_generation WHERE status = 'running'")
+
+        production.workers[0].send_signal(signal.SIGTERM)
+        assert production.workers[0].wait(timeout=30) == 0
+
+    statuses = dict(production.database().execute("SELECT prompt, status FROM generations_generation"))
+    assert statuses == {"A slow lighthouse [fault:slow:2]": "succeeded", "Waits in the queue": "queued"}
 
 
 @pytest.mark.production
@@ -166,27 +197,36 @@ def test_its_logs_are_json_lines_with_the_request_id_and_never_the_prompt_or_the
         with httpx.Client(base_url=production.url, headers={"X-Request-ID": "spec-request-7"}) as client:
             created = post_generation(client, csrf_token(client), "A secret lighthouse")
         public_id = re.search(r"/g/([\w-]+)/card/", created.text)[1]
-        wait_until_final(production, public_id)
-        assert production.stop() == 0
+        wait_for(
+            production,
+            "SELECT status = 'succeeded' FROM generations_generation WHERE public_id = %s",
+            [public_id],
+        )
+        assert production.stop() == [0, 0]
 
     assert created.headers["X-Request-ID"] == "spec-request-7"
     text = log.read_text()
     entries = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     outcome = next(entry for entry in entries if entry["message"].startswith(f"generation {public_id} "))
-    assert outcome["request_id"] == "spec-request-7", "the background run logs with its request's id"
-    assert re.search(r"succeeded in \d+ ms \(provider \d+ ms, image fetch \d+ ms", outcome["message"])
+    assert outcome["request_id"] == "spec-request-7", "the worker logs with its request's id"
+    assert re.search(
+        r"succeeded in \d+ ms \(queued \d+ ms, provider \d+ ms, image fetch \d+ ms", outcome["message"]
+    )
     assert "lighthouse" not in text
     assert "sk-fake-key-for-the-log-spec" not in text
 
 
-def wait_until_final(production: ProductionServer, public_id: str) -> None:
-    query = "SELECT status FROM generations_generation WHERE public_id = %s"
+def wait_for(
+    production: ProductionServer, condition_sql: str, params: list | None = None, timeout_s: float = 60
+) -> None:
+    """Wait until a SQL condition holds (checked every 50 ms), failing after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
     with production.database() as database:
-        for _ in range(100):
-            if database.execute(query, [public_id]).fetchone()[0] != "pending":
+        while time.monotonic() < deadline:
+            if database.execute(condition_sql, params).fetchone()[0]:
                 return
-            time.sleep(0.1)
-    raise AssertionError(f"generation {public_id} still pending after 10 s")
+            time.sleep(0.05)
+    raise AssertionError(f"still not true after {timeout_s} s: {condition_sql}")
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -219,10 +259,14 @@ def test_production_settings_fail_fast_without_a_secret(missing, message):
     assert message in completed.stderr
 
 
-def test_healthz_answers_any_host_with_the_state_of_database_and_storage(client, db):
-    response = client.get("/healthz", HTTP_HOST="10.0.0.7:8000")
-    assert response.status_code == 200
-    assert response.json() == {"database": "ok", "storage": "ok"}
+def test_the_probes_answer_any_host_liveness_without_io_and_readiness_with_each_part(client, db):
+    live = client.get("/healthz", HTTP_HOST="10.0.0.7:8000")
+    ready = client.get("/readyz", HTTP_HOST="10.0.0.7:8000")
+
+    assert (live.status_code, live.json()) == (200, {"status": "ok"})
+    assert (ready.status_code, ready.json()) == (200, {"database": "ok", "storage": "ok", "queue": "ok"})
+    assert client.head("/readyz").status_code == 200
+    assert client.post("/readyz").status_code == 405
 
 
 def test_naming_a_bucket_switches_images_to_object_storage():

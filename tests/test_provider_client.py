@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import socket
 import time
@@ -28,6 +29,10 @@ from tests.fake_provider import NOT_AN_IMAGE, UNSAFE_TEXT
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+def generate(provider, request: ImageRequest):
+    return asyncio.run(provider.generate(request))
+
+
 def make_request(prompt: str = "A lighthouse at dusk", **fields) -> ImageRequest:
     values = {"prompt": prompt, "width": 1024, "height": 768, "seed": 42, "prompt_extend": False} | fields
     return ImageRequest(**values)
@@ -48,7 +53,7 @@ def refused_base_url():
 
 def test_it_sends_the_documented_body_and_fetches_the_image_from_its_url(fake_provider):
     # The fake answers 401 unless the request carries `Authorization: Bearer <its key>`.
-    image = make_http_provider(fake_provider).generate(make_request(prompt_extend=True))
+    image = generate(make_http_provider(fake_provider), make_request(prompt_extend=True))
 
     assert fake_provider.requests == [
         {
@@ -70,7 +75,7 @@ def test_it_sends_the_documented_body_and_fetches_the_image_from_its_url(fake_pr
 
 
 def test_it_leaves_the_provider_text_empty_without_prompt_extend(fake_provider):
-    image = make_http_provider(fake_provider).generate(make_request())
+    image = generate(make_http_provider(fake_provider), make_request())
 
     assert (image.revised_prompt, image.reasoning) == ("", "")
     assert fake_provider.requests[0]["parameters"] == {"prompt_extend": False, "seed": 42}
@@ -79,7 +84,7 @@ def test_it_leaves_the_provider_text_empty_without_prompt_extend(fake_provider):
 def test_it_decodes_b64_json_and_keeps_no_provider_url(fake_provider):
     provider = make_http_provider(fake_provider, response_format="b64_json")
 
-    image = provider.generate(make_request(width=1360, height=768))
+    image = generate(provider, make_request(width=1360, height=768))
 
     assert fake_provider.requests[0]["response_format"] == "b64_json"
     assert Image.open(io.BytesIO(image.data)).size == (1360, 768)
@@ -87,7 +92,7 @@ def test_it_decodes_b64_json_and_keeps_no_provider_url(fake_provider):
 
 
 def test_it_waits_for_a_slow_provider_within_the_deadline(fake_provider):
-    image = make_http_provider(fake_provider).generate(make_request("A lighthouse [fault:slow:0.3]"))
+    image = generate(make_http_provider(fake_provider), make_request("A lighthouse [fault:slow:0.3]"))
 
     assert image.data.startswith(PNG_SIGNATURE)
     assert image.provider_latency_ms >= 300
@@ -99,7 +104,7 @@ def test_it_raises_a_timeout_at_the_deadline_and_does_not_retry_it(fake_provider
     started = time.monotonic()
 
     with pytest.raises(ProviderTimeout):
-        provider.generate(make_request("A lighthouse [fault:timeout]"))
+        generate(provider, make_request("A lighthouse [fault:timeout]"))
 
     assert time.monotonic() - started < 2
     assert len(fake_provider.requests) == 1, "the provider may have billed it: never sent twice"
@@ -110,7 +115,7 @@ def test_it_retries_provider_trouble_then_raises_unavailable(fake_provider, stat
     provider = make_http_provider(fake_provider, max_attempts=2)
 
     with pytest.raises(ProviderUnavailable) as raised:
-        provider.generate(make_request(f"A lighthouse [fault:{status}]"))
+        generate(provider, make_request(f"A lighthouse [fault:{status}]"))
 
     assert len(fake_provider.requests) == 2
     assert raised.value.status_code == status
@@ -118,7 +123,7 @@ def test_it_retries_provider_trouble_then_raises_unavailable(fake_provider, stat
 
 
 def test_it_succeeds_after_transient_failures(fake_provider):
-    image = make_http_provider(fake_provider).generate(make_request(unique_prompt("flaky:503:2")))
+    image = generate(make_http_provider(fake_provider), make_request(unique_prompt("flaky:503:2")))
 
     assert image.attempts == 3
     assert len(fake_provider.requests) == 3
@@ -128,7 +133,7 @@ def test_it_succeeds_after_transient_failures(fake_provider):
 def test_it_waits_for_retry_after_when_rate_limited(fake_provider):
     started = time.monotonic()
 
-    image = make_http_provider(fake_provider).generate(make_request(unique_prompt("flaky:429:1")))
+    image = generate(make_http_provider(fake_provider), make_request(unique_prompt("flaky:429:1")))
 
     assert time.monotonic() - started >= 0.95, "the fake asks for Retry-After: 1"
     assert image.attempts == 2
@@ -139,7 +144,7 @@ def test_it_raises_rate_limited_when_retry_after_passes_the_deadline(fake_provid
     started = time.monotonic()
 
     with pytest.raises(ProviderRateLimited) as raised:
-        provider.generate(make_request("A lighthouse [fault:429:30]"))
+        generate(provider, make_request("A lighthouse [fault:429:30]"))
 
     assert raised.value.retry_after_s == 30
     assert len(fake_provider.requests) == 1
@@ -149,7 +154,7 @@ def test_it_raises_rate_limited_when_retry_after_passes_the_deadline(fake_provid
 @pytest.mark.parametrize("status", [401, 403])
 def test_it_raises_auth_error_without_retrying(fake_provider, status):
     with pytest.raises(ProviderAuthError) as raised:
-        make_http_provider(fake_provider).generate(make_request(f"A lighthouse [fault:{status}]"))
+        generate(make_http_provider(fake_provider), make_request(f"A lighthouse [fault:{status}]"))
 
     assert raised.value.status_code == status
     assert len(fake_provider.requests) == 1
@@ -157,7 +162,7 @@ def test_it_raises_auth_error_without_retrying(fake_provider, status):
 
 def test_it_raises_auth_error_for_a_wrong_api_key(fake_provider):
     with pytest.raises(ProviderAuthError) as raised:
-        make_http_provider(fake_provider, api_key="wrong-key").generate(make_request())
+        generate(make_http_provider(fake_provider, api_key="wrong-key"), make_request())
 
     assert raised.value.provider_code == "invalid_api_key"
     assert "ZIMAGE_API_KEY" in raised.value.user_message
@@ -165,7 +170,7 @@ def test_it_raises_auth_error_for_a_wrong_api_key(fake_provider):
 
 def test_it_shows_the_providers_reason_for_a_refused_prompt(fake_provider):
     with pytest.raises(ProviderRejectedError) as raised:
-        make_http_provider(fake_provider).generate(make_request("A lighthouse [fault:400]"))
+        generate(make_http_provider(fake_provider), make_request("A lighthouse [fault:400]"))
 
     assert "Input data may contain inappropriate content." in raised.value.user_message
     assert raised.value.provider_code == "data_inspection_failed"
@@ -181,7 +186,7 @@ def test_it_shows_the_providers_reason_for_a_refused_prompt(fake_provider):
 )
 def test_it_raises_rejected_for_an_invalid_request(fake_provider, overrides, request_fields, status, code):
     with pytest.raises(ProviderRejectedError) as raised:
-        make_http_provider(fake_provider, **overrides).generate(make_request(**request_fields))
+        generate(make_http_provider(fake_provider, **overrides), make_request(**request_fields))
 
     assert (raised.value.status_code, raised.value.provider_code) == (status, code)
     assert len(fake_provider.requests) == 1
@@ -189,7 +194,7 @@ def test_it_raises_rejected_for_an_invalid_request(fake_provider, overrides, req
 
 def test_it_treats_an_html_gateway_page_as_unavailable(fake_provider):
     with pytest.raises(ProviderUnavailable) as raised:
-        make_http_provider(fake_provider, max_attempts=1).generate(make_request("A lighthouse [fault:html]"))
+        generate(make_http_provider(fake_provider, max_attempts=1), make_request("A lighthouse [fault:html]"))
 
     assert raised.value.status_code == 502
     assert raised.value.detail == "HTTP 502 Bad Gateway"
@@ -199,7 +204,7 @@ def test_it_treats_an_html_gateway_page_as_unavailable(fake_provider):
 @pytest.mark.parametrize("fault", ["garbage", "empty-data", "no-url", "bad-b64"])
 def test_it_raises_response_error_for_a_malformed_reply(fake_provider, fault):
     with pytest.raises(ProviderResponseError) as raised:
-        make_http_provider(fake_provider).generate(make_request(f"A lighthouse [fault:{fault}]"))
+        generate(make_http_provider(fake_provider), make_request(f"A lighthouse [fault:{fault}]"))
 
     assert raised.value.request_id
     assert len(fake_provider.requests) == 1
@@ -207,7 +212,7 @@ def test_it_raises_response_error_for_a_malformed_reply(fake_provider, fault):
 
 def test_it_raises_download_error_for_an_expired_url(fake_provider):
     with pytest.raises(ImageDownloadError) as raised:
-        make_http_provider(fake_provider).generate(make_request("A lighthouse [fault:expired-url]"))
+        generate(make_http_provider(fake_provider), make_request("A lighthouse [fault:expired-url]"))
 
     assert type(raised.value) is ImageDownloadError
     assert "403" in raised.value.detail
@@ -218,20 +223,21 @@ def test_it_refuses_an_image_over_the_size_limit(fake_provider, fault):
     started = time.monotonic()
 
     with pytest.raises(ImageTooLargeError):
-        make_http_provider(fake_provider).generate(make_request(f"A lighthouse [fault:{fault}]"))
+        generate(make_http_provider(fake_provider), make_request(f"A lighthouse [fault:{fault}]"))
 
     assert time.monotonic() - started < 5, "it stops reading at the limit"
 
 
 def test_it_passes_through_bytes_that_are_not_an_image(fake_provider):
-    image = make_http_provider(fake_provider).generate(make_request("A lighthouse [fault:not-image]"))
+    image = generate(make_http_provider(fake_provider), make_request("A lighthouse [fault:not-image]"))
 
     assert image.data == NOT_AN_IMAGE
 
 
 def test_it_passes_provider_text_through_unescaped(fake_provider):
-    image = make_http_provider(fake_provider).generate(
-        make_request("A lighthouse [fault:unsafe-text]", prompt_extend=True)
+    image = generate(
+        make_http_provider(fake_provider),
+        make_request("A lighthouse [fault:unsafe-text]", prompt_extend=True),
     )
 
     assert UNSAFE_TEXT in image.revised_prompt
@@ -243,7 +249,7 @@ def test_it_retries_a_refused_connection_then_raises_connection_error(fake_provi
     started = time.monotonic()
 
     with pytest.raises(ProviderConnectionError) as raised:
-        provider.generate(make_request())
+        generate(provider, make_request())
 
     assert type(raised.value) is ProviderConnectionError
     assert time.monotonic() - started >= 0.3, "one backoff of about 0.5 s between the two attempts"

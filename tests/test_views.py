@@ -4,11 +4,11 @@ import zlib
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from generations.models import Generation, GenerationStatus
-from generations.services.generations import generation_run
 from generations.services.images import image_store
-from tests.conftest import make_generation
+from tests.conftest import finish, make_generation
 from tests.fake_provider import draw_image
 
 pytestmark = pytest.mark.django_db
@@ -47,12 +47,13 @@ def test_it_offers_the_presets_grouped_by_aspect_ratio_with_portrait_preselected
     assert '<option value="1024x1536" selected>' in response.text
 
 
-def test_a_valid_prompt_becomes_a_pending_card_on_top_of_the_results(client, demo_mode):
+def test_a_valid_prompt_becomes_a_queued_card_on_top_of_the_results(client, demo_mode):
     response = post_generation(client, prompt="A red bicycle", seed="123", prompt_extend="on")
 
     generation = Generation.objects.get()
     assert (generation.prompt, generation.seed, generation.prompt_extend) == ("A red bicycle", 123, True)
-    assert generation.status == GenerationStatus.PENDING
+    assert generation.status == GenerationStatus.QUEUED
+    assert "Queued, next in line" in response.text
     assert 'hx-swap-oob="afterbegin:#results"' in response.text
     assert f'hx-get="/g/{generation.public_id}/card/"' in response.text
     assert response["HX-Reswap"] == "none", "the form stays as typed, ready for the next tweak"
@@ -76,16 +77,42 @@ def test_bad_input_is_explained_and_nothing_is_recorded(client, demo_mode, htmx)
     assert Generation.objects.count() == 0
 
 
-def test_a_pending_card_polls_and_a_finished_card_stops(client, demo_mode):
+def test_an_unfinished_card_follows_live_updates_and_polls_and_a_finished_card_stops(client, demo_mode):
     generation = make_generation()
     card_url = reverse("generations:card", args=[generation.public_id])
-    assert 'hx-trigger="every 1s"' in client.get(card_url).text
+    queued = client.get(card_url).text
+    assert 'hx-trigger="generation-changed, every 3s"' in queued
+    assert f'data-live-card="{generation.public_id}"' in queued
 
-    generation_run(generation)
+    finish(generation)
 
     finished = client.get(card_url).text
     assert "hx-trigger" not in finished
+    assert "data-live-card" not in finished
     assert f"/g/{generation.public_id}/thumbnail/" in finished
+
+
+def test_a_queued_card_says_how_many_are_ahead_and_a_running_one_how_long_it_runs(client):
+    make_generation()
+    make_generation()
+    queued = make_generation()
+    running = make_generation(status=GenerationStatus.RUNNING, started_at=timezone.now())
+
+    assert "Queued (2 ahead of you)" in client.get(reverse("generations:card", args=[queued.public_id])).text
+    running_card = client.get(reverse("generations:card", args=[running.public_id])).text
+    assert "Generating…" in running_card
+    assert "data-elapsed-ms=" in running_card
+
+
+def test_cancel_closes_a_queued_card_and_says_nothing_was_billed(client, demo_mode):
+    post_generation(client)
+    generation = Generation.objects.get()
+
+    card = client.post(reverse("generations:cancel", args=[generation.public_id]), **HTMX).text
+
+    assert "Cancelled." in card
+    assert "nothing was billed" in card
+    assert f'action="/g/{generation.public_id}/retry/"' in card
 
 
 def test_a_failed_card_gives_the_reason_and_a_retry_button(client):
@@ -115,7 +142,7 @@ def test_retry_starts_a_new_generation_with_the_same_settings(client, demo_mode)
 
 def test_provider_text_is_escaped_everywhere(client, use_fake_provider):
     generation = make_generation(prompt="<b>A cat</b> [fault:unsafe-text]", prompt_extend=True)
-    generation_run(generation)
+    finish(generation)
     generation.refresh_from_db()
     assert "<script>" in generation.revised_prompt
 
@@ -129,7 +156,7 @@ def test_provider_text_is_escaped_everywhere(client, use_fake_provider):
 
 def test_the_detail_page_shows_the_full_image_and_how_to_reproduce_it(client, demo_mode):
     generation = make_generation(seed=314159, prompt_extend=True)
-    generation_run(generation)
+    finish(generation)
 
     page = client.get(generation.get_absolute_url()).text
 
@@ -152,7 +179,7 @@ def test_use_these_settings_prefills_the_form(client, demo_mode):
 
 def test_stored_images_are_served_with_long_cache_headers(client, demo_mode):
     generation = make_generation()
-    generation_run(generation)
+    finish(generation)
 
     for name, content_type in (("image", "image/png"), ("thumbnail", "image/webp")):
         response = client.get(reverse(f"generations:{name}", args=[generation.public_id]))
@@ -160,7 +187,7 @@ def test_stored_images_are_served_with_long_cache_headers(client, demo_mode):
         assert response["Content-Type"] == content_type
         assert "immutable" in response["Cache-Control"]
         assert "max-age=31536000" in response["Cache-Control"]
-        assert b"".join(response.streaming_content)
+        assert response.content
 
 
 def test_a_pending_generation_has_no_image_yet(client):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import random
@@ -23,11 +24,11 @@ class DemoProvider:
     model: str = DEMO_MODEL_NAME
     is_demo = True
 
-    def generate(self, request: ImageRequest) -> GeneratedImage:
+    async def generate(self, request: ImageRequest) -> GeneratedImage:
         """Draw an abstract picture that depends only on the prompt and the seed, after a pretend delay."""
         started = time.monotonic()
-        time.sleep(self.latency_s)
-        data = draw_demo_image(request)
+        await asyncio.sleep(self.latency_s)
+        data = await asyncio.to_thread(draw_demo_image, request)
         revised_prompt = reasoning = ""
         if request.prompt_extend:
             revised_prompt = f"{request.prompt.strip()} — (offline demo: with a key, Z-Image Turbo rewrites the prompt here)"

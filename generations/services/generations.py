@@ -1,47 +1,36 @@
-"""Use cases of a generation: create it, run it against the provider, retry it, and clean up after crashes."""
+"""Use cases of a generation: queue it, cancel it, repeat it, wait for it, favourite, delete and download it.
+
+Running it is the job engine's part (generations/tasks.py).
+"""
 
 from __future__ import annotations
 
-import contextvars
-import copy
+import asyncio
+import contextlib
 import json
-import logging
 import secrets
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from collections.abc import AsyncIterator
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
+from procrastinate.contrib.django import app as job_engine
 
 from generations.models import Generation, GenerationSource, GenerationStatus
-from generations.services.demo_provider import DemoProvider
-from generations.services.images import image_store, png_with_text, thumbnail_store
+from generations.services.events import GenerationEvent, generation_events
+from generations.services.images import png_with_text, thumbnail_store
 from generations.services.limits import generation_limits_check
-from generations.services.provider import MAX_SEED, HttpProvider, ImageRequest, ProviderError
+from generations.services.provider import MAX_SEED
+from generations.services.provider_config import configured_provider
 from generations.sizes import aspect_ratio
+from generations.tasks import run_generation
+from playground.db import database_sync_to_async
+from playground.request_log import request_id
 
-logger = logging.getLogger(__name__)
-
-
-def get_provider() -> HttpProvider | DemoProvider:
-    """The real provider when ZIMAGE_API_KEY is set, otherwise the offline demo."""
-    if not settings.ZIMAGE_API_KEY:
-        return DemoProvider(latency_s=settings.ZIMAGE_DEMO_LATENCY_S)
-    return HttpProvider(
-        base_url=settings.ZIMAGE_BASE_URL,
-        api_key=settings.ZIMAGE_API_KEY,
-        model=settings.ZIMAGE_MODEL,
-        response_format=settings.ZIMAGE_RESPONSE_FORMAT,
-        deadline_s=settings.ZIMAGE_DEADLINE_S,
-        connect_timeout_s=settings.ZIMAGE_CONNECT_TIMEOUT_S,
-        max_attempts=settings.ZIMAGE_MAX_ATTEMPTS,
-        max_image_bytes=settings.ZIMAGE_MAX_IMAGE_BYTES,
-    )
+# A waiting caller re-reads the row this often, in case a notification was missed (a dropped connection).
+WAIT_RECHECK_S = 5.0
 
 
 def generation_create(
@@ -53,15 +42,13 @@ def generation_create(
     prompt_extend: bool,
     user: AbstractBaseUser | AnonymousUser | None = None,
     source: str = GenerationSource.WEB,
-    in_background: bool = True,
 ) -> Generation:
-    """Record a pending generation within the limits, then start it in the background once it is committed.
+    """Record a queued generation within the limits and queue its job, in one transaction.
 
-    A blank seed is drawn here, because the provider does not report the seed it picks. With
-    `in_background=False` the caller runs it (`generation_run`), as the synchronous API does.
-    Raises GenerationRefused, before anything is recorded or sent, when a limit is reached.
+    A blank seed is drawn here, because the provider does not report the seed it picks. Raises
+    GenerationRefused, before anything is recorded or queued, when a limit is reached.
     """
-    provider = get_provider()
+    provider = configured_provider()
     owner = user if user is not None and user.is_authenticated else None
     with transaction.atomic():
         generation_limits_check(user=owner)
@@ -77,14 +64,72 @@ def generation_create(
             user=owner,
             source=source,
         )
-    if in_background:
-        # The copied context carries the request id, so the background run's log lines match the request's.
-        transaction.on_commit(
-            lambda: _executor().submit(
-                contextvars.copy_context().run, _run_in_background, copy.copy(generation)
-            )
-        )
+        # The request id travels with the job, so that the worker's log lines match the request's.
+        generation.job_id = run_generation.defer(generation_id=generation.pk, request_id=request_id.get())
+        generation.save(update_fields=["job_id"])
     return generation
+
+
+def generation_cancel(*, generation: Generation) -> Generation:
+    """Cancel a queued generation, which then never reaches the provider, or abort a running one.
+
+    A running generation's request may already be with the provider, which may bill it: the card says so.
+    A finished generation is returned as it is.
+    """
+    with transaction.atomic():
+        generation = Generation.objects.select_for_update().get(pk=generation.pk)
+        if not generation.is_active:
+            return generation
+        generation.error_message = (
+            "Cancelled before it was sent to the provider: nothing was billed."
+            if generation.is_queued
+            else "Cancelled while the provider was making it: the provider may still bill for it."
+        )
+        generation.status = GenerationStatus.CANCELLED
+        generation.error_code = "cancelled"
+        generation.finished_at = timezone.now()
+        generation.save(update_fields=["status", "error_code", "error_message", "finished_at"])
+        if generation.job_id is not None:
+            job_engine.job_manager.cancel_job_by_id(generation.job_id, abort=True)
+    return generation
+
+
+async def generation_wait(*, public_id: str, timeout_s: float) -> Generation:
+    """The generation once it is final, or as it stands after `timeout_s`, woken by its status notifications."""
+    deadline = time.monotonic() + timeout_s
+    async with generation_events([public_id]) as events:
+        while True:
+            generation = await _generation_by_public_id(public_id)
+            remaining = deadline - time.monotonic()
+            if not generation.is_active or remaining <= 0:
+                return generation
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(events.get(), timeout=min(WAIT_RECHECK_S, remaining))
+
+
+async def generation_status_changes(
+    *, public_ids: list[str], lifetime_s: float, keepalive_s: float
+) -> AsyncIterator[GenerationEvent | None]:
+    """The current status of each generation, then every change, for `lifetime_s`; None every `keepalive_s`."""
+    deadline = time.monotonic() + lifetime_s
+    async with generation_events(public_ids) as events:
+        for public_id, status in await _statuses(public_ids):
+            yield GenerationEvent(public_id=public_id, status=status)
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                yield await asyncio.wait_for(events.get(), timeout=min(keepalive_s, remaining))
+            except TimeoutError:
+                yield None
+
+
+@database_sync_to_async
+def _generation_by_public_id(public_id: str) -> Generation:
+    return Generation.objects.get(public_id=public_id)
+
+
+@database_sync_to_async
+def _statuses(public_ids: list[str]) -> list[tuple[str, str]]:
+    return list(Generation.objects.filter(public_id__in=public_ids).values_list("public_id", "status"))
 
 
 def generation_repeat(
@@ -153,146 +198,3 @@ def generation_thumbnail(*, generation: Generation) -> str:
         Generation.objects.filter(pk=generation.pk).update(thumbnail=name)
         generation.thumbnail.name = name
     return generation.thumbnail.name
-
-
-def generation_run(generation: Generation) -> Generation:
-    """Call the provider for a pending generation and record the outcome. Never raises a ProviderError."""
-    provider = get_provider()
-    request = ImageRequest(
-        prompt=generation.prompt,
-        width=generation.width,
-        height=generation.height,
-        seed=generation.seed,
-        prompt_extend=generation.prompt_extend,
-    )
-    try:
-        result = provider.generate(request)
-        stored = image_store(result.data)
-    except ProviderError as err:
-        generation.status = GenerationStatus.FAILED
-        generation.error_code = err.code
-        generation.error_message = err.user_message
-        generation.provider_request_id = err.request_id
-        logger.warning(
-            "generation %s failed: %s (%s) request_id=%s",
-            generation.public_id,
-            err.code,
-            err.detail,
-            err.request_id,
-        )
-    else:
-        generation.status = GenerationStatus.SUCCEEDED
-        generation.revised_prompt = result.revised_prompt
-        generation.reasoning = result.reasoning
-        generation.provider_url = result.provider_url
-        generation.provider_request_id = result.request_id
-        generation.attempts = result.attempts
-        generation.provider_latency_ms = result.provider_latency_ms
-        generation.image_fetch_ms = result.image_fetch_ms
-        generation.image.name = stored.name
-        generation.image_bytes = stored.byte_size
-        generation.image_sha256 = stored.sha256
-        # The provider's image is the truth about the size, should it differ from what was asked.
-        generation.width, generation.height = stored.width, stored.height
-        generation.aspect_ratio = aspect_ratio(stored.width, stored.height)
-    generation.finished_at = timezone.now()
-    generation.total_latency_ms = round(
-        (generation.finished_at - generation.created_at).total_seconds() * 1000
-    )
-    # Only a still-pending row is updated: an "interrupted" verdict from another process is not overwritten.
-    updated = Generation.objects.filter(pk=generation.pk, status=GenerationStatus.PENDING).update(
-        **{field: getattr(generation, field) for field in _RESULT_FIELDS}
-    )
-    if updated:
-        logger.info(
-            "generation %s %s in %d ms (provider %s ms, image fetch %s ms, %d attempts)",
-            generation.public_id,
-            generation.status,
-            generation.total_latency_ms,
-            generation.provider_latency_ms,
-            generation.image_fetch_ms,
-            generation.attempts,
-        )
-    else:
-        generation.refresh_from_db()
-    return generation
-
-
-_RESULT_FIELDS = (
-    "status",
-    "error_code",
-    "error_message",
-    "revised_prompt",
-    "reasoning",
-    "provider_url",
-    "provider_request_id",
-    "attempts",
-    "provider_latency_ms",
-    "image_fetch_ms",
-    "image",
-    "image_bytes",
-    "image_sha256",
-    "width",
-    "height",
-    "aspect_ratio",
-    "finished_at",
-    "total_latency_ms",
-)
-
-
-def generation_is_orphaned(generation: Generation) -> bool:
-    """Whether a pending generation is older than any process could still be working on it."""
-    return generation.is_pending and generation.created_at < _orphan_cutoff()
-
-
-def generations_interrupt_stale() -> int:
-    """Mark pending generations that no process can still be working on as interrupted; return how many."""
-    cutoff = _orphan_cutoff()
-    return (
-        Generation.objects.pending()
-        .filter(created_at__lt=cutoff)
-        .update(
-            status=GenerationStatus.INTERRUPTED,
-            error_code="interrupted",
-            error_message="The playground restarted while this image was being made. Retry to make it again.",
-            finished_at=timezone.now(),
-        )
-    )
-
-
-def _orphan_cutoff():
-    return timezone.now() - timedelta(seconds=settings.ZIMAGE_DEADLINE_S + settings.GENERATION_STALE_GRACE_S)
-
-
-_executor_instance: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
-
-
-def _executor() -> ThreadPoolExecutor:
-    """A bounded pool per process: it caps paid provider calls in flight, and page views never wait on it."""
-    global _executor_instance
-    with _executor_lock:
-        if _executor_instance is None:
-            _executor_instance = ThreadPoolExecutor(
-                max_workers=settings.GENERATION_WORKERS, thread_name_prefix="generation"
-            )
-        return _executor_instance
-
-
-def _run_in_background(generation: Generation) -> None:
-    """Run a committed generation on a pool thread. It holds a database connection only for its final write."""
-    started = time.monotonic()
-    try:
-        generation_run(generation)
-    except Exception:
-        logger.exception(
-            "generation %s crashed after %.1f s", generation.public_id, time.monotonic() - started
-        )
-        Generation.objects.filter(pk=generation.pk, status=GenerationStatus.PENDING).update(
-            status=GenerationStatus.FAILED,
-            error_code="internal_error",
-            error_message="Something went wrong inside the playground. Retry, and tell us if it keeps happening.",
-            finished_at=timezone.now(),
-        )
-    finally:
-        connection.close()  # back to the pool

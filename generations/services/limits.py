@@ -1,6 +1,7 @@
-"""Spending limits: per-user generations per minute and per day, and a cap on provider calls in flight.
+"""Spending limits: per-user generations per minute and per day, per-user unfinished work, and the queue's depth.
 
-Counts come from the generations table itself, so every app instance sees the same numbers.
+Counts come from the generations table itself, so every web and worker process sees the same numbers. The real
+cap on provider calls in flight is the workers' own concurrency: over it, work waits in the queue.
 """
 
 from __future__ import annotations
@@ -10,18 +11,21 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.utils import timezone
 
-from generations.models import Generation
+from generations.models import Generation, GenerationStatus
 
 WINDOWS = (
     (timedelta(minutes=1), "LIMIT_PER_MINUTE", "a minute"),
     (timedelta(days=1), "LIMIT_PER_DAY", "a day"),
 )
+# pg_advisory_xact_lock key serialising the queue-depth check across every process ("zimg" in ASCII).
+_QUEUE_LOCK_KEY = 0x7A696D67
 
 
 class GenerationRefused(Exception):
-    """A generation that was not started because a limit was reached. Nothing was sent to the provider."""
+    """A generation that was not queued because a limit was reached. Nothing was recorded or sent."""
 
     def __init__(self, user_message: str, *, code: str, retry_after_s: int) -> None:
         super().__init__(user_message)
@@ -31,22 +35,28 @@ class GenerationRefused(Exception):
 
 
 def generation_limits_check(*, user: AbstractBaseUser | None) -> None:
-    """Raise GenerationRefused when `user` may not start a generation now. Call inside a transaction.
+    """Raise GenerationRefused when `user` may not queue a generation now. Call inside a transaction.
 
-    The user's row is locked for the rest of the transaction, so two requests at once cannot both take the
-    last allowed generation.
+    Two locks, always in this order, hold the limits under concurrent requests until the transaction ends: the
+    user's row (two requests of one person cannot both take their last allowed image), then an advisory lock
+    on the queue (requests of different people cannot overfill it together).
     """
-    now = timezone.now()
-    in_flight = Generation.objects.pending().count()
-    if in_flight >= settings.MAX_GENERATIONS_IN_FLIGHT:
+    if user is not None:
+        _check_user(user)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_QUEUE_LOCK_KEY])
+    queued = Generation.objects.filter(status=GenerationStatus.QUEUED).count()
+    if queued >= settings.MAX_QUEUED_GENERATIONS:
         raise GenerationRefused(
-            f"The playground is busy with {in_flight} images right now. Try again in a few seconds.",
-            code="busy",
-            retry_after_s=5,
+            f"The playground's queue is full ({queued} images waiting). Try again in a minute.",
+            code="queue_full",
+            retry_after_s=30,
         )
-    if user is None:
-        return
+
+
+def _check_user(user: AbstractBaseUser) -> None:
     get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+    now = timezone.now()
     for window, setting, label in WINDOWS:
         limit = getattr(settings, setting)
         recent = Generation.objects.filter(user=user, created_at__gt=now - window).order_by("-created_at")
@@ -60,6 +70,14 @@ def generation_limits_check(*, user: AbstractBaseUser | None) -> None:
                 code="rate_limited",
                 retry_after_s=wait_s,
             )
+    unfinished = Generation.objects.filter(user=user).active().count()
+    if unfinished >= settings.LIMIT_QUEUED_PER_USER:
+        raise GenerationRefused(
+            f"You already have {unfinished} images queued or in progress, your limit. "
+            "Wait for some to finish (or cancel some), then try again.",
+            code="too_many_queued",
+            retry_after_s=10,
+        )
 
 
 def _duration(seconds: int) -> str:

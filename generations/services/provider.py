@@ -5,13 +5,14 @@ Reference: shared/docs/provider-api.md and https://platform.openai.com/docs/api-
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import email.utils
 import logging
 import random
-import threading
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -141,14 +142,14 @@ class HttpProvider:
     max_image_bytes: int = 40 * 1024 * 1024
     is_demo = False
 
-    def generate(self, request: ImageRequest) -> GeneratedImage:
+    async def generate(self, request: ImageRequest) -> GeneratedImage:
         """Make one image: POST the request, retrying what is safe within the deadline, then fetch its bytes.
 
         Connect failures, 408, 429 (honouring Retry-After) and 5xx are retried with backoff; a read timeout
         is not, because the provider may already have billed the request.
         """
         deadline = time.monotonic() + self.deadline_s
-        response, attempts, latency_ms = self._post_with_retries(request, deadline)
+        response, attempts, latency_ms = await self._post_with_retries(request, deadline)
         request_id = response.headers.get("x-request-id", "")
         item = _parse_result_item(response, request_id=request_id)
         fetch_ms = 0
@@ -156,7 +157,7 @@ class HttpProvider:
             data, provider_url = _decode_b64(b64_json, request_id=request_id), ""
         elif isinstance(url := item.get("url"), str) and url.startswith(("https://", "http://")):
             fetch_started = time.monotonic()
-            data, provider_url = self._download(url, deadline, request_id=request_id), url
+            data, provider_url = await self._download(url, deadline, request_id=request_id), url
             fetch_ms = round((time.monotonic() - fetch_started) * 1000)
         else:
             raise ProviderResponseError("reply item has neither url nor b64_json", request_id=request_id)
@@ -183,14 +184,16 @@ class HttpProvider:
             "parameters": {"prompt_extend": request.prompt_extend, "seed": request.seed},
         }
 
-    def _post_with_retries(self, request: ImageRequest, deadline: float) -> tuple[httpx.Response, int, int]:
+    async def _post_with_retries(
+        self, request: ImageRequest, deadline: float
+    ) -> tuple[httpx.Response, int, int]:
         url = f"{self.base_url}/images/generations"
         headers = {"Authorization": f"Bearer {self.api_key}"}
         body = self.request_body(request)
         for attempt in range(1, self.max_attempts + 1):
             started = time.monotonic()
             try:
-                response = _http_client().post(
+                response = await _http_client().post(
                     url, json=body, headers=headers, timeout=self._timeout(deadline)
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as err:
@@ -215,12 +218,12 @@ class HttpProvider:
             if attempt == self.max_attempts or time.monotonic() + delay >= deadline:
                 raise error
             logger.info("provider attempt %d failed (%s), retrying in %.1f s", attempt, error.code, delay)
-            time.sleep(delay)
+            await asyncio.sleep(delay)
         raise AssertionError("unreachable: the loop returns or raises")
 
-    def _download(self, url: str, deadline: float, *, request_id: str) -> bytes:
+    async def _download(self, url: str, deadline: float, *, request_id: str) -> bytes:
         try:
-            with _http_client().stream(
+            async with _http_client().stream(
                 "GET", url, timeout=self._timeout(deadline), follow_redirects=True
             ) as response:
                 if not response.is_success:
@@ -231,7 +234,7 @@ class HttpProvider:
                 if declared > self.max_image_bytes:
                     raise ImageTooLargeError(f"declared {declared} bytes", request_id=request_id)
                 chunks, received = [], 0
-                for chunk in response.iter_bytes():
+                async for chunk in response.aiter_bytes():
                     # httpx's timeout is per read: a trickling server must not outlast the whole deadline.
                     if time.monotonic() > deadline:
                         raise ImageDownloadError("download passed the deadline", request_id=request_id)
@@ -248,20 +251,20 @@ class HttpProvider:
         return httpx.Timeout(remaining, connect=min(self.connect_timeout_s, remaining))
 
 
-_client: httpx.Client | None = None
-_client_lock = threading.Lock()
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _http_client() -> httpx.Client:
-    """One pooled client per process, made on first use so that forked workers each get their own."""
-    global _client
-    with _client_lock:
-        if _client is None:
-            _client = httpx.Client(
-                limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
-                headers={"User-Agent": "zimage-playground/0.1"},
-            )
-        return _client
+def _http_client() -> httpx.AsyncClient:
+    """One pooled client per event loop (a worker has one), made on first use: connections belong to a loop."""
+    loop = asyncio.get_running_loop()
+    if loop not in _clients:
+        _clients[loop] = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
+            headers={"User-Agent": "zimage-playground/0.1"},
+        )
+    return _clients[loop]
 
 
 def _backoff_s(attempt: int) -> float:
