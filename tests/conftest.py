@@ -107,18 +107,21 @@ def demo_mode(settings) -> None:
     settings.ZIMAGE_DEMO_LATENCY_S = 0.0
 
 
-def finish(generation: Generation) -> Generation:
-    """Run a queued generation to its end right here, as a worker would, and return it as recorded."""
-    run = functools.partial(
-        async_to_sync(generation_execute), generation.pk, cancelled_by_person=lambda: False
-    )
+def run_async(function, *args, **kwargs):
+    """Call an async function to its end from a test, and return what it returns."""
+    run = functools.partial(async_to_sync(function), *args, **kwargs)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        run()
-    else:  # Playwright's sync API keeps a loop in this thread, where async code cannot be waited for
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pool.submit(run).result()
+        return run()
+    # Playwright's sync API keeps a loop in this thread, where async code cannot be waited for.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
+
+
+def finish(generation: Generation) -> Generation:
+    """Run a queued generation to its end right here, as a worker would, and return it as recorded."""
+    run_async(generation_execute, generation.pk, cancelled_by_person=lambda: False)
     generation.refresh_from_db()
     return generation
 

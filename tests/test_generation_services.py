@@ -4,7 +4,6 @@ import logging
 from types import SimpleNamespace
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.core.files.storage import default_storage
 from django.db import connection
 from PIL import Image
@@ -21,7 +20,7 @@ from generations.services.generations import (
 from generations.services.images import InvalidImageError, image_store
 from generations.services.limits import GenerationRefused
 from generations.tasks import recover_stalled_generations
-from tests.conftest import finish, make_generation
+from tests.conftest import finish, make_generation, run_async
 from tests.fake_provider import draw_image
 
 pytestmark = pytest.mark.django_db
@@ -158,7 +157,7 @@ def stall(generation: Generation, *, status: GenerationStatus) -> None:
 
 
 def recover() -> None:
-    async_to_sync(recover_stalled_generations.func)(SimpleNamespace(app=job_engine), timestamp=0)
+    run_async(recover_stalled_generations.func, SimpleNamespace(app=job_engine), timestamp=0)
 
 
 def test_a_dead_workers_running_generation_ends_interrupted_and_is_never_rerun(demo_mode):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import socket
 import time
@@ -23,14 +22,14 @@ from generations.services.provider import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from tests.conftest import make_http_provider
+from tests.conftest import make_http_provider, run_async
 from tests.fake_provider import NOT_AN_IMAGE, UNSAFE_TEXT
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def generate(provider, request: ImageRequest):
-    return asyncio.run(provider.generate(request))
+    return run_async(provider.generate, request)
 
 
 def make_request(prompt: str = "A lighthouse at dusk", **fields) -> ImageRequest:
