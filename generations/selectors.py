@@ -1,4 +1,4 @@
-"""Reads: the gallery's pages (newest first, filtered, keyset-paginated) and the usage figures."""
+"""Reads: the gallery's pages (newest first, filtered, keyset-paginated), the usage figures, operations metrics."""
 
 from __future__ import annotations
 
@@ -7,11 +7,22 @@ from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.postgres.search import SearchQuery
-from django.db.models import Aggregate, Count, FloatField, Q
-from django.db.models.functions import TruncDate
+from django.db.models import (
+    Aggregate,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Q,
+    QuerySet,
+    Sum,
+)
+from django.db.models.functions import Extract, TruncDate
 from django.utils import timezone
+from procrastinate.contrib.django.models import ProcrastinateWorker
 
-from generations.models import Generation
+from generations.models import Generation, GenerationStatus
 
 GALLERY_PAGE_SIZE = 48
 # What a gallery tile shows, plus the cursor: the search vector and long provider texts stay in the database.
@@ -140,4 +151,66 @@ def usage_summary(*, days: int = 30) -> Usage:
         days=[UsageRow(label=row.pop("day").isoformat(), **row) for row in per_day],
         users=[UsageRow(label=row.pop("user__username") or "anonymous", **row) for row in per_user],
         failures=list(failures),
+    )
+
+
+PROVIDER_LATENCY_BUCKETS_S = (0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60, 120, 180)
+QUEUE_WAIT_BUCKETS_S = (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
+
+
+@dataclass(frozen=True, slots=True)
+class Histogram:
+    buckets: list[tuple[float, int]]  # (upper bound in seconds, how many at or below it)
+    count: int
+    sum_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class OperationsSnapshot:
+    queued: int
+    running: int
+    live_workers: int
+    outcomes: list[tuple[str, str, int]]  # (status, error code, how many), every generation ever made
+    provider_latency: Histogram
+    queue_wait: Histogram
+
+
+def operations_snapshot(*, worker_alive_s: float) -> OperationsSnapshot:
+    """What operators watch (for /metrics), counted across every process from the database itself."""
+    statuses = dict(
+        Generation.objects.active().values_list("status").annotate(count=Count("id")).values_list("status", "count")
+    )
+    outcomes = list(
+        Generation.objects.values_list("status", "error_code").annotate(count=Count("id")).order_by("status")
+    )
+    queue_wait = ExpressionWrapper(F("started_at") - F("created_at"), output_field=DurationField())
+    provider_s = F("provider_latency_ms") / 1000.0
+    return OperationsSnapshot(
+        queued=statuses.get(GenerationStatus.QUEUED, 0),
+        running=statuses.get(GenerationStatus.RUNNING, 0),
+        live_workers=ProcrastinateWorker.objects.filter(
+            last_heartbeat__gte=timezone.now() - timedelta(seconds=worker_alive_s)
+        ).count(),
+        outcomes=outcomes,
+        provider_latency=_histogram(
+            Generation.objects.filter(provider_latency_ms__isnull=False), provider_s, PROVIDER_LATENCY_BUCKETS_S
+        ),
+        queue_wait=_histogram(
+            Generation.objects.filter(started_at__isnull=False).annotate(wait=queue_wait),
+            Extract("wait", "epoch"),
+            QUEUE_WAIT_BUCKETS_S,
+        ),
+    )
+
+
+def _histogram(rows: QuerySet, seconds, bounds: tuple[float, ...]) -> Histogram:
+    figures = rows.annotate(seconds=ExpressionWrapper(seconds, output_field=FloatField())).aggregate(
+        count=Count("id"),
+        sum_s=Sum("seconds"),
+        **{f"le_{index}": Count("id", filter=Q(seconds__lte=bound)) for index, bound in enumerate(bounds)},
+    )
+    return Histogram(
+        buckets=[(bound, figures[f"le_{index}"]) for index, bound in enumerate(bounds)],
+        count=figures["count"],
+        sum_s=figures["sum_s"] or 0.0,
     )

@@ -2,7 +2,7 @@
 
 Starts the embedded PostgreSQL (unless DATABASE_URL is set), migrates, makes a local account on first start,
 then serves the ASGI app with uvicorn (reloading on code changes) beside one job worker. Ctrl-C, SIGTERM or
-either process ending stops the other, then the database if this command started it.
+either process ending stops the other, then the embedded database.
 
     python -m playground.dev          # what `make run` does; PORT=8001 for another port
 """
@@ -35,9 +35,10 @@ def main() -> int:
         signal.signal(signum, request_stop)
 
     database = _embedded_database()
-    started_database = database.ensure_running() if database else False
     children: list[subprocess.Popen] = []
     try:
+        if database:
+            database.ensure_running()
         for command in (["migrate", "--no-input"], ["ensure_local_account"]):
             if stop_requested or _manage(*command).wait() != 0:
                 return 1
@@ -70,7 +71,7 @@ def main() -> int:
         for signum in STOP_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
         _stop(children)
-        if started_database:
+        if database:
             database.stop()
 
 

@@ -256,6 +256,9 @@ PROCRASTINATE_WORKER_DEFAULTS["stalled_worker_timeout"] = WORKER_STALLED_AFTER_S
 # How long the API waits for a generation, queue included, before answering without it.
 API_WAIT_S = envfloat("API_WAIT_S", ZIMAGE_DEADLINE_S + 120)
 
+# When set, /metrics (Prometheus) asks for `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
 # Spending limits, counted in PostgreSQL so that every web and worker process sees the same numbers.
 LIMIT_PER_MINUTE = envint("LIMIT_PER_MINUTE", 10)
 LIMIT_PER_DAY = envint("LIMIT_PER_DAY", 500)

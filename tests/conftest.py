@@ -60,6 +60,7 @@ def fake_provider_server():
 def fake_provider(fake_provider_server: FakeProvider) -> FakeProvider:
     """The shared fake, as new: no requests seen, no latency, the usual key (tests may change those)."""
     fake_provider_server.requests.clear()
+    fake_provider_server.max_in_flight = 0
     fake_provider_server.latency_s = 0.0
     fake_provider_server.api_key = "test-key"
     return fake_provider_server
@@ -189,7 +190,13 @@ def asgi_server(transactional_db) -> Iterator[str]:
 
 
 @pytest.fixture
-def worker(transactional_db) -> Iterator[None]:
+def worker_concurrency() -> int:
+    """How many generations the test worker runs at once (parametrize this name to change it)."""
+    return 20
+
+
+@pytest.fixture
+def worker(transactional_db, worker_concurrency: int) -> Iterator[None]:
     """A real job worker (procrastinate over the test database, LISTEN/NOTIFY included) in a thread.
 
     Its tasks run exactly as under `manage.py procrastinate worker`; only the process is shared with the tests.
@@ -204,7 +211,9 @@ def worker(transactional_db) -> Iterator[None]:
         async with worker_app.open_async():
             worker_task = asyncio.create_task(
                 worker_app.run_worker_async(
-                    install_signal_handlers=False, concurrency=20, shutdown_graceful_timeout=2
+                    install_signal_handlers=False,
+                    concurrency=worker_concurrency,
+                    shutdown_graceful_timeout=2,
                 )
             )
             ready.set()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import functools
 import hashlib
 import io
@@ -85,6 +86,9 @@ class FakeProvider:
         self.port = port
         self.requests: list[dict] = []
         self.files: dict[str, bytes] = {}
+        # Generation requests being answered right now, and the most there ever were at once.
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._flaky_counts: dict[str, int] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -128,6 +132,17 @@ class FakeProvider:
     def record(self, body: dict) -> None:
         with self._lock:
             self.requests.append(body)
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
 
     def store(self, data: bytes) -> str:
         token = secrets.token_urlsafe(16)
@@ -207,19 +222,20 @@ class _Handler(BaseHTTPRequestHandler):
             status = 404 if err.code == "model_not_found" else 400
             self._reply_error(status, "invalid_request_error", err.code, err.message, param=err.param)
             return
-        started = time.monotonic()
-        # Draw while "the model works": a real provider's latency covers its rendering, so the fake's must too.
-        self.image = draw_image(
-            body["prompt"],
-            body.get("parameters", {}).get("seed"),
-            width,
-            height,
-            padding_bytes=self.fake.image_padding_bytes,
-        )
-        if self.fake.sleep(self.fake.latency_s - (time.monotonic() - started)):
-            self.close_connection = True
-            return
-        self._answer(body, width, height)
+        with self.fake.answering():
+            started = time.monotonic()
+            # Draw while "the model works": a real provider's latency covers its rendering, so the fake's too.
+            self.image = draw_image(
+                body["prompt"],
+                body.get("parameters", {}).get("seed"),
+                width,
+                height,
+                padding_bytes=self.fake.image_padding_bytes,
+            )
+            if self.fake.sleep(self.fake.latency_s - (time.monotonic() - started)):
+                self.close_connection = True
+                return
+            self._answer(body, width, height)
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path).path.split("/")

@@ -6,6 +6,8 @@ import base64
 import json
 import shutil
 import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import openai
@@ -22,7 +24,13 @@ def api(playground, django_user_model, use_fake_provider):
     """A live playground in front of the fake provider, and a personal token of alice's."""
     alice = django_user_model.objects.create_user("alice")
     _token, plaintext = api_token_create(user=alice, name="tests")
-    return {"base_url": f"{playground}/v1", "token": plaintext, "user": alice, "origin": playground}
+    return {
+        "base_url": f"{playground}/v1",
+        "token": plaintext,
+        "user": alice,
+        "origin": playground,
+        "fake": use_fake_provider,
+    }
 
 
 def post(api, body: dict, token: str | None = None) -> httpx.Response:
@@ -139,3 +147,59 @@ def test_the_per_minute_limit_answers_429_with_retry_after(api, settings):
     assert 1 <= int(refused.headers["Retry-After"]) <= 61
     assert "limit of 1 images a minute" in refused.json()["error"]["message"]
     assert Generation.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "error", "code"),
+    [
+        ("500", openai.InternalServerError, "provider_unavailable"),
+        ("timeout", openai.APIStatusError, "provider_timeout"),
+        ("garbage", openai.APIStatusError, "bad_response"),
+        ("400", openai.BadRequestError, "provider_rejected"),
+    ],
+)
+def test_a_failed_call_costs_one_provider_request_even_with_the_sdks_default_retries(
+    api, settings, fault, error, code
+):
+    settings.ZIMAGE_MAX_ATTEMPTS = 1
+    settings.ZIMAGE_DEADLINE_S = 1.0
+    client = openai.OpenAI(base_url=api["base_url"], api_key=api["token"])  # max_retries=2, the default
+
+    with pytest.raises(error) as raised:
+        client.images.generate(model="z-image-turbo", prompt=f"A fox [fault:{fault}]", size="1024x1024")
+
+    assert raised.value.response.headers["x-should-retry"] == "false"
+    assert raised.value.body["code"] == code
+    assert len(api["fake"].requests) == 1, "the SDK did not repeat the paid call"
+    assert Generation.objects.get().status == "failed"
+
+
+def test_calls_waiting_on_a_slow_provider_leave_the_site_answering(api, settings):
+    settings.LIMIT_PER_MINUTE = 100
+    api["fake"].latency_s = 1.5
+    calls = 12
+    answered_at: dict[str, float] = {}
+
+    def call(index: int) -> int:
+        response = post(api, {"model": "z-image-turbo", "prompt": f"Slow fox {index}", "size": "1024x1024"})
+        answered_at[f"api {index}"] = time.monotonic()
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=calls) as pool:
+        results = pool.map(call, range(calls))
+        wait_until_running(calls)
+        for path in ("/healthz", "/gallery/", "/accounts/login/"):
+            assert httpx.get(f"{api['origin']}{path}", timeout=30).status_code == 200
+            answered_at[path] = time.monotonic()
+        assert list(results) == [200] * calls
+
+    first_api_answer = min(moment for name, moment in answered_at.items() if name.startswith("api"))
+    assert all(answered_at[path] < first_api_answer for path in ("/healthz", "/gallery/", "/accounts/login/"))
+
+
+def wait_until_running(count: int) -> None:
+    for _ in range(600):
+        if Generation.objects.filter(status="running").count() == count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{count} generations never ran at once")

@@ -127,3 +127,28 @@ def test_after_a_fix_the_old_error_goes_and_the_prompt_stays_for_the_next_tweak(
     expect(page.locator("#results article")).to_have_count(1)
     expect(page.locator(".errorlist")).to_have_count(0)
     expect(page.get_by_label("Prompt", exact=True)).to_have_value("A tiny image")
+
+
+@pytest.mark.parametrize("worker_concurrency", [1])
+def test_a_queued_image_shows_its_place_in_line_and_cancelling_it_costs_nothing(
+    page: Page, use_fake_provider
+):
+    page.goto("/")
+    prompt = page.get_by_label("Prompt", exact=True)
+    for text in ("First, slow [fault:slow:3]", "Second", "Third"):
+        prompt.fill(text)
+        page.get_by_role("button", name="Generate").click()
+        expect(page.locator("#results article").first).to_contain_text(text)
+    third = page.locator("#results article").first
+
+    expect(third).to_contain_text("Queued (1 ahead of you)")
+    third.get_by_role("button", name="Cancel").click()
+
+    expect(third).to_contain_text(
+        "Cancelled. Cancelled before it was sent to the provider: nothing was billed."
+    )
+    expect(page.locator("#results article").nth(1).locator("img")).to_be_visible()
+    assert [request["prompt"] for request in use_fake_provider.requests] == [
+        "First, slow [fault:slow:3]",
+        "Second",
+    ]

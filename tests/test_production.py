@@ -278,3 +278,15 @@ def test_naming_a_bucket_switches_images_to_object_storage():
         S3_BUCKET="playground-images",
     )
     assert completed.stdout.strip().endswith("storages.backends.s3.S3Storage"), completed.stderr
+
+
+def test_collecting_static_files_needs_no_database_and_starts_none(tmp_path):
+    completed = run_manage(
+        "collectstatic",
+        "--no-input",
+        "-v0",
+        **(PRODUCTION_ENV | {"VAR_DIR": str(tmp_path), "STATIC_ROOT": str(tmp_path / "static")}),
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "static").is_dir()
+    assert not (tmp_path / "pgdata").exists(), "settings start nothing; only a connection would"

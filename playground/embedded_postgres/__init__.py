@@ -91,9 +91,11 @@ class EmbeddedPostgres:
                 self._pg_ctl("stop", "-m", "fast", "-w")
 
     def _initialise(self) -> None:
-        fresh = self.data_dir.with_name(self.data_dir.name + ".initialising")
-        shutil.rmtree(fresh, ignore_errors=True)
-        shutil.rmtree(self.data_dir, ignore_errors=True)  # an earlier half-made folder, never a real one
+        # Half-made folders of earlier attempts (an initdb of a killed process may still be writing one).
+        for leftover in self.data_dir.parent.glob(f"{self.data_dir.name}.initialising-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        shutil.rmtree(self.data_dir, ignore_errors=True)  # it has no PG_VERSION: never a real one
+        fresh = self.data_dir.with_name(f"{self.data_dir.name}.initialising-{os.getpid()}")
         fresh.mkdir(parents=True)
         self._hand_to_system_user(fresh)
         self._run(
