@@ -44,6 +44,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from generations.models import Generation  # noqa: E402
+from playground.embedded_postgres import EmbeddedPostgres  # noqa: E402
 from tests.query_count import count_queries  # noqa: E402
 
 
@@ -78,9 +79,7 @@ def main() -> None:
         print(f"  {label:34} {statistics.median(times):6.1f}ms {_p95(times):6.1f}ms {queries:8d}")
 
     tiles = THUMBNAIL.findall(first_page.text)
-    thumbnails = sum(
-        len(b"".join(client.get(f"/g/{public_id}/thumbnail/").streaming_content)) for public_id in tiles
-    )
+    thumbnails = sum(len(client.get(f"/g/{public_id}/thumbnail/").content) for public_id in tiles)
     static = sum((ROOT / "static" / name).stat().st_size for name in ("playground.css", "playground.js"))
     htmx = Path(django.__file__).parent.parent / "django_htmx" / "static" / "django_htmx" / "htmx-2.min.js"
     total = len(first_page.content) + thumbnails + static + htmx.stat().st_size
@@ -109,4 +108,11 @@ def _p95(values: list[float]) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    database = EmbeddedPostgres(Path(connection.settings_dict["DATA_DIR"]))
+    was_running = database.is_running()
+    try:
+        main()
+    finally:
+        connection.close()
+        if not was_running:
+            database.stop()

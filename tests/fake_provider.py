@@ -472,7 +472,10 @@ def main() -> None:
         port=options.port,
         image_padding_bytes=options.image_padding_kb * 1024,
     ) as fake:
-        print(f"fake provider on {fake.base_url} (api key {fake.api_key!r}, latency {fake.latency_s} s)")
+        print(
+            f"fake provider on {fake.base_url} (api key {fake.api_key!r}, latency {fake.latency_s} s)",
+            flush=True,
+        )
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

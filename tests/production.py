@@ -74,10 +74,18 @@ class ProductionServer:
         )
         self.manage("collectstatic", "--no-input", "-v0")
 
-    def manage(self, *args: str, **env: str) -> None:
-        subprocess.run(
-            [PRODUCTION_VENV / "bin" / "python", "manage.py", *args], env=self.env | env, cwd=ROOT, check=True
+    def manage(self, *args: str, **env: str) -> str:
+        """Run a management command as the image would; its output."""
+        completed = subprocess.run(
+            [PRODUCTION_VENV / "bin" / "python", "manage.py", *args],
+            env=self.env | env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
         )
+        if completed.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{completed.stderr}")
+        return completed.stdout
 
     def start(self, *, output: IO[str] | None = None) -> None:
         """Start the web (bin/start) until /healthz answers, and one worker; their output goes to `output`."""
@@ -99,6 +107,11 @@ class ProductionServer:
         worker = self._spawn("worker", output)
         self.workers.append(worker)
         return worker
+
+    def stop_worker(self, worker: subprocess.Popen) -> int:
+        """Stop one worker gracefully (SIGTERM: running generations finish first); its exit status."""
+        worker.send_signal(signal.SIGTERM)
+        return worker.wait(timeout=60)
 
     def stop(self) -> list[int]:
         """Stop web and workers gracefully (SIGTERM, as Docker does) and return their exit statuses."""
