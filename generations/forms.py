@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from generations.models import Generation, GenerationStatus
-from generations.selectors import GalleryFilters
+from generations.selectors import ANY_STATUS, GalleryFilters
 from generations.services.provider import MAX_SEED
 from generations.sizes import DEFAULT_SIZE, OTHER_RATIO, RATIOS, parse_size, preset_choices
 
@@ -64,7 +64,14 @@ class GalleryFilterForm(forms.Form):
 
     q = forms.CharField(required=False, max_length=200, label="Search")
     owner = forms.ChoiceField(required=False, choices=[("", "Everyone"), ("mine", "Mine")], label="Made by")
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *GenerationStatus.choices])
+    status = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Done or in progress"),
+            *GenerationStatus.choices,
+            (ANY_STATUS, "Any, failed included"),
+        ],
+    )
     ratio = forms.ChoiceField(
         required=False,
         label="Aspect ratio",

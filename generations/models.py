@@ -11,6 +11,8 @@ from django.db import models
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
+from generations.search import SearchText
+
 
 def new_public_id() -> str:
     """128 random bits, URL-safe: share links can be neither guessed nor enumerated."""
@@ -137,7 +139,8 @@ class Generation(models.Model):
     is_favourite = models.BooleanField(default=False)
     deleted_at = models.DateTimeField(null=True, blank=True)
     search_vector = models.GeneratedField(
-        expression=SearchVector("prompt", "revised_prompt", config="english"),
+        # English words stemmed; Chinese, Japanese and Korean as character pairs and characters (see search.py).
+        expression=SearchVector(SearchText("prompt"), SearchText("revised_prompt"), config="english"),
         output_field=SearchVectorField(),
         db_persist=True,
     )

@@ -22,9 +22,15 @@ from django.db.models.functions import Extract, TruncDate
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateWorker
 
-from generations.models import Generation, GenerationStatus
+from generations.models import ACTIVE_STATUSES, Generation, GenerationStatus, is_public_id
+from generations.search import search_query_text
 
 GALLERY_PAGE_SIZE = 48
+# A reload or a Back to a gallery scrolled deep renders every tile down to where the reader was, up to this many.
+GALLERY_RESTORE_MAX = 20 * GALLERY_PAGE_SIZE
+# Unless the status filter asks for them, the gallery shows what was made and what is being made, not failures.
+GALLERY_DEFAULT_STATUSES = (GenerationStatus.SUCCEEDED, *ACTIVE_STATUSES)
+ANY_STATUS = "all"
 # What a gallery tile shows, plus the cursor: the search vector and long provider texts stay in the database.
 TILE_FIELDS = ("public_id", "prompt", "width", "height", "status", "is_favourite", "created_at", "thumbnail")
 
@@ -43,6 +49,8 @@ class GalleryFilters:
 class GalleryPage:
     generations: list[Generation]
     next_cursor: str | None
+    # Where this page ends, so that a reader's place can be named (and restored) as "down to here".
+    end_cursor: str | None
 
 
 def gallery_page(
@@ -50,22 +58,28 @@ def gallery_page(
     filters: GalleryFilters,
     user: AbstractBaseUser | AnonymousUser,
     cursor: str = "",
+    until: str = "",
     page_size: int = GALLERY_PAGE_SIZE,
 ) -> GalleryPage:
     """One page of live generations, newest first, after `cursor` (from the previous page) when given.
 
     Keyset pagination: each page costs the same, however deep the scroll, and rows made meanwhile never
-    shift or repeat what a reader sees.
+    shift or repeat what a reader sees. With `until` (a page's end cursor) and no `cursor`, the page runs from
+    the top down to that row (at most GALLERY_RESTORE_MAX rows): the pages a reader had loaded, in one go.
     """
     generations = Generation.objects.live().only(*TILE_FIELDS).order_by("-created_at", "-public_id")
     if filters.query:
         generations = generations.filter(
-            search_vector=SearchQuery(filters.query, config="english", search_type="websearch")
+            search_vector=SearchQuery(
+                search_query_text(filters.query), config="english", search_type="websearch"
+            )
         )
     if filters.mine:
         generations = generations.filter(user=user) if user.is_authenticated else generations.none()
-    if filters.status:
-        generations = generations.filter(status=filters.status)
+    if filters.status != ANY_STATUS:
+        generations = generations.filter(
+            status__in=[filters.status] if filters.status else GALLERY_DEFAULT_STATUSES
+        )
     if filters.ratio:
         generations = generations.filter(aspect_ratio=filters.ratio)
     if filters.prompt_extend is not None:
@@ -77,9 +91,22 @@ def gallery_page(
         generations = generations.filter(
             Q(created_at__lt=created_at) | Q(created_at=created_at, public_id__lt=public_id)
         )
+    elif end := _decode_cursor(until):
+        created_at, public_id = end
+        rows = list(
+            generations.filter(
+                Q(created_at__gt=created_at) | Q(created_at=created_at, public_id__gte=public_id)
+            )[:GALLERY_RESTORE_MAX]
+        )
+        # Whether older rows follow is left to the next page, which costs no more than asking now would.
+        end_cursor = _encode_cursor(rows[-1]) if rows else None
+        return GalleryPage(generations=rows, next_cursor=end_cursor, end_cursor=end_cursor)
     rows = list(generations[: page_size + 1])
-    next_cursor = _encode_cursor(rows[page_size - 1]) if len(rows) > page_size else None
-    return GalleryPage(generations=rows[:page_size], next_cursor=next_cursor)
+    page = rows[:page_size]
+    next_cursor = _encode_cursor(page[-1]) if len(rows) > page_size else None
+    return GalleryPage(
+        generations=page, next_cursor=next_cursor, end_cursor=_encode_cursor(page[-1]) if page else None
+    )
 
 
 def _encode_cursor(generation: Generation) -> str:
@@ -90,7 +117,7 @@ def _encode_cursor(generation: Generation) -> str:
 def _decode_cursor(cursor: str) -> tuple[datetime, str] | None:
     """The position a cursor names, or None for a missing or mangled one (which starts from the top)."""
     micros, _, public_id = (cursor or "").partition(".")
-    if not micros.isdigit() or not public_id:
+    if not micros.isdigit() or not is_public_id(public_id):
         return None
     try:
         return datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC), public_id
@@ -178,7 +205,10 @@ class OperationsSnapshot:
 def operations_snapshot(*, worker_alive_s: float) -> OperationsSnapshot:
     """What operators watch (for /metrics), counted across every process from the database itself."""
     statuses = dict(
-        Generation.objects.active().values_list("status").annotate(count=Count("id")).values_list("status", "count")
+        Generation.objects.active()
+        .values_list("status")
+        .annotate(count=Count("id"))
+        .values_list("status", "count")
     )
     outcomes = list(
         Generation.objects.values_list("status", "error_code").annotate(count=Count("id")).order_by("status")
@@ -193,7 +223,9 @@ def operations_snapshot(*, worker_alive_s: float) -> OperationsSnapshot:
         ).count(),
         outcomes=outcomes,
         provider_latency=_histogram(
-            Generation.objects.filter(provider_latency_ms__isnull=False), provider_s, PROVIDER_LATENCY_BUCKETS_S
+            Generation.objects.filter(provider_latency_ms__isnull=False),
+            provider_s,
+            PROVIDER_LATENCY_BUCKETS_S,
         ),
         queue_wait=_histogram(
             Generation.objects.filter(started_at__isnull=False).annotate(wait=queue_wait),

@@ -193,10 +193,16 @@ def generation_delete_view(request: HtmxHttpRequest, public_id: str) -> HttpResp
 @require_GET
 def gallery(request: HtmxHttpRequest) -> HttpResponse:
     filter_form = GalleryFilterForm(request.GET)
-    page = gallery_page(filters=filter_form.filters(), user=request.user, cursor=request.GET.get("after", ""))
+    page = gallery_page(
+        filters=filter_form.filters(),
+        user=request.user,
+        cursor=request.GET.get("after", ""),
+        until=request.GET.get("until", ""),
+    )
     next_url = None
     if page.next_cursor:
         query = request.GET.copy()
+        query.pop("until", None)
         query["after"] = page.next_cursor
         next_url = f"?{query.urlencode()}"
     context = {"filter_form": filter_form, "page": page, "next_url": next_url}

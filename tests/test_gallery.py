@@ -67,11 +67,29 @@ def test_a_new_generation_does_not_shift_the_pages_being_read(client):
     ]
 
 
-def test_a_mangled_cursor_starts_from_the_top(client):
+@pytest.mark.parametrize("cursor", ["not-a-cursor", "123.\x00", "99999999999999999999999.abc"])
+def test_it_starts_from_the_top_for_a_mangled_cursor_or_place(client, cursor):
     make_generations(3)
-    response = gallery(client, after="not-a-cursor")
-    assert response.status_code == 200
-    assert len(response.context["page"].generations) == 3
+    for param in ("after", "until"):
+        response = gallery(client, **{param: cursor})
+        assert response.status_code == 200
+        assert len(response.context["page"].generations) == 3
+
+
+def test_it_renders_every_loaded_page_down_to_a_readers_place_in_one_go(client):
+    make_generations(150)
+    first = gallery(client)
+    second = client.get(reverse("generations:gallery") + first.context["next_url"], HTTP_HX_REQUEST="true")
+    place = second.context["page"].end_cursor
+    make_generation(prompt="Made while reading")
+
+    restored = gallery(client, until=place)
+
+    prompts = [generation.prompt for generation in restored.context["page"].generations]
+    assert prompts == ["Made while reading", *(f"Picture number {index}" for index in range(96))]
+    older = client.get(reverse("generations:gallery") + restored.context["next_url"], HTTP_HX_REQUEST="true")
+    assert "until" not in restored.context["next_url"]
+    assert older.context["page"].generations[0].prompt == "Picture number 96"
 
 
 def test_search_finds_prompt_and_revised_prompt_words(client):
@@ -88,15 +106,18 @@ def test_search_finds_prompt_and_revised_prompt_words(client):
     ("params", "expected"),
     [
         ({"status": "failed"}, {"failed one"}),
+        ({"status": "cancelled"}, {"cancelled one"}),
         ({"ratio": "16:9"}, {"wide one"}),
         ({"extend": "on"}, {"extended one"}),
-        ({"extend": "off"}, {"failed one", "wide one", "favourite one"}),
+        ({"extend": "off"}, {"wide one", "favourite one"}),
         ({"favourites": "on"}, {"favourite one"}),
-        ({"status": "bogus"}, {"failed one", "wide one", "extended one", "favourite one"}),
+        ({"status": "bogus"}, {"wide one", "extended one", "favourite one"}),
+        ({"status": "all", "extend": "off"}, {"failed one", "cancelled one", "wide one", "favourite one"}),
     ],
 )
 def test_filters_narrow_the_gallery_and_live_in_the_query_string(client, params, expected):
     make_generation(prompt="failed one", status=GenerationStatus.FAILED)
+    make_generation(prompt="cancelled one", status=GenerationStatus.CANCELLED)
     make_generation(prompt="wide one", width=1360, height=768)
     make_generation(prompt="extended one", prompt_extend=True)
     make_generation(prompt="favourite one", is_favourite=True)
