@@ -52,6 +52,11 @@ class GenerationStatus(models.TextChoices):
 
 ACTIVE_STATUSES = (GenerationStatus.QUEUED, GenerationStatus.RUNNING)
 
+# Failures that end the same way however often the same request is sent again: the provider refused the
+# prompt (its content inspection, or a request it calls invalid) or the API key, or made an image larger
+# than the playground keeps. The codes are the provider client's (generations/services/provider.py).
+FAILURES_A_RETRY_CANNOT_MEND = frozenset({"provider_rejected", "provider_auth", "image_too_large"})
+
 
 class GenerationSource(models.TextChoices):
     WEB = "web", "Playground"
@@ -201,6 +206,11 @@ class Generation(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def retry_can_help(self) -> bool:
+        """Whether sending the same request again may succeed where this one failed."""
+        return self.error_code not in FAILURES_A_RETRY_CANNOT_MEND
 
     @property
     def is_queued(self) -> bool:

@@ -43,7 +43,7 @@ PRESETS = (
     SizePreset(2048, 1152, "16:9", "Extra-wide screen"),
     SizePreset(1184, 896, "4:3", "Landscape"),
     SizePreset(1472, 1104, "4:3", "Large landscape"),
-    SizePreset(1760, 1328, "4:3", "Large landscape"),
+    SizePreset(1760, 1328, "4:3", "Extra-large landscape"),
 )
 
 

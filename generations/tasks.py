@@ -38,10 +38,11 @@ class Failure:
     user_message: str
     detail: str
     request_id: str = ""
+    attempts: int = 0  # requests sent to the provider
 
     @classmethod
     def from_error(cls, err: ProviderError) -> Failure:
-        return cls(err.code, err.user_message, err.detail, err.request_id)
+        return cls(err.code, err.user_message, err.detail, err.request_id, err.attempts)
 
 
 Outcome = tuple[GeneratedImage, StoredImage] | Failure
@@ -92,8 +93,12 @@ async def _make_image(generation: Generation) -> Outcome:
     )
     try:
         result = await configured_provider().generate(request)
+    except ProviderError as err:
+        return Failure.from_error(err)
+    try:
         stored = await asyncio.to_thread(image_store, result.data)
     except ProviderError as err:
+        err.attempts = result.attempts  # the provider's requests that made this image
         return Failure.from_error(err)
     return result, stored
 
@@ -118,6 +123,7 @@ def _generation_finish(generation: Generation, outcome: Outcome) -> None:
         generation.error_code = outcome.code
         generation.error_message = outcome.user_message
         generation.provider_request_id = outcome.request_id
+        generation.attempts = outcome.attempts
         logger.warning(
             "generation %s failed: %s (%s) request_id=%s",
             generation.public_id,

@@ -42,11 +42,12 @@ def test_ctrl_enter_submits_and_shows_a_pending_card_with_elapsed_time(page: Pag
 
 def test_a_failed_generation_can_be_retried(page: Page, use_fake_provider):
     page.goto("/")
-    page.get_by_label("Prompt", exact=True).fill("A lighthouse [fault:flaky:401:1]")
+    # Two 503s use up the two attempts; the third request, the person's retry, succeeds.
+    page.get_by_label("Prompt", exact=True).fill("A lighthouse [fault:flaky:503:2]")
     page.get_by_role("button", name="Generate").click()
 
     card = page.locator("#results article").first
-    expect(card).to_contain_text("refused the API key")
+    expect(card).to_contain_text("having trouble right now. Retry in a minute. Retried once without success.")
     card.get_by_role("button", name="Retry").click()
 
     expect(page.locator("#results article").first.locator("img")).to_be_visible()

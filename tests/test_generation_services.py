@@ -104,6 +104,14 @@ def test_it_records_a_failure_with_a_code_and_a_human_reason(use_fake_provider, 
     assert generation.finished_at is not None
 
 
+def test_a_failure_records_how_many_requests_it_took_and_says_it_retried(use_fake_provider):
+    generation = finish(make_generation(prompt="A lighthouse [fault:503]"))
+
+    assert generation.status == GenerationStatus.FAILED
+    assert generation.attempts == len(use_fake_provider.requests) == 2
+    assert generation.error_message.endswith("Retried once without success.")
+
+
 def test_a_generation_cancelled_while_queued_never_reaches_the_provider(use_fake_provider):
     generation = create()
 

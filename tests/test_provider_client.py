@@ -10,12 +10,15 @@ import uuid
 import pytest
 from PIL import Image
 
+from generations.models import FAILURES_A_RETRY_CANNOT_MEND
+from generations.services.images import InvalidImageError
 from generations.services.provider import (
     ImageDownloadError,
     ImageRequest,
     ImageTooLargeError,
     ProviderAuthError,
     ProviderConnectionError,
+    ProviderError,
     ProviderRateLimited,
     ProviderRejectedError,
     ProviderResponseError,
@@ -102,11 +105,29 @@ def test_it_raises_a_timeout_at_the_deadline_and_does_not_retry_it(fake_provider
     provider = make_http_provider(fake_provider, deadline_s=0.5)
     started = time.monotonic()
 
-    with pytest.raises(ProviderTimeout):
+    with pytest.raises(ProviderTimeout) as raised:
         generate(provider, make_request("A lighthouse [fault:timeout]"))
 
     assert time.monotonic() - started < 2
     assert len(fake_provider.requests) == 1, "the provider may have billed it: never sent twice"
+    assert raised.value.attempts == 1
+    assert "did not answer in time" in raised.value.user_message
+    assert "so it was not sent again" in raised.value.user_message
+
+
+def test_it_says_it_retried_provider_trouble_until_out_of_time_when_the_last_attempt_times_out(fake_provider):
+    # Each answer takes 0.6 s: the first 500 comes at 0.6 s, the retry starts before 1.25 s and cannot finish.
+    fake_provider.latency_s = 0.6
+    provider = make_http_provider(fake_provider, deadline_s=1.5)
+
+    with pytest.raises(ProviderTimeout) as raised:
+        generate(provider, make_request("A lighthouse [fault:500]"))
+
+    message = raised.value.user_message
+    assert raised.value.attempts == len(fake_provider.requests) == 2
+    assert "failed (HTTP 500) and was retried once, then out of time" in message
+    assert "not sent again" not in message
+    assert "did not answer in time" not in message
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
@@ -116,9 +137,22 @@ def test_it_retries_provider_trouble_then_raises_unavailable(fake_provider, stat
     with pytest.raises(ProviderUnavailable) as raised:
         generate(provider, make_request(f"A lighthouse [fault:{status}]"))
 
-    assert len(fake_provider.requests) == 2
+    assert len(fake_provider.requests) == raised.value.attempts == 2
     assert raised.value.status_code == status
     assert raised.value.request_id
+    assert raised.value.user_message.endswith("Retried once without success.")
+
+
+def test_it_says_it_retried_until_out_of_time_when_the_next_retry_would_pass_the_deadline(fake_provider):
+    # The second 500 comes at about 1 s, when the wait before a third attempt (0.75 s or more) passes 1.6 s.
+    fake_provider.latency_s = 0.3
+    provider = make_http_provider(fake_provider, deadline_s=1.6)
+
+    with pytest.raises(ProviderUnavailable) as raised:
+        generate(provider, make_request("A lighthouse [fault:503]"))
+
+    assert raised.value.attempts == len(fake_provider.requests) == 2
+    assert raised.value.user_message.endswith("Retried once, then out of time.")
 
 
 def test_it_succeeds_after_transient_failures(fake_provider):
@@ -147,6 +181,9 @@ def test_it_raises_rate_limited_when_retry_after_passes_the_deadline(fake_provid
 
     assert raised.value.retry_after_s == 30
     assert len(fake_provider.requests) == 1
+    assert (
+        "Not retried: the wait before a retry would have passed the time limit." in raised.value.user_message
+    )
     assert time.monotonic() - started < 1
 
 
@@ -252,3 +289,12 @@ def test_it_retries_a_refused_connection_then_raises_connection_error(fake_provi
 
     assert type(raised.value) is ProviderConnectionError
     assert time.monotonic() - started >= 0.3, "one backoff of about 0.5 s between the two attempts"
+
+
+def test_the_failures_a_retry_cannot_mend_are_codes_the_client_raises():
+    def codes(error_class: type[ProviderError]) -> set[str]:
+        return {error_class.code}.union(*(codes(subclass) for subclass in error_class.__subclasses__()))
+
+    assert InvalidImageError.code in codes(ProviderError)
+    assert codes(ProviderError) >= FAILURES_A_RETRY_CANNOT_MEND
+    assert {ProviderRejectedError.code, ProviderAuthError.code} <= FAILURES_A_RETRY_CANNOT_MEND

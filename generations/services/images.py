@@ -22,7 +22,7 @@ Image.MAX_IMAGE_PIXELS = 4096 * 4096
 
 class InvalidImageError(ProviderError):
     code = "not_an_image"
-    user_message = "The provider sent something that is not a usable image."
+    reason = "The provider sent something that is not a usable image."
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,28 +51,61 @@ class GeneratedImage:
 
 
 class ProviderError(Exception):
-    """A generation the provider did not complete. `code` is for machines, `user_message` for people."""
+    """A generation the provider did not complete. `code` is for machines, `user_message` for people.
+
+    `attempts` counts the requests sent, retries included. A failure that is retried until the attempts or the
+    time run out says so (`out_of_attempts`, `out_of_time`).
+    """
 
     code = "provider_error"
-    user_message = "The image provider failed to make this image."
+    reason = "The image provider failed to make this image."
 
     def __init__(self, detail: str, *, request_id: str = "") -> None:
         super().__init__(detail)
         self.detail = detail
         self.request_id = request_id
+        self.attempts = 1
+        self.out_of_attempts = False
+        self.out_of_time = False
+
+    @property
+    def user_message(self) -> str:
+        retries = self.attempts - 1
+        if self.out_of_time and retries:
+            return f"{self.reason} Retried {_times(retries)}, then out of time."
+        if self.out_of_time:
+            return f"{self.reason} Not retried: the wait before a retry would have passed the time limit."
+        if self.out_of_attempts and retries:
+            return f"{self.reason} Retried {_times(retries)} without success."
+        return self.reason
 
 
 class ProviderConnectionError(ProviderError):
     code = "provider_unreachable"
-    user_message = "Could not reach the image provider. Check the network or ZIMAGE_BASE_URL, then retry."
+    reason = "Could not reach the image provider. Check the network or ZIMAGE_BASE_URL, then retry."
 
 
 class ProviderTimeout(ProviderConnectionError):
+    """The provider did not answer before the deadline. `after` is the failure of the attempt before, if any."""
+
     code = "provider_timeout"
-    user_message = (
-        "The image provider did not answer in time. It may still have charged for the request, "
-        "so it was not retried automatically."
-    )
+
+    def __init__(self, detail: str, *, after: ProviderError | None = None) -> None:
+        super().__init__(detail)
+        self.after = after
+
+    @property
+    def user_message(self) -> str:
+        if self.after is None:
+            return (
+                "The image provider did not answer in time. It may still charge for the request, "
+                "so it was not sent again."
+            )
+        return (
+            f"The image provider failed ({_failure_summary(self.after)}) and was retried "
+            f"{_times(self.attempts - 1)}, then out of time: the last attempt was still unanswered at the "
+            "time limit, and the provider may still charge for it."
+        )
 
 
 class ProviderStatusError(ProviderError):
@@ -88,20 +121,20 @@ class ProviderStatusError(ProviderError):
 
 class ProviderAuthError(ProviderStatusError):
     code = "provider_auth"
-    user_message = "The image provider refused the API key. Check ZIMAGE_API_KEY."
+    reason = "The image provider refused the API key. Check ZIMAGE_API_KEY."
 
 
 class ProviderRejectedError(ProviderStatusError):
     code = "provider_rejected"
 
     @property
-    def user_message(self) -> str:  # type: ignore[override]
+    def reason(self) -> str:  # type: ignore[override]
         return f"The image provider refused this request: {self.detail}"
 
 
 class ProviderRateLimited(ProviderStatusError):
     code = "rate_limited"
-    user_message = "The image provider is rate limiting us. Wait a moment, then retry."
+    reason = "The image provider is rate limiting us. Wait a moment, then retry."
 
     def __init__(self, detail: str, *, retry_after_s: float | None, **kwargs) -> None:
         super().__init__(detail, **kwargs)
@@ -110,22 +143,22 @@ class ProviderRateLimited(ProviderStatusError):
 
 class ProviderUnavailable(ProviderStatusError):
     code = "provider_unavailable"
-    user_message = "The image provider is having trouble right now. Retry in a minute."
+    reason = "The image provider is having trouble right now. Retry in a minute."
 
 
 class ProviderResponseError(ProviderError):
     code = "bad_response"
-    user_message = "The image provider sent a reply that is not a valid image result."
+    reason = "The image provider sent a reply that is not a valid image result."
 
 
 class ImageDownloadError(ProviderError):
     code = "image_download_failed"
-    user_message = "The image could not be downloaded from the provider (its link may have expired)."
+    reason = "The image could not be downloaded from the provider (its link may have expired)."
 
 
 class ImageTooLargeError(ImageDownloadError):
     code = "image_too_large"
-    user_message = "The provider's image was larger than this playground accepts."
+    reason = "The provider's image was larger than this playground accepts."
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,18 +184,22 @@ class HttpProvider:
         deadline = time.monotonic() + self.deadline_s
         response, attempts, latency_ms = await self._post_with_retries(request, deadline)
         request_id = response.headers.get("x-request-id", "")
-        item = _parse_result_item(response, request_id=request_id)
-        fetch_ms = 0
-        if b64_json := item.get("b64_json"):
-            data, provider_url = _decode_b64(b64_json, request_id=request_id), ""
-        elif isinstance(url := item.get("url"), str) and url.startswith(("https://", "http://")):
-            fetch_started = time.monotonic()
-            data, provider_url = await self._download(url, deadline, request_id=request_id), url
-            fetch_ms = round((time.monotonic() - fetch_started) * 1000)
-        else:
-            raise ProviderResponseError("reply item has neither url nor b64_json", request_id=request_id)
-        if len(data) > self.max_image_bytes:
-            raise ImageTooLargeError(f"{len(data)} bytes", request_id=request_id)
+        try:
+            item = _parse_result_item(response, request_id=request_id)
+            fetch_ms = 0
+            if b64_json := item.get("b64_json"):
+                data, provider_url = _decode_b64(b64_json, request_id=request_id), ""
+            elif isinstance(url := item.get("url"), str) and url.startswith(("https://", "http://")):
+                fetch_started = time.monotonic()
+                data, provider_url = await self._download(url, deadline, request_id=request_id), url
+                fetch_ms = round((time.monotonic() - fetch_started) * 1000)
+            else:
+                raise ProviderResponseError("reply item has neither url nor b64_json", request_id=request_id)
+            if len(data) > self.max_image_bytes:
+                raise ImageTooLargeError(f"{len(data)} bytes", request_id=request_id)
+        except ProviderError as err:
+            err.attempts = attempts
+            raise
         return GeneratedImage(
             data=data,
             provider_url=provider_url,
@@ -190,8 +227,10 @@ class HttpProvider:
         url = f"{self.base_url}/images/generations"
         headers = {"Authorization": f"Bearer {self.api_key}"}
         body = self.request_body(request)
+        previous: ProviderError | None = None
         for attempt in range(1, self.max_attempts + 1):
             started = time.monotonic()
+            delay: float | None = None  # None: this failure is not retried
             try:
                 response = await _http_client().post(
                     url, json=body, headers=headers, timeout=self._timeout(deadline)
@@ -202,21 +241,30 @@ class HttpProvider:
                 error.__cause__ = err
                 delay = _backoff_s(attempt)
             except httpx.TimeoutException as err:
-                raise ProviderTimeout(
-                    f"{type(err).__name__} after {time.monotonic() - started:.1f} s"
-                ) from err
+                error = ProviderTimeout(
+                    f"{type(err).__name__} after {time.monotonic() - started:.1f} s", after=previous
+                )
+                error.__cause__ = err
             except httpx.HTTPError as err:
-                raise ProviderConnectionError(f"{type(err).__name__}: {err}") from err
+                error = ProviderConnectionError(f"{type(err).__name__}: {err}")
+                error.__cause__ = err
             else:
                 if response.is_success:
                     return response, attempt, round((time.monotonic() - started) * 1000)
                 error = _status_error(response)
-                if response.status_code not in RETRYABLE_STATUS_CODES:
-                    raise error
-                retry_after_s = getattr(error, "retry_after_s", None)
-                delay = retry_after_s if retry_after_s is not None else _backoff_s(attempt)
-            if attempt == self.max_attempts or time.monotonic() + delay >= deadline:
+                if response.status_code in RETRYABLE_STATUS_CODES:
+                    retry_after_s = getattr(error, "retry_after_s", None)
+                    delay = retry_after_s if retry_after_s is not None else _backoff_s(attempt)
+            error.attempts = attempt
+            if delay is None:
                 raise error
+            if attempt == self.max_attempts:
+                error.out_of_attempts = True
+                raise error
+            if time.monotonic() + delay >= deadline:
+                error.out_of_time = True
+                raise error
+            previous = error
             logger.info("provider attempt %d failed (%s), retrying in %.1f s", attempt, error.code, delay)
             await asyncio.sleep(delay)
         raise AssertionError("unreachable: the loop returns or raises")
@@ -265,6 +313,16 @@ def _http_client() -> httpx.AsyncClient:
             headers={"User-Agent": "zimage-playground/0.1"},
         )
     return _clients[loop]
+
+
+def _times(count: int) -> str:
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")
+
+
+def _failure_summary(error: ProviderError) -> str:
+    if isinstance(error, ProviderStatusError):
+        return f"HTTP {error.status_code}"
+    return "could not connect" if isinstance(error, ProviderConnectionError) else error.code
 
 
 def _backoff_s(attempt: int) -> float:
