@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect, reswap
+from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from generations.forms import ApiTokenForm, GalleryFilterForm, GenerationDeleteForm, GenerationForm
@@ -81,15 +81,15 @@ def generation_new(request: HtmxHttpRequest) -> HttpResponse:
     if not request.htmx:
         return redirect("generations:home")
     # Only the new card comes back, on top of the results: the form stays as typed, ready for the next tweak.
+    # The event lets the page bring the card into view and say that it is queued.
     response = render(request, "generations/generation_created.html", {"generation": generation})
+    trigger_client_event(response, "generation-queued", {"id": generation.public_id}, after="settle")
     return reswap(response, "none")
 
 
 @require_GET
 def generation_card(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
-    context = {"generation": generation, "large": request.GET.get("large") == "1"}
-    return render(request, "generations/home.html#generation-card", context)
+    return _render_card(request, get_object_or_404(Generation.objects.live(), public_id=public_id))
 
 
 @require_GET
@@ -133,9 +133,19 @@ def generation_cancel_view(request: HtmxHttpRequest, public_id: str) -> HttpResp
         generation=get_object_or_404(Generation.objects.live(), public_id=public_id)
     )
     if request.htmx:
-        context = {"generation": generation, "large": request.GET.get("large") == "1"}
-        return render(request, "generations/home.html#generation-card", context)
+        return _render_card(request, generation)
     return redirect(generation)
+
+
+def _render_card(request: HtmxHttpRequest, generation: Generation) -> HttpResponse:
+    """A card as htmx refreshes it: the large one of a detail page (`?large=1`) carries its page's actions."""
+    large = request.GET.get("large") == "1"
+    context = {
+        "generation": generation,
+        "large": large,
+        "can_delete": large and generation.can_be_deleted_by(request.user),
+    }
+    return render(request, "generations/home.html#generation-card", context)
 
 
 @require_GET
@@ -213,7 +223,8 @@ def gallery(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 def compare(request: HttpRequest) -> HttpResponse:
-    public_ids = list(dict.fromkeys(request.GET.getlist("id")))[:COMPARE_MAX]
+    picked = list(dict.fromkeys(request.GET.getlist("id")))
+    public_ids = picked[:COMPARE_MAX]
     by_id = Generation.objects.live().in_bulk(public_ids, field_name="public_id")
     generations = [by_id[public_id] for public_id in public_ids if public_id in by_id]
     rows = [
@@ -222,7 +233,14 @@ def compare(request: HttpRequest) -> HttpResponse:
             (label, [getter(generation) for generation in generations]) for label, getter in COMPARED_FIELDS
         )
     ]
-    return render(request, "generations/compare.html", {"generations": generations, "rows": rows})
+    context = {
+        "generations": generations,
+        "rows": rows,
+        "picked": len(picked),
+        "left_out": len(picked) - len(public_ids),
+        "compare_max": COMPARE_MAX,
+    }
+    return render(request, "generations/compare.html", context)
 
 
 COMPARE_MAX = 4

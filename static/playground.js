@@ -59,6 +59,74 @@
   document.addEventListener("htmx:sendError", showFormAlert);
   document.addEventListener("htmx:responseError", showFormAlert);
 
+  // Say things to screen readers through the page's status line; clearing it first repeats a repeated message.
+  const announce = (text) => {
+    const announcer = document.querySelector("[data-announcer]");
+    if (!announcer) return;
+    announcer.textContent = "";
+    requestAnimationFrame(() => { announcer.textContent = text; });
+  };
+  const cardSummary = (card) => {
+    const status = card.querySelector("[data-card-status]").textContent.trim();
+    const prompt = card.querySelector(".prompt").textContent.trim();
+    const reason = card.querySelector("[data-card-reason]");
+    const short = prompt.length > 80 ? `${prompt.slice(0, 79)}…` : prompt;
+    return `${status}: ${short}${reason ? `. ${reason.textContent.trim()}` : ""}`;
+  };
+
+  // After Generate: the new card comes into view (below the form on a phone), the button and a status line say
+  // it is queued (until the next change to the form), and focus moves to the card's status, unless it is still
+  // in the form (Ctrl+Enter in the prompt).
+  const clearQueuedNote = (event) => {
+    const form = event.target.closest && event.target.closest("#generation-form");
+    if (!form) return;
+    form.querySelector("[data-form-status]").textContent = "";
+    form.querySelector("[data-button-note]").textContent = "";
+  };
+  document.addEventListener("htmx:beforeRequest", clearQueuedNote);
+  document.addEventListener("input", clearQueuedNote);
+  document.addEventListener("generation-queued", (event) => {
+    const card = document.getElementById(`generation-${event.detail.id}`);
+    const form = event.target.closest("#generation-form");
+    if (!card || !form) return;
+    const button = form.querySelector("button[type=submit]");
+    const below = card.getBoundingClientRect().top >= button.getBoundingClientRect().bottom;
+    const reduceMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    card.scrollIntoView({ block: "nearest", behavior: reduceMotion ? "auto" : "smooth" });
+    const focus = document.activeElement;
+    if (!focus || focus === document.body || focus === button) {
+      card.querySelector("[data-card-status]").focus({ preventScroll: true });
+    }
+    form.querySelector("[data-form-status]").textContent =
+      below ? "Queued — see below." : "Queued — first under Latest images.";
+    button.querySelector("[data-button-note]").textContent = "Queued ✓";
+  });
+
+  // A form that comes back with errors: focus goes to the first field to mend (or the form-wide message).
+  document.addEventListener("htmx:afterSettle", (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || form.id !== "generation-form") return;
+    const problem = form.querySelector("[aria-invalid=true], .errorlist.nonfield");
+    if (!problem) return;
+    if (!problem.matches("input, select, textarea")) problem.tabIndex = -1;
+    problem.focus();
+  });
+
+  // A card whose status changes (queued, generating, done, failed) says so through the status line.
+  const cardStatuses = new Map();
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const card = event.detail.target;
+    if (card.matches("article.card")) cardStatuses.set(card.id, card.dataset.status);
+  });
+  document.addEventListener("htmx:afterSettle", (event) => {
+    const card = event.target;
+    if (!(card instanceof Element) || !card.matches("article.card")) return;
+    const before = cardStatuses.get(card.id);
+    if (before && before !== card.dataset.status) announce(cardSummary(card));
+    cardStatuses.delete(card.id);
+  });
+
+
   // Live updates: one server-sent event stream for the cards still queued or running; a status change
   // refreshes its card at once. The cards also poll every few seconds, in case the stream drops.
   let stream = null;

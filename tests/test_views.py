@@ -126,6 +126,86 @@ def test_a_failed_card_gives_the_reason_and_a_retry_button(client):
     assert f'action="/g/{generation.public_id}/retry/"' in card
 
 
+@pytest.mark.parametrize(
+    ("status", "code", "offers_retry"),
+    [
+        (GenerationStatus.FAILED, "provider_unavailable", True),
+        (GenerationStatus.FAILED, "provider_timeout", True),
+        (GenerationStatus.FAILED, "rate_limited", True),
+        (GenerationStatus.INTERRUPTED, "interrupted", True),
+        (GenerationStatus.CANCELLED, "cancelled", True),
+        (GenerationStatus.FAILED, "provider_rejected", False),
+        (GenerationStatus.FAILED, "provider_auth", False),
+        (GenerationStatus.FAILED, "image_too_large", False),
+    ],
+)
+def test_a_closed_card_offers_retry_only_where_a_retry_can_help(client, status, code, offers_retry):
+    generation = make_generation(status=status, error_code=code, error_message="What happened.")
+
+    for url in (reverse("generations:card", args=[generation.public_id]), generation.get_absolute_url()):
+        page = client.get(url).text
+        assert "What happened." in page
+        assert (f'action="/g/{generation.public_id}/retry/"' in page) is offers_retry
+
+
+def test_the_share_page_has_the_prompt_as_its_heading_and_its_actions_in_the_card(
+    client, demo_mode, django_user_model
+):
+    maker = django_user_model.objects.create_user("maker")
+    client.force_login(maker)
+    generation = finish(make_generation(prompt="A lighthouse at dusk", user=maker))
+
+    page = client.get(generation.get_absolute_url()).text
+
+    assert '<h1 class="prompt">A lighthouse at dusk</h1>' in page
+    card = page[page.index('<article id="generation-') : page.index("</article>")]
+    for action in (
+        "Copy link",
+        "Use settings",
+        "Download",
+        "Add to favourites",
+        "Same prompt, new seed",
+        "Delete…",
+    ):
+        assert action in card
+
+
+def test_a_live_large_card_keeps_its_delete_link_only_for_who_may_delete(client, settings, django_user_model):
+    settings.REQUIRE_LOGIN = True
+    maker, colleague = (
+        django_user_model.objects.create_user("maker"),
+        django_user_model.objects.create_user("other"),
+    )
+    generation = make_generation(user=maker)
+    card_url = reverse("generations:card", args=[generation.public_id]) + "?large=1"
+
+    client.force_login(maker)
+    assert "Delete…" in client.get(card_url).text
+    client.force_login(colleague)
+    assert "Delete…" not in client.get(card_url).text
+
+
+def test_a_new_card_comes_with_an_event_that_names_it(client, demo_mode):
+    response = post_generation(client)
+
+    generation = Generation.objects.get()
+    assert (
+        response.headers["HX-Trigger-After-Settle"]
+        == f'{{"generation-queued": {{"id": "{generation.public_id}"}}}}'
+    )
+
+
+def test_compare_says_which_picks_it_left_out_past_four(client, demo_mode):
+    generations = [make_generation(seed=seed) for seed in range(6)]
+
+    page = client.get(reverse("generations:compare"), {"id": [g.public_id for g in generations]}).text
+
+    assert "You picked 6 images; Compare shows 4 at most, so the last 2 you picked are left out." in " ".join(
+        page.split()
+    )
+    assert page.count('class="compare-media"') == 4
+
+
 def test_retry_starts_a_new_generation_with_the_same_settings(client, demo_mode):
     failed = make_generation(status=GenerationStatus.FAILED, seed=99)
 

@@ -1,0 +1,242 @@
+"""Phones, tablets and keyboards: the share page, generating, focus, scrolling and compare, in a real Chromium."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from generations.models import Generation
+from tests.conftest import finish, make_generation
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PHONE = {"width": 390, "height": 844}
+TABLET = {"width": 768, "height": 1024}
+DESKTOP = {"width": 1440, "height": 900}
+
+
+def context_options(viewport: dict) -> dict:
+    """A browser context that looks like the device: phones and tablets are touch screens with a mobile viewport."""
+    touch = {"is_mobile": True, "has_touch": True} if viewport["width"] < 1024 else {}
+    return {"viewport": viewport, **touch}
+
+
+@pytest.fixture
+def open_page(browser: Browser, playground: str) -> Iterator[Callable[[dict], Page]]:
+    """Open a page on the playground at a viewport: `open_page(PHONE)`."""
+    contexts = []
+
+    def open_page(viewport: dict) -> Page:
+        context = browser.new_context(base_url=playground, **context_options(viewport))
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+# Generations are finished before the worker starts (list these fixtures before `open_page`), so that its
+# sweep for abandoned runs cannot catch one half-way.
+@pytest.fixture
+def shared(transactional_db, demo_mode) -> Generation:
+    """A finished generation with prompt extend: a revised prompt and reasoning above the page's code."""
+    return finish(
+        make_generation(
+            prompt="A cute orange tabby cat basking in sunlight on a windowsill", prompt_extend=True
+        )
+    )
+
+
+@pytest.fixture
+def picks(transactional_db, demo_mode) -> list[Generation]:
+    return [
+        finish(make_generation(prompt=f"Tile {index} of a lighthouse", width=640, height=640, seed=index))
+        for index in range(5)
+    ]
+
+
+def box(locator) -> dict:
+    value = locator.bounding_box()
+    assert value is not None, "the element is not rendered"
+    return value
+
+
+def overflows_sideways(page: Page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, TABLET], ids=["phone", "tablet"])
+def test_it_shows_a_share_link_at_full_width_with_its_actions_before_the_reasoning(
+    shared, open_page, viewport
+):
+    page = open_page(viewport)
+    page.goto(shared.get_absolute_url())
+
+    image = page.locator(".card-large .card-media img")
+    expect(image).to_be_visible()
+    assert box(image)["width"] >= 0.9 * viewport["width"]
+    assert not overflows_sideways(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text(shared.prompt)
+    reasoning_top = box(page.locator(".reasoning"))["y"]
+    for action in (
+        page.get_by_role("link", name="Copy link"),
+        page.get_by_role("link", name="Use settings"),
+        page.get_by_role("link", name="Download"),
+        page.get_by_role("button", name="Add to favourites"),
+    ):
+        assert box(action)["y"] + box(action)["height"] <= reasoning_top
+
+
+def test_it_shows_a_share_links_actions_above_the_fold_on_a_desktop(shared, open_page):
+    page = open_page(DESKTOP)
+    page.goto(shared.get_absolute_url())
+
+    for action in (
+        page.get_by_role("link", name="Copy link"),
+        page.get_by_role("link", name="Use settings"),
+        page.get_by_role("link", name="Download"),
+        page.get_by_role("button", name="Add to favourites"),
+        page.get_by_role("button", name="Same prompt, new seed"),
+    ):
+        assert box(action)["y"] + box(action)["height"] <= DESKTOP["height"]
+
+
+def test_on_a_phone_a_new_card_comes_into_view_and_the_page_says_it_is_queued(open_page, demo_mode):
+    page = open_page(PHONE)
+    page.goto("/")
+    page.get_by_label("Prompt", exact=True).fill("A red bicycle")
+    generate = page.get_by_role("button", name="Generate")
+    generate.tap()
+
+    card = page.locator("#results article").first
+    expect(card).to_be_in_viewport(ratio=0.5)
+    expect(page.get_by_role("status").filter(has_text="Queued")).to_have_text("Queued — see below.")
+    expect(generate).to_contain_text("Queued ✓")
+    expect(card.locator("[data-card-status]")).to_be_focused()
+    expect(card.locator("img")).to_be_visible()
+    expect(card.locator("[data-card-status]")).to_be_focused()
+    expect(page.locator("[data-announcer]")).to_have_text("Done: A red bicycle")
+
+
+def test_ctrl_enter_keeps_focus_in_the_prompt_for_the_next_tweak(open_page, demo_mode):
+    page = open_page(DESKTOP)
+    page.goto("/")
+    prompt = page.get_by_label("Prompt", exact=True)
+    prompt.fill("A red bicycle")
+    prompt.press("Control+Enter")
+
+    expect(page.locator("#results article")).to_have_count(1)
+    expect(page.get_by_role("status").filter(has_text="Queued")).to_have_text(
+        "Queued — first under Latest images."
+    )
+    expect(prompt).to_be_focused()
+
+
+def test_after_a_form_error_focus_goes_to_the_field_to_mend(open_page, demo_mode):
+    page = open_page(DESKTOP)
+    page.goto("/")
+    page.get_by_label("Prompt", exact=True).fill("A tiny image")
+    page.get_by_label("Size", exact=True).select_option("custom")
+    page.get_by_label("Custom size", exact=True).fill("100x100")
+    page.get_by_role("button", name="Generate").click()
+
+    expect(page.get_by_label("Custom size", exact=True)).to_be_focused()
+    expect(page.locator("#results article")).to_have_count(0)
+
+
+def test_favouriting_keeps_focus_on_the_button(shared, open_page):
+    page = open_page(DESKTOP)
+    page.goto(shared.get_absolute_url())
+    page.get_by_role("button", name="Add to favourites").click()
+
+    button = page.locator(f"#favourite-{shared.public_id}")
+    expect(button).to_have_attribute("aria-pressed", "true")
+    expect(button).to_be_focused()
+    expect(page.locator(".htmx-settling")).to_have_count(0)  # htmx takes over the new form once it settles
+    page.keyboard.press("Enter")
+    expect(button).to_have_attribute("aria-pressed", "false")
+    expect(button).to_be_focused()
+
+
+def test_the_first_tab_stop_skips_to_the_content(open_page, demo_mode):
+    page = open_page(DESKTOP)
+    page.goto("/gallery/")
+    page.keyboard.press("Tab")
+
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('main') !== null")
+
+
+@pytest.mark.parametrize(("viewport", "shown"), [(DESKTOP, True), (PHONE, False)], ids=["desktop", "phone"])
+def test_the_ctrl_enter_hint_shows_only_where_there_is_a_keyboard(open_page, demo_mode, viewport, shown):
+    page = open_page(viewport)
+    page.goto("/")
+
+    hint = page.locator(".shortcut-hint")
+    if shown:
+        expect(hint).to_be_visible()
+    else:
+        expect(hint).to_be_hidden()
+
+
+def test_on_a_phone_the_code_can_be_scrolled_from_the_keyboard(shared, open_page):
+    page = open_page(PHONE)
+    page.goto(shared.get_absolute_url())
+    page.get_by_role("button", name="Copy curl").focus()
+    page.keyboard.press("Tab")
+
+    code = page.get_by_role("region", name="curl")
+    expect(code).to_be_focused()
+    assert code.evaluate("element => element.scrollWidth > element.clientWidth")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("element => element.scrollLeft > 0", arg=code.element_handle())
+
+
+def test_on_a_phone_the_usage_tables_can_be_scrolled_from_the_keyboard(shared, open_page):
+    page = open_page(PHONE)
+    page.goto("/usage/")
+
+    table = page.get_by_role("region", name="Per day")
+    table.focus()
+    expect(table).to_be_focused()
+    assert table.evaluate("element => element.scrollWidth > element.clientWidth")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("element => element.scrollLeft > 0", arg=table.element_handle())
+    assert not overflows_sideways(page)
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_compare_boxes_are_big_enough_to_hit_and_named_after_their_prompts(picks, open_page, viewport):
+    page = open_page(viewport)
+    page.goto("/gallery/")
+
+    for index in range(5):
+        pick = page.get_by_role("checkbox", name=f"Compare “Tile {index} of a lighthouse”")
+        assert box(pick)["width"] >= 24
+        assert box(pick)["height"] >= 24
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_compare_values_sit_under_their_images(picks, open_page, viewport):
+    page = open_page(viewport)
+    page.goto("/compare/?" + "&".join(f"id={generation.public_id}" for generation in picks[:4]))
+
+    images = page.locator(".compare-media img")
+    seeds = page.get_by_role("row", name=re.compile("^Seed")).locator("td")
+    expect(images).to_have_count(4)
+    expect(seeds).to_have_text(["0", "1", "2", "3"])
+    for index in range(4):
+        image, seed = box(images.nth(index)), box(seeds.nth(index))
+        assert seed["x"] <= image["x"]
+        assert image["x"] + image["width"] <= seed["x"] + seed["width"]
+    assert not overflows_sideways(page)
