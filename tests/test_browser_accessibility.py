@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 from generations.models import Generation, GenerationStatus
 from generations.services.tokens import api_token_create
 from tests.conftest import finish, make_generation
+from tests.test_browser import submit_a_size_too_small
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -98,11 +99,7 @@ def test_no_page_has_serious_or_critical_accessibility_violations(pages, axe_pag
         axe_page.goto(url)
         found[name] = serious_violations(axe_page)
 
-    axe_page.goto("/")
-    axe_page.get_by_label("Prompt", exact=True).fill("A tiny image")
-    axe_page.get_by_label("Size", exact=True).select_option("custom")
-    axe_page.get_by_label("Custom size", exact=True).fill("100x100")
-    axe_page.get_by_role("button", name="Generate").click()
+    submit_a_size_too_small(axe_page)
     expect(axe_page.get_by_label("Custom size", exact=True)).to_be_focused()
     found["home, form error"] = serious_violations(axe_page)
 

@@ -10,6 +10,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from generations.models import Generation
 from tests.conftest import finish, make_generation
+from tests.test_browser import submit_a_size_too_small
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -140,11 +141,7 @@ def test_ctrl_enter_keeps_focus_in_the_prompt_for_the_next_tweak(open_page, demo
 
 def test_after_a_form_error_focus_goes_to_the_field_to_mend(open_page, demo_mode):
     page = open_page(DESKTOP)
-    page.goto("/")
-    page.get_by_label("Prompt", exact=True).fill("A tiny image")
-    page.get_by_label("Size", exact=True).select_option("custom")
-    page.get_by_label("Custom size", exact=True).fill("100x100")
-    page.get_by_role("button", name="Generate").click()
+    submit_a_size_too_small(page)
 
     expect(page.get_by_label("Custom size", exact=True)).to_be_focused()
     expect(page.locator("#results article")).to_have_count(0)
