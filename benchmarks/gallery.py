@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = int(os.environ.get("BENCH_ROWS", "100000"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "60"))
-NEXT_LINK = re.compile(r'class="gallery-next" href="\?([^"]+)"')
+NEXT_LINK = re.compile(r'class="gallery-next" href="([^"]+)"')
 THUMBNAIL = re.compile(r'src="/g/([\w-]+)/thumbnail/"')
 
 os.environ.update(
@@ -60,27 +60,31 @@ def main() -> None:
     first_page = client.get("/gallery/")
     deep_url = "/gallery/"
     for _ in range(20):
-        deep_url = "/gallery/?" + html.unescape(NEXT_LINK.search(client.get(deep_url).text)[1])
+        deep_url = html.unescape(NEXT_LINK.search(client.get(deep_url).text)[1])
     detail_url = Generation.objects.live().filter(status="succeeded").order_by("?").first().get_absolute_url()
 
     print(
         f"\ngallery: {Generation.objects.count():,} generations, {REPEAT} requests each, server time in-process"
     )
-    print(f"  {'page':34} {'median':>8} {'p95':>8} {'queries':>8}")
+    print(f"  {'page':40} {'median':>8} {'p95':>8} {'queries':>8}")
     for label, url in (
         ("gallery, first page", "/gallery/"),
         ("gallery, page 21 (keyset cursor)", deep_url),
         ("search 'lighthouse golden'", "/gallery/?q=lighthouse+golden"),
+        ("search '橘猫' (Chinese, two characters)", "/gallery/?q=%E6%A9%98%E7%8C%AB"),
+        ("search '猫' (one character)", "/gallery/?q=%E7%8C%AB"),
         ("filters: 16:9, extended, done", "/gallery/?ratio=16%3A9&extend=on&status=succeeded"),
         ("favourites", "/gallery/?favourites=on"),
         ("detail page", detail_url),
     ):
         times, queries = _measure(client, url)
-        print(f"  {label:34} {statistics.median(times):6.1f}ms {_p95(times):6.1f}ms {queries:8d}")
+        print(f"  {label:40} {statistics.median(times):6.1f}ms {_p95(times):6.1f}ms {queries:8d}")
 
     tiles = THUMBNAIL.findall(first_page.text)
     thumbnails = sum(len(client.get(f"/g/{public_id}/thumbnail/").content) for public_id in tiles)
-    static = sum((ROOT / "static" / name).stat().st_size for name in ("playground.css", "playground.js"))
+    static = sum(
+        (ROOT / "static" / name).stat().st_size for name in ("playground.css", "playground.js", "gallery.js")
+    )
     htmx = Path(django.__file__).parent.parent / "django_htmx" / "static" / "django_htmx" / "htmx-2.min.js"
     total = len(first_page.content) + thumbnails + static + htmx.stat().st_size
     print(

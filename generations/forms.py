@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from generations.models import Generation, GenerationStatus
+from generations.models import Generation, GenerationStatus, is_public_id
 from generations.selectors import ANY_STATUS, GalleryFilters
 from generations.services.provider import MAX_SEED
 from generations.sizes import DEFAULT_SIZE, OTHER_RATIO, RATIOS, parse_size, preset_choices
@@ -80,7 +80,7 @@ class GalleryFilterForm(forms.Form):
     extend = forms.ChoiceField(
         required=False,
         label="Prompt extend",
-        choices=[("", "With or without"), ("on", "Extended"), ("off", "Not extended")],
+        choices=[("", "Extended or not"), ("on", "Extended"), ("off", "Not extended")],
     )
     favourites = forms.BooleanField(required=False, label="Favourites only")
 
@@ -96,6 +96,64 @@ class GalleryFilterForm(forms.Form):
             prompt_extend={"on": True, "off": False}.get(data["extend"] or ""),
             favourites=bool(data["favourites"]),
         )
+
+
+SELECTION_MAX = 100
+
+
+class PublicIdsField(forms.Field):
+    """Several public ids (repeated `id` values), each once, in the order given."""
+
+    widget = forms.MultipleHiddenInput
+    default_error_messages = {
+        "required": "Tick one image or more first.",
+        "too_many": f"Pick at most {SELECTION_MAX} images at a time.",
+        "invalid": "That is not an image of this gallery.",
+    }
+
+    def to_python(self, value) -> list[str]:
+        return list(dict.fromkeys(value or []))
+
+    def validate(self, value: list[str]) -> None:
+        super().validate(value)
+        if len(value) > SELECTION_MAX:
+            raise forms.ValidationError(self.error_messages["too_many"], code="too_many")
+        if not all(is_public_id(public_id) for public_id in value):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+
+
+class GallerySelectionForm(forms.Form):
+    """Gallery tiles picked together (or one tile's star) and what to do with them all."""
+
+    id = PublicIdsField()
+    operation = forms.ChoiceField(
+        choices=[
+            ("favourite", "Add to favourites"),
+            ("unfavourite", "Remove from favourites"),
+            ("delete", "Delete"),
+        ]
+    )
+
+
+class SelectionDeleteForm(forms.Form):
+    """Deleting several images asks once; with favourites among them, twice (as deleting one does)."""
+
+    confirmed = forms.BooleanField(widget=forms.HiddenInput)
+    confirm_favourites = forms.BooleanField(required=False, label="Yes, delete the favourites among them too")
+
+    def __init__(self, *args, favourites: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.favourites = favourites
+        if not favourites:
+            del self.fields["confirm_favourites"]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.favourites and not cleaned.get("confirm_favourites"):
+            self.add_error(
+                "confirm_favourites", "Favourites are among them: tick the box to delete them anyway."
+            )
+        return cleaned
 
 
 class GenerationDeleteForm(forms.Form):

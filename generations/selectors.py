@@ -109,6 +109,12 @@ def gallery_page(
     )
 
 
+def picked_generations(*, public_ids: list[str]) -> list[Generation]:
+    """The live generations among `public_ids`, in that order (ids of deleted or unknown ones are dropped)."""
+    by_id = Generation.objects.live().in_bulk(public_ids, field_name="public_id")
+    return [by_id[public_id] for public_id in public_ids if public_id in by_id]
+
+
 def _encode_cursor(generation: Generation) -> str:
     micros = round(generation.created_at.timestamp() * 1_000_000)
     return f"{micros}.{generation.public_id}"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
-from generations import views
+from generations import gallery_views, views
 from generations.models import PUBLIC_ID_PATTERN
 
 
@@ -25,6 +25,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("generate/", views.generation_new, name="new"),
     path("gallery/", views.gallery, name="gallery"),
+    path("gallery/selection/", gallery_views.gallery_selection, name="gallery-selection"),
     path("usage/", views.usage, name="usage"),
     path("settings/tokens/", views.api_tokens, name="api-tokens"),
     path("settings/tokens/revoke/", views.api_token_revoke_view, name="api-token-revoke"),
@@ -38,6 +39,7 @@ urlpatterns = [
         "g/<public_id:public_id>/download/", views.generation_image, {"variant": "download"}, name="download"
     ),
     path("g/<public_id:public_id>/card/", views.generation_card, name="card"),
+    path("g/<public_id:public_id>/tile/", gallery_views.generation_tile, name="tile"),
     path("g/<public_id:public_id>/retry/", views.generation_retry_view, name="retry"),
     path("g/<public_id:public_id>/cancel/", views.generation_cancel_view, name="cancel"),
     path("g/<public_id:public_id>/image/", views.generation_image, {"variant": "image"}, name="image"),

@@ -214,10 +214,13 @@ def gallery(request: HtmxHttpRequest) -> HttpResponse:
         query = request.GET.copy()
         query.pop("until", None)
         query["after"] = page.next_cursor
-        next_url = f"?{query.urlencode()}"
+        # A whole path: the lightbox's share URL is in the address bar while it loads the next page.
+        next_url = f"{request.path}?{query.urlencode()}"
     context = {"filter_form": filter_form, "page": page, "next_url": next_url}
     if request.htmx and request.GET.get("after"):
         return render(request, "generations/gallery.html#gallery-page", context)
+    if request.htmx and request.htmx.target == "gallery-results":
+        return render(request, "generations/gallery.html#gallery-results", context)
     return render(request, "generations/gallery.html", context)
 
 

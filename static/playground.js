@@ -165,4 +165,11 @@
   };
   setInterval(tick, 100);
   document.addEventListener("DOMContentLoaded", tick);
+
+  // A share page reloaded from the gallery's lightbox (static/gallery.js) shares its history with the gallery,
+  // so Chrome goes Back to the gallery within this page: load the gallery, which restores the reader's place.
+  addEventListener("popstate", (event) => {
+    const gallery = event.state && ("anchor" in event.state || "lightbox" in event.state);
+    if (gallery && !document.querySelector("[data-gallery]")) location.reload();
+  });
 })();

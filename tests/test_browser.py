@@ -113,6 +113,7 @@ def test_nothing_on_the_pages_breaks_the_content_security_policy(page: Page, use
     expect(page.locator("#results article img")).to_be_visible()
     page.goto("/gallery/")
     page.locator(".tile a").first.click()
+    page.get_by_role("link", name="Details and share link").click()
     expect(page.get_by_role("heading", name="Copy as code")).to_be_visible()
 
     assert violations == []

@@ -38,7 +38,7 @@ def test_the_gallery_shows_the_newest_first_and_links_to_the_next_page(client, s
     assert "Picture number 47<" in page
     assert "Picture number 48<" not in page
     assert 'class="gallery-next"' in page
-    assert 'hx-trigger="revealed"' in page
+    assert 'hx-trigger="revealed, gallery-more"' in page
 
 
 def test_the_next_page_continues_where_the_first_ended_without_repeats(client):
@@ -46,7 +46,7 @@ def test_the_next_page_continues_where_the_first_ended_without_repeats(client):
     first = gallery(client)
     next_url = first.context["next_url"]
 
-    second = client.get(reverse("generations:gallery") + next_url, HTTP_HX_REQUEST="true")
+    second = client.get(next_url, HTTP_HX_REQUEST="true")
 
     names = [generation.prompt for generation in second.context["page"].generations]
     assert names == ["Picture number 48", "Picture number 49"]
@@ -59,7 +59,7 @@ def test_a_new_generation_does_not_shift_the_pages_being_read(client):
     next_url = gallery(client).context["next_url"]
     make_generation(prompt="Made while scrolling")
 
-    second = client.get(reverse("generations:gallery") + next_url)
+    second = client.get(next_url)
 
     assert [g.prompt for g in second.context["page"].generations] == [
         "Picture number 48",
@@ -67,7 +67,7 @@ def test_a_new_generation_does_not_shift_the_pages_being_read(client):
     ]
 
 
-@pytest.mark.parametrize("cursor", ["not-a-cursor", "123.\x00", "99999999999999999999999.abc"])
+@pytest.mark.parametrize("cursor", ["not-a-cursor", "123.a/b", "99999999999999999999999.abc"])
 def test_it_starts_from_the_top_for_a_mangled_cursor_or_place(client, cursor):
     make_generations(3)
     for param in ("after", "until"):
@@ -79,7 +79,7 @@ def test_it_starts_from_the_top_for_a_mangled_cursor_or_place(client, cursor):
 def test_it_renders_every_loaded_page_down_to_a_readers_place_in_one_go(client):
     make_generations(150)
     first = gallery(client)
-    second = client.get(reverse("generations:gallery") + first.context["next_url"], HTTP_HX_REQUEST="true")
+    second = client.get(first.context["next_url"], HTTP_HX_REQUEST="true")
     place = second.context["page"].end_cursor
     make_generation(prompt="Made while reading")
 
@@ -87,7 +87,7 @@ def test_it_renders_every_loaded_page_down_to_a_readers_place_in_one_go(client):
 
     prompts = [generation.prompt for generation in restored.context["page"].generations]
     assert prompts == ["Made while reading", *(f"Picture number {index}" for index in range(96))]
-    older = client.get(reverse("generations:gallery") + restored.context["next_url"], HTTP_HX_REQUEST="true")
+    older = client.get(restored.context["next_url"], HTTP_HX_REQUEST="true")
     assert "until" not in restored.context["next_url"]
     assert older.context["page"].generations[0].prompt == "Picture number 96"
 
@@ -221,42 +221,42 @@ def test_same_prompt_new_seed_starts_a_new_generation(client, demo_mode):
     assert new.prompt == original.prompt
 
 
-def test_deleting_asks_first_then_the_link_says_it_was_deleted(client, demo_mode):
+def test_deleting_asks_first_then_the_link_says_it_was_deleted(admin_client, demo_mode):
     generation = make_generation()
     finish(generation)
     generation.refresh_from_db()
     delete_url = reverse("generations:delete", args=[generation.public_id])
 
-    assert "Delete this generation?" in client.get(delete_url).text
-    assert client.post(delete_url).status_code == 302
+    assert "Delete this generation?" in admin_client.get(delete_url).text
+    assert admin_client.post(delete_url).status_code == 302
 
-    response = client.get(generation.get_absolute_url())
+    response = admin_client.get(generation.get_absolute_url())
     assert response.status_code == 410
     assert "This generation was deleted" in response.text
     assert not default_storage.exists(generation.image.name)
-    assert client.get(reverse("generations:image", args=[generation.public_id])).status_code == 404
-    assert not gallery(client).context["page"].generations
+    assert admin_client.get(reverse("generations:image", args=[generation.public_id])).status_code == 404
+    assert not gallery(admin_client).context["page"].generations
 
 
-def test_a_favourite_is_deleted_only_after_a_second_confirmation(client):
+def test_a_favourite_is_deleted_only_after_a_second_confirmation(admin_client):
     generation = make_generation(is_favourite=True)
     delete_url = reverse("generations:delete", args=[generation.public_id])
 
-    refused = client.post(delete_url)
+    refused = admin_client.post(delete_url)
     assert "tick the box to delete it anyway" in refused.text
     assert Generation.objects.live().filter(pk=generation.pk).exists()
 
-    client.post(delete_url, {"confirm_favourite": "on"})
+    admin_client.post(delete_url, {"confirm_favourite": "on"})
     assert not Generation.objects.live().filter(pk=generation.pk).exists()
 
 
-def test_an_image_shared_by_two_generations_survives_deleting_one(client, demo_mode):
+def test_an_image_shared_by_two_generations_survives_deleting_one(admin_client, demo_mode):
     first, second = make_generation(seed=3), make_generation(seed=3)
     finish(first)
     finish(second)
     first.refresh_from_db()
 
-    client.post(reverse("generations:delete", args=[first.public_id]))
+    admin_client.post(reverse("generations:delete", args=[first.public_id]))
 
     assert default_storage.exists(first.image.name)
 
@@ -288,7 +288,136 @@ def test_the_detail_page_says_who_made_it_and_when(client, django_user_model):
     assert f'datetime="{generation.created_at.isoformat()}"' in page
 
 
-def test_deleted_generations_leave_the_playgrounds_latest_images(client, demo_mode):
+def test_deleted_generations_leave_the_playgrounds_latest_images(admin_client, demo_mode):
     generation = make_generation(prompt="Soon gone")
-    client.post(reverse("generations:delete", args=[generation.public_id]))
-    assert "Soon gone" not in client.get(reverse("generations:home")).text
+    admin_client.post(reverse("generations:delete", args=[generation.public_id]))
+    assert "Soon gone" not in admin_client.get(reverse("generations:home")).text
+
+
+def select(client, operation, generations, *, method="post", htmx=False, headers=None, **fields):
+    """Ask the gallery's selection endpoint to do `operation` to `generations`, as its forms do."""
+    data = {"operation": operation, "id": [generation.public_id for generation in generations], **fields}
+    headers = ({"HX-Request": "true"} if htmx else {}) | (headers or {})
+    return getattr(client, method)(reverse("generations:gallery-selection"), data, headers=headers)
+
+
+def test_it_favourites_several_tiles_at_once_and_gives_htmx_the_changed_tiles(client):
+    picked = make_generations(3)
+    other = make_generation(prompt="Not picked")
+
+    response = select(client, "favourite", picked[:2], htmx=True)
+
+    assert set(Generation.objects.filter(is_favourite=True).values_list("prompt", flat=True)) == {
+        "Picture number 0",
+        "Picture number 1",
+    }
+    for generation in picked[:2]:
+        assert f'id="generation-{generation.public_id}"' in response.text
+    assert response.text.count('hx-swap-oob="true"') == 3, "two tiles and the status line"
+    assert "2 images added to favourites." in response.text
+    assert other.public_id not in response.text
+
+
+def test_it_unfavourites_and_goes_back_to_the_gallery_page_it_came_from_without_javascript(client):
+    picked = make_generations(2, is_favourite=True)
+
+    response = select(
+        client, "unfavourite", picked, headers={"Referer": "http://testserver/gallery/?q=picture"}
+    )
+
+    assert response.status_code == 302
+    assert response.url == "http://testserver/gallery/?q=picture"
+    assert not Generation.objects.filter(is_favourite=True).exists()
+
+
+def test_it_asks_before_changing_anything_when_asked_by_a_plain_link(client):
+    picked = make_generations(2)
+
+    response = select(client, "favourite", picked, method="get")
+
+    assert "Add 2 images to favourites?" in response.text
+    assert not Generation.objects.filter(is_favourite=True).exists()
+
+
+@pytest.mark.parametrize("ids", [[], ["not/an/id"], [f"id{index}" for index in range(101)]])
+def test_it_refuses_a_selection_it_cannot_act_on(client, ids):
+    response = client.post(reverse("generations:gallery-selection"), {"operation": "favourite", "id": ids})
+    assert response.status_code == 400
+    assert "Nothing to do" in response.text
+
+
+def test_it_deletes_only_the_picked_images_the_reader_may_delete(client, django_user_model, settings):
+    settings.REQUIRE_LOGIN = True
+    alice, bob = django_user_model.objects.create_user("alice"), django_user_model.objects.create_user("bob")
+    mine = [make_generation(prompt=f"alice's {index}", user=alice) for index in range(2)]
+    theirs = make_generation(prompt="bob's", user=bob)
+    client.force_login(alice)
+
+    asked = select(client, "delete", [*mine, theirs], htmx=True)
+    assert "Delete 2 images?" in asked.text
+    assert "1 of the images you picked is not yours" in asked.text
+    assert Generation.objects.live().count() == 3
+
+    done = select(client, "delete", [*mine, theirs], htmx=True, confirmed="1")
+
+    assert set(Generation.objects.live().values_list("prompt", flat=True)) == {"bob's"}
+    assert done.text.count('hx-swap-oob="delete"') == 2
+    assert "gallery-selection-done" in done.headers["HX-Trigger"]
+
+
+def test_it_asks_twice_before_deleting_favourites_in_bulk(client, django_user_model):
+    alice = django_user_model.objects.create_user("alice")
+    picked = [
+        make_generation(prompt="plain", user=alice),
+        make_generation(prompt="loved", is_favourite=True, user=alice),
+    ]
+    client.force_login(alice)
+
+    refused = select(client, "delete", picked, confirmed="1")
+    assert "tick the box to delete them anyway" in refused.text
+    assert Generation.objects.live().count() == 2
+
+    done = select(client, "delete", picked, confirmed="1", confirm_favourites="on")
+    assert done.status_code == 302
+    assert not Generation.objects.live().exists()
+
+
+def test_it_asks_for_sign_in_before_changing_several_tiles_when_sign_in_is_required(client, settings):
+    settings.REQUIRE_LOGIN = True
+    picked = make_generations(1)
+
+    response = select(client, "favourite", picked)
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+    assert not Generation.objects.filter(is_favourite=True).exists()
+
+
+def test_a_live_tile_refreshes_itself_until_its_image_lands(client, demo_mode):
+    generation = make_generation(prompt="Coming soon")
+    tile_url = reverse("generations:tile", args=[generation.public_id])
+
+    waiting = client.get(tile_url).text
+    assert f'data-live-card="{generation.public_id}"' in waiting
+    assert f'hx-get="{tile_url}"' in waiting
+
+    finish(generation)
+    landed = client.get(tile_url).text
+    assert "data-live-card" not in landed
+    assert f'src="{generation.thumbnail_url}"' in landed
+    assert f'data-image="{generation.image_url}"' in landed
+
+
+def test_a_filter_change_gets_only_the_results_back(client):
+    make_generations(2)
+
+    response = client.get(
+        reverse("generations:gallery"),
+        {"q": "picture"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="gallery-results",
+    )
+
+    assert response.text.lstrip().startswith('<div id="gallery-results">')
+    assert "Picture number 1" in response.text
+    assert "gallery-filters" not in response.text

@@ -169,6 +169,21 @@ def generation_delete(*, generation: Generation) -> Generation:
     return generation
 
 
+def generations_set_favourite(*, generations: list[Generation], favourite: bool) -> list[Generation]:
+    """Favourite (or unfavourite) several generations at once: the gallery's selection and a tile's star."""
+    Generation.objects.filter(pk__in=[generation.pk for generation in generations]).update(
+        is_favourite=favourite
+    )
+    for generation in generations:
+        generation.is_favourite = favourite
+    return generations
+
+
+def generations_delete(*, generations: list[Generation]) -> list[Generation]:
+    """Delete several generations (see `generation_delete`); the caller has checked who may delete which."""
+    return [generation_delete(generation=generation) for generation in generations]
+
+
 def generation_download_png(*, generation: Generation, share_url: str) -> bytes:
     """The stored image as a PNG that carries its prompt, seed and settings as text chunks."""
     parameters = {

@@ -30,6 +30,10 @@ SUBJECTS = [
     "a sneaker",
     "a desert road",
     "a koi pond",
+    # Chinese, Japanese and Korean prompts are common with Z-Image: the search must find their words too.
+    "一只可爱的橘猫",
+    "窓辺で眠る猫",
+    "빨간 자전거",
 ]
 STYLES = [
     "at golden hour",
