@@ -315,7 +315,9 @@ def test_without_javascript_a_tile_is_a_link_and_its_star_a_form(fifty_tiles, op
     expect(page.get_by_role("heading", name="Copy as code")).to_be_visible()
 
 
-def test_shift_click_picks_a_range_to_favourite_compare_takes_four_and_back_keeps_the_ticks(fifty_tiles, open_page):
+def test_shift_click_picks_a_range_to_favourite_compare_takes_four_and_back_keeps_the_ticks(
+    fifty_tiles, open_page
+):
     page = open_page()
     page.goto("/gallery/")
     status = page.locator("#selection-status")
