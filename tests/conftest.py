@@ -7,7 +7,7 @@ import os
 import shutil
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -264,3 +264,27 @@ def page(browser: Browser, playground: str) -> Page:
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+PHONE = {"width": 390, "height": 844}
+TABLET = {"width": 768, "height": 1024}
+DESKTOP = {"width": 1440, "height": 900}
+
+
+@pytest.fixture
+def open_page(browser: Browser, playground: str) -> Iterator[Callable[..., Page]]:
+    """Open a page on the playground at a viewport: `open_page(PHONE)` is a touch screen with a mobile
+    viewport; other options go to the browser context (`color_scheme="dark"`, `java_script_enabled=False`)."""
+    contexts = []
+
+    def open_page(viewport: dict = DESKTOP, **options) -> Page:
+        touch = {"is_mobile": True, "has_touch": True} if viewport["width"] < 800 else {}
+        context = browser.new_context(base_url=playground, viewport=viewport, **touch, **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()

@@ -3,43 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from generations.models import Generation
-from tests.conftest import finish, make_generation
+from tests.conftest import DESKTOP, PHONE, TABLET, finish, make_generation
 from tests.test_browser import submit_a_size_too_small
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PHONE = {"width": 390, "height": 844}
-TABLET = {"width": 768, "height": 1024}
-DESKTOP = {"width": 1440, "height": 900}
-
-
-def context_options(viewport: dict) -> dict:
-    """A browser context that looks like the device: phones and tablets are touch screens with a mobile viewport."""
-    touch = {"is_mobile": True, "has_touch": True} if viewport["width"] < 1024 else {}
-    return {"viewport": viewport, **touch}
-
-
-@pytest.fixture
-def open_page(browser: Browser, playground: str) -> Iterator[Callable[[dict], Page]]:
-    """Open a page on the playground at a viewport: `open_page(PHONE)`."""
-    contexts = []
-
-    def open_page(viewport: dict) -> Page:
-        context = browser.new_context(base_url=playground, **context_options(viewport))
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
 
 
 # Generations are finished before the worker starts (list these fixtures before `open_page`), so that its
