@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 bind = os.environ.get("BIND", "0.0.0.0:8000")
@@ -15,3 +16,10 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # No management socket in the home folder: several instances (and the tests) may run side by side.
 control_socket_disable = True
+
+
+def post_worker_init(worker) -> None:
+    """Access log lines name the path only, never the query string (where a token may have been pasted)."""
+    from playground.request_log import AccessLogWithoutQuery
+
+    logging.getLogger("uvicorn.access").addFilter(AccessLogWithoutQuery())

@@ -1,12 +1,30 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 
 from generations.models import ApiToken, Generation
 
 
+class DateDrillDownChangeList(ChangeList):
+    """Django's date drill-down lets an OverflowError out of a year too large for a date (`?created_at__year=`
+    with 30 digits), which is a 500; such a year is an incorrect lookup like any other (the page says so)."""
+
+    def get_filters(self, request):
+        try:
+            return super().get_filters(request)
+        except OverflowError as err:
+            raise IncorrectLookupParameters(err) from err
+
+
+class DateDrillDownAdmin(admin.ModelAdmin):
+    def get_changelist(self, request, **kwargs):
+        return DateDrillDownChangeList
+
+
 @admin.register(Generation)
-class GenerationAdmin(admin.ModelAdmin):
+class GenerationAdmin(DateDrillDownAdmin):
     list_display = [
         "public_id",
         "status",

@@ -28,6 +28,7 @@ from generations.services.provider import MAX_SEED
 from generations.services.tokens import api_token_user
 from generations.sizes import DEFAULT_SIZE, parse_size
 from playground.db import database_sync_to_async
+from playground.untrusted_text import text_problem
 
 # How a failed generation answers, by its error code: the caller's fault is 4xx, the provider's is 5xx.
 STATUS_BY_ERROR_CODE = {
@@ -63,7 +64,7 @@ def models(request: HttpRequest) -> JsonResponse:
     try:
         _authenticate(request, method="GET")
     except ApiError as err:
-        return _error_response(err)
+        return api_error_response(err)
     model = {"id": settings.ZIMAGE_MODEL, "object": "model", "created": 0, "owned_by": "z-image-playground"}
     return JsonResponse({"object": "list", "data": [model]})
 
@@ -83,17 +84,17 @@ async def image_generations(request: HttpRequest) -> JsonResponse:
             source=GenerationSource.API,
         )
     except ApiError as err:
-        return _error_response(err)
+        return api_error_response(err)
     except GenerationRefused as err:
         status = 503 if err.code == "queue_full" else 429
-        return _error_response(
+        return api_error_response(
             ApiError(status, err.user_message, code=err.code, **{"Retry-After": str(err.retry_after_s)})
         )
     generation = await generation_wait(public_id=generation.public_id, timeout_s=settings.API_WAIT_S)
     if generation.is_queued:
         # Never sent to the provider: cancelling is free, and the caller may simply try again later.
         await database_sync_to_async(generation_cancel)(generation=generation)
-        return _error_response(
+        return api_error_response(
             ApiError(
                 503,
                 "The playground's queue did not reach this request in time; nothing was billed. Try again later.",
@@ -102,7 +103,7 @@ async def image_generations(request: HttpRequest) -> JsonResponse:
             )
         )
     if generation.is_running:
-        return _error_response(
+        return api_error_response(
             ApiError(
                 504,
                 f"The image is still being made; it will appear in the gallery at "
@@ -113,7 +114,7 @@ async def image_generations(request: HttpRequest) -> JsonResponse:
         )
     if generation.status != GenerationStatus.SUCCEEDED:
         status = STATUS_BY_ERROR_CODE.get(generation.error_code, 502)
-        return _error_response(
+        return api_error_response(
             ApiError(status, generation.error_message, code=generation.error_code, **DO_NOT_RETRY)
         )
     item = await sync_to_async(_result_item, thread_sensitive=False)(request, generation, image_request)
@@ -149,6 +150,8 @@ def _parse(raw: bytes) -> ApiImageRequest:
     """Validate a request body as the provider does (provider-api.md); raise ApiError on the first problem."""
     try:
         body = json.loads(raw)
+    except RecursionError as err:
+        raise ApiError(400, "The request body is nested too deeply.", code="invalid_json") from err
     except ValueError as err:
         raise ApiError(400, "The request body is not valid JSON.", code="invalid_json") from err
     if not isinstance(body, dict):
@@ -160,13 +163,8 @@ def _parse(raw: bytes) -> ApiImageRequest:
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise ApiError(400, "prompt is required.", code="invalid_prompt", param="prompt")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise ApiError(
-            400,
-            f"prompt is longer than {MAX_PROMPT_CHARS} characters.",
-            code="invalid_prompt",
-            param="prompt",
-        )
+    if problem := text_problem(prompt, max_chars=MAX_PROMPT_CHARS):
+        raise ApiError(400, f"prompt {problem}.", code="invalid_prompt", param="prompt")
     size = body.get("size", DEFAULT_SIZE)
     try:
         width, height = parse_size(size if isinstance(size, str) else "")
@@ -206,7 +204,8 @@ def _parse(raw: bytes) -> ApiImageRequest:
     return ApiImageRequest(prompt.strip(), width, height, seed, prompt_extend, response_format)
 
 
-def _error_response(err: ApiError) -> JsonResponse:
+def api_error_response(err: ApiError) -> JsonResponse:
+    """The error as OpenAI's APIs send theirs, which the official SDKs turn into their exception classes."""
     error_type = "invalid_request_error" if err.status < 500 else "server_error"
     payload = {"error": {"message": err.message, "type": error_type, "param": err.param, "code": err.code}}
     response = JsonResponse(payload, status=err.status)

@@ -178,3 +178,7 @@ class ApiTokenForm(forms.Form):
     name = forms.CharField(
         max_length=100, label="Token name", widget=forms.TextInput(attrs={"placeholder": "e.g. batch script"})
     )
+
+
+class ApiTokenRevokeForm(forms.Form):
+    token = forms.IntegerField(min_value=1, max_value=2**63 - 1)

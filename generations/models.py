@@ -143,6 +143,11 @@ class Generation(models.Model):
 
     is_favourite = models.BooleanField(default=False)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    maker_session = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="A random id kept in the browser session that made it: on an open instance, who may delete it.",
+    )
     search_vector = models.GeneratedField(
         # English words stemmed; Chinese, Japanese and Korean as character pairs and characters (see search.py).
         expression=SearchVector(SearchText("prompt"), SearchText("revised_prompt"), config="english"),
@@ -193,11 +198,17 @@ class Generation(models.Model):
     def size(self) -> str:
         return f"{self.width}x{self.height}"
 
-    def can_be_deleted_by(self, user) -> bool:
-        """The maker deletes their own generations; staff delete any; anonymous ones are the team's."""
-        if not user.is_authenticated:
-            return self.user_id is None and not settings.REQUIRE_LOGIN
-        return user.is_staff or self.user_id in (None, user.pk)
+    def can_be_deleted_by(self, user, *, maker_session: str = "") -> bool:
+        """Staff delete any generation, a signed-in user their own. One made without signing in (an open
+        instance) only the browser session that made it may delete, `maker_session` being that session's id."""
+        if user.is_authenticated and (user.is_staff or self.user_id == user.pk):
+            return True
+        return (
+            not settings.REQUIRE_LOGIN
+            and self.user_id is None
+            and self.maker_session != ""
+            and self.maker_session == maker_session
+        )
 
     @property
     def is_deleted(self) -> bool:

@@ -2,20 +2,27 @@ from __future__ import annotations
 
 import functools
 import json
+import secrets
 from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.utils.cache import patch_cache_control
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
-from generations.forms import ApiTokenForm, GalleryFilterForm, GenerationDeleteForm, GenerationForm
+from generations.forms import (
+    ApiTokenForm,
+    ApiTokenRevokeForm,
+    GalleryFilterForm,
+    GenerationDeleteForm,
+    GenerationForm,
+)
 from generations.models import Generation, GenerationStatus, is_public_id
 from generations.selectors import gallery_page, usage_summary
 from generations.services.generations import (
@@ -55,7 +62,7 @@ def login_required_if_configured(view):
     return wrapper
 
 
-@require_GET
+@require_safe
 def home(request: HtmxHttpRequest) -> HttpResponse:
     return _render_home(request, GenerationForm(initial=_initial_from(request.GET.get("from"))))
 
@@ -74,6 +81,7 @@ def generation_new(request: HtmxHttpRequest) -> HttpResponse:
             seed=form.cleaned_data["seed"],
             prompt_extend=form.cleaned_data["prompt_extend"],
             user=request.user,
+            maker_session=_maker_session(request),
         )
     except GenerationRefused as err:
         form.add_error(None, err.user_message)
@@ -87,7 +95,7 @@ def generation_new(request: HtmxHttpRequest) -> HttpResponse:
     return reswap(response, "none")
 
 
-@require_GET
+@require_safe
 def generation_card(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     return _render_card(request, get_object_or_404(Generation.objects.live(), public_id=public_id))
 
@@ -143,19 +151,24 @@ def _render_card(request: HtmxHttpRequest, generation: Generation) -> HttpRespon
     context = {
         "generation": generation,
         "large": large,
-        "can_delete": large and generation.can_be_deleted_by(request.user),
+        "can_delete": large
+        and generation.can_be_deleted_by(
+            request.user, maker_session=request.session.get(MAKER_SESSION_KEY, "")
+        ),
     }
     return render(request, "generations/home.html#generation-card", context)
 
 
-@require_GET
+@require_safe
 def generation_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     generation = get_object_or_404(Generation, public_id=public_id)
     if generation.is_deleted:
         return render(request, "generations/deleted.html", {"generation": generation}, status=410)
     context = {
         "generation": generation,
-        "can_delete": generation.can_be_deleted_by(request.user),
+        "can_delete": generation.can_be_deleted_by(
+            request.user, maker_session=request.session.get(MAKER_SESSION_KEY, "")
+        ),
         "snippets": generation_request_snippets(
             generation=generation, base_url=settings.ZIMAGE_BASE_URL, model=settings.ZIMAGE_MODEL
         ),
@@ -168,7 +181,9 @@ def generation_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 def generation_new_seed(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     original = get_object_or_404(Generation.objects.live(), public_id=public_id)
     try:
-        generation = generation_repeat(generation=original, new_seed=True, user=request.user)
+        generation = generation_repeat(
+            generation=original, new_seed=True, user=request.user, maker_session=_maker_session(request)
+        )
     except GenerationRefused as err:
         return _refused(request, err, original)
     if request.htmx:
@@ -186,11 +201,13 @@ def generation_favourite(request: HtmxHttpRequest, public_id: str) -> HttpRespon
     return redirect(generation)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required_if_configured
 def generation_delete_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
-    if not generation.can_be_deleted_by(request.user):
+    if not generation.can_be_deleted_by(
+        request.user, maker_session=request.session.get(MAKER_SESSION_KEY, "")
+    ):
         raise PermissionDenied("Only the person who made a generation (or a staff member) can delete it.")
     form = GenerationDeleteForm(request.POST if request.method == "POST" else None, generation=generation)
     if request.method == "POST" and form.is_valid():
@@ -200,7 +217,7 @@ def generation_delete_view(request: HtmxHttpRequest, public_id: str) -> HttpResp
     return render(request, "generations/delete.html", {"generation": generation, "form": form})
 
 
-@require_GET
+@require_safe
 def gallery(request: HtmxHttpRequest) -> HttpResponse:
     filter_form = GalleryFilterForm(request.GET)
     page = gallery_page(
@@ -224,7 +241,7 @@ def gallery(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "generations/gallery.html", context)
 
 
-@require_GET
+@require_safe
 def compare(request: HttpRequest) -> HttpResponse:
     picked = list(dict.fromkeys(request.GET.getlist("id")))
     public_ids = picked[:COMPARE_MAX]
@@ -262,9 +279,11 @@ COMPARED_FIELDS = (
 @require_POST
 @login_required_if_configured
 def generation_retry_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    original = get_object_or_404(Generation, public_id=public_id)
+    original = get_object_or_404(Generation.objects.live(), public_id=public_id)
     try:
-        generation = generation_repeat(generation=original, user=request.user)
+        generation = generation_repeat(
+            generation=original, user=request.user, maker_session=_maker_session(request)
+        )
     except GenerationRefused as err:
         return _refused(request, err, original)
     if request.htmx and request.htmx.target == "results":
@@ -274,7 +293,7 @@ def generation_retry_view(request: HtmxHttpRequest, public_id: str) -> HttpRespo
     return redirect(generation)
 
 
-@require_GET
+@require_safe
 def generation_image(request: HttpRequest, public_id: str, variant: str) -> HttpResponse:
     generation = get_object_or_404(
         Generation.objects.live(), public_id=public_id, status=GenerationStatus.SUCCEEDED
@@ -319,7 +338,7 @@ def _refused(request: HtmxHttpRequest, err: GenerationRefused, original: Generat
     return redirect(original)
 
 
-@require_GET
+@require_safe
 @login_required_if_configured
 def usage(request: HttpRequest) -> HttpResponse:
     summary = usage_summary(days=USAGE_DAYS)
@@ -333,7 +352,7 @@ def usage(request: HttpRequest) -> HttpResponse:
     return render(request, "generations/usage.html", context)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def api_tokens(request: HttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST if request.method == "POST" else None)
@@ -350,7 +369,10 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def api_token_revoke_view(request: HttpRequest) -> HttpResponse:
-    if api_token_revoke(user=request.user, token_id=int(request.POST.get("token", "0") or 0)):
+    form = ApiTokenRevokeForm(request.POST)
+    if not form.is_valid():
+        raise BadRequest("Name a token to revoke by its number.")
+    if api_token_revoke(user=request.user, token_id=form.cleaned_data["token"]):
         messages.success(request, "The token was revoked; scripts using it now get 401.")
     return redirect("generations:api-tokens")
 
@@ -370,9 +392,19 @@ def _render_home(request: HttpRequest, form: GenerationForm, status: int = 200) 
     return render(request, "generations/home.html", context, status=status)
 
 
+def _maker_session(request: HttpRequest) -> str:
+    """The random id this browser session gives the generations it asks for (made on first use)."""
+    if not request.session.get(MAKER_SESSION_KEY):
+        request.session[MAKER_SESSION_KEY] = secrets.token_urlsafe(16)
+    return request.session[MAKER_SESSION_KEY]
+
+
+MAKER_SESSION_KEY = "maker_session"
+
+
 def _initial_from(public_id: str | None) -> dict:
     """Form values copied from an earlier generation, for "use these settings" links."""
-    source = Generation.objects.filter(public_id=public_id).first() if public_id else None
+    source = Generation.objects.live().filter(public_id=public_id).first() if public_id else None
     if source is None:
         return {"size": DEFAULT_SIZE}
     preset_values = {preset.value for preset in PRESETS}

@@ -55,6 +55,20 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class AccessLogWithoutQuery(logging.Filter):
+    """Cuts the query string from uvicorn's access log lines (`client - "METHOD path HTTP/v" status`).
+
+    A token pasted into a URL (`/v1/models?api_key=...`) is refused, and must not be kept in a log either; so are
+    search words. The path stays.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].partition("?")[0], *args[3:])
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, for log collectors (LOG_FORMAT=json)."""
 

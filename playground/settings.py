@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -80,6 +81,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django_htmx",
     "procrastinate.contrib.django",
+    "axes",
     "generations",
 ]
 
@@ -89,6 +91,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "playground.static_files.StaticFilesMiddleware",
+    "playground.untrusted_input.untrusted_input_middleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -96,6 +99,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "playground.urls"
@@ -147,6 +151,20 @@ LOGIN_REDIRECT_URL = "generations:home"
 LOGOUT_REDIRECT_URL = "generations:gallery"
 # Generating (and favouriting, deleting, tokens) needs a signed-in user; `make run` (DEBUG) keeps it open.
 REQUIRE_LOGIN = envbool("REQUIRE_LOGIN", not DEBUG)
+
+# Sign-in throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one address,
+# that pair is refused for AXES_COOLOFF_MINUTES, counted in PostgreSQL so that every process sees the same
+# numbers. Keyed on the pair, so nobody can lock a colleague out from elsewhere by guessing their name.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "playground.sign_in.locked_out"
+AXES_USERNAME_CALLABLE = "playground.sign_in.attempted_username"
 
 # No inline script or style anywhere: htmx gets its nonce through {% htmx_script %}.
 SECURE_CSP = {
@@ -226,7 +244,10 @@ LOGGING = {
 
 # The provider. Without a key the playground runs on its offline demo provider and says so on every page.
 ZIMAGE_API_KEY = os.environ.get("ZIMAGE_API_KEY", "")
-ZIMAGE_BASE_URL = os.environ.get("ZIMAGE_BASE_URL", "https://open.dieyuyun.com/v1").rstrip("/")
+# The provider's public endpoint: the only base URL that pages show ("Copy as code"); any other may be a gateway
+# whose URL carries credentials.
+ZIMAGE_PUBLIC_BASE_URL = "https://open.dieyuyun.com/v1"
+ZIMAGE_BASE_URL = os.environ.get("ZIMAGE_BASE_URL", ZIMAGE_PUBLIC_BASE_URL).rstrip("/")
 ZIMAGE_MODEL = os.environ.get("ZIMAGE_MODEL", "z-image-turbo")
 ZIMAGE_RESPONSE_FORMAT = os.environ.get("ZIMAGE_RESPONSE_FORMAT", "url")
 if ZIMAGE_RESPONSE_FORMAT not in {"url", "b64_json"}:

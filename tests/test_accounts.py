@@ -51,7 +51,7 @@ def test_htmx_posts_are_sent_to_the_sign_in_page_too(client, deployed, demo_mode
 
 
 def test_a_signed_in_user_generates_and_owns_the_result(client, deployed, demo_mode, alice):
-    client.login(username="alice", password="correct horse battery")
+    client.post(reverse("login"), {"username": "alice", "password": "correct horse battery"})
     client.post(reverse("generations:new"), FORM)
     assert Generation.objects.get().user == alice
 

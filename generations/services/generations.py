@@ -42,11 +42,13 @@ def generation_create(
     prompt_extend: bool,
     user: AbstractBaseUser | AnonymousUser | None = None,
     source: str = GenerationSource.WEB,
+    maker_session: str = "",
 ) -> Generation:
     """Record a queued generation within the limits and queue its job, in one transaction.
 
     A blank seed is drawn here, because the provider does not report the seed it picks. Raises
-    GenerationRefused, before anything is recorded or queued, when a limit is reached.
+    GenerationRefused, before anything is recorded or queued, when a limit is reached. `maker_session` is the
+    id kept in the browser session that asked for it (see Generation.can_be_deleted_by).
     """
     provider = configured_provider()
     owner = user if user is not None and user.is_authenticated else None
@@ -63,6 +65,7 @@ def generation_create(
             is_demo=provider.is_demo,
             user=owner,
             source=source,
+            maker_session=maker_session,
         )
         # The request id travels with the job, so that the worker's log lines match the request's.
         generation.job_id = run_generation.defer(generation_id=generation.pk, request_id=request_id.get())
@@ -129,7 +132,7 @@ def _generation_by_public_id(public_id: str) -> Generation:
 
 @database_sync_to_async
 def _statuses(public_ids: list[str]) -> list[tuple[str, str]]:
-    return list(Generation.objects.filter(public_id__in=public_ids).values_list("public_id", "status"))
+    return list(Generation.objects.live().filter(public_id__in=public_ids).values_list("public_id", "status"))
 
 
 def generation_repeat(
@@ -137,6 +140,7 @@ def generation_repeat(
     generation: Generation,
     new_seed: bool = False,
     user: AbstractBaseUser | AnonymousUser | None = None,
+    maker_session: str = "",
 ) -> Generation:
     """A new generation with the same inputs: "Retry" keeps the seed, "same prompt, new seed" draws one."""
     return generation_create(
@@ -146,6 +150,7 @@ def generation_repeat(
         seed=None if new_seed else generation.seed,
         prompt_extend=generation.prompt_extend,
         user=user,
+        maker_session=maker_session,
     )
 
 

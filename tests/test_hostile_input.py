@@ -1,0 +1,471 @@
+"""Hostile input gets a clear answer, never a server error, and nothing is recorded half-way.
+
+The walk takes every route from the URL resolver (a route added later is walked without being listed here) and
+sends each hostile value in the path, the query string, an urlencoded form, a multipart form and a JSON body,
+as an anonymous visitor and as a signed-in staff member, to the playground served as in production (ASGI; no
+worker, so that what a request queued stays as it recorded it).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from urllib.parse import quote_from_bytes
+
+import httpx
+import pytest
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils.regex_helper import normalize
+from procrastinate.contrib.django.models import ProcrastinateJob
+
+from generations.models import Generation
+from generations.services.generations import generation_thumbnail
+from generations.services.tokens import api_token_create
+from playground.untrusted_text import MAX_TEXT_CHARS
+from tests.conftest import finish, make_generation
+
+
+@dataclass(frozen=True, slots=True)
+class Hostile:
+    name: str
+    raw: bytes  # as a URL or a UTF-8 body carries it (lone surrogates as their three-byte WTF-8 form)
+    text: str | None = None  # as a decoder can deliver it, where one can (a JSON escape, a declared charset)
+
+    @property
+    def in_url(self) -> str:
+        return quote_from_bytes(self.raw, safe="")
+
+    @property
+    def fits_in_a_url(self) -> bool:
+        return len(self.in_url) <= URL_BUDGET
+
+    @property
+    def in_json(self) -> bytes:
+        return json.dumps(self.text).encode() if self.text is not None else b'"' + self.raw + b'"'
+
+    @property
+    def in_escaped_multipart(self) -> bytes:
+        """For a multipart body that declares `charset=unicode_escape`."""
+        return self.text.encode("unicode_escape") if self.text is not None else self.raw
+
+
+HOSTILE_VALUES = [
+    Hostile("NUL", b"\x00", "\x00"),
+    Hostile("invalid UTF-8", b"\xff"),
+    Hostile("lone surrogate", b"\xed\xa0\x80", "\ud800"),
+    Hostile("10,000 characters", b"x" * 10_000, "x" * 10_000),
+    Hostile("over the length cap", b"y" * (MAX_TEXT_CHARS + 1), "y" * (MAX_TEXT_CHARS + 1)),
+    Hostile("not a number", b"abc", "abc"),
+    Hostile("a huge number", b"9" * 30, "9" * 30),
+]
+# httpx refuses URLs over 64 KiB (and proxies far shorter ones): longer values are walked in bodies only.
+URL_BUDGET = 60_000
+# Every name a view, form or the admin reads from a query string or a form, plus a few generic ones.
+QUERY_FIELDS = {
+    "from": "{}",
+    "id": "{}",
+    "after": "1.{}",
+    "until": "1.{}",
+    "q": "{}",
+    "owner": "{}",
+    "status": "{}",
+    "ratio": "{}",
+    "extend": "{}",
+    "favourites": "{}",
+    "large": "{}",
+    "next": "{}",
+    "o": "{}",
+    "p": "{}",
+    "e": "{}",
+    "_changelist_filters": "{}",
+    "created_at__year": "{}",
+}
+FORM_FIELDS = [
+    "prompt",
+    "prompts",
+    "size",
+    "sizes",
+    "custom_size",
+    "custom_sizes",
+    "seed",
+    "seed_count",
+    "seed_list",
+    "prompt_extend",
+    "extend",
+    "name",
+    "token",
+    "favourite",
+    "confirm_favourite",
+    "username",
+    "password",
+    "next",
+    "action",
+    "_selected_action",
+    "index",
+]
+JSON_FIELDS = ["prompt", "size", "response_format", "n"]
+# A value each path parameter takes when another part of the request is the hostile one: a generation's public id
+# is the walk's own generation; other ids name nothing, so that the admin's delete pages delete nobody.
+PATH_VALUES = {"app_label": "generations", "url": "nothing-here/"}
+NO_SUCH_ID = "987654321"
+CSRF_SECRET = "a" * 32
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    name: str
+    template: str  # "/g/%(public_id)s/"
+    parameters: list[str]
+
+
+def every_route() -> list[Route]:
+    """Every URL pattern of the project, as a path template, found the way Django's own reverse() finds them."""
+
+    def walk(patterns, prefix: str, names: str):
+        for pattern in patterns:
+            regex = prefix + pattern.pattern.regex.pattern.removeprefix("^")
+            if isinstance(pattern, URLResolver):
+                namespace = f"{names}{pattern.namespace}:" if pattern.namespace else names
+                yield from walk(pattern.url_patterns, regex, namespace)
+            elif isinstance(pattern, URLPattern):
+                for template, parameters in normalize(regex):
+                    yield Route(f"{names}{pattern.name or '(unnamed)'}", "/" + template, parameters)
+
+    return list(walk(get_resolver().url_patterns, "", ""))
+
+
+@dataclass
+class Walker:
+    base_url: str
+    http: httpx.Client
+    target: Generation
+    sessions: dict[str, str]
+    api_tokens: dict[str, str]
+    server_errors: list[str]
+    half_recorded: list[str]
+    requests: int = 0
+
+    def path(self, route: Route, **hostile: str) -> str:
+        values = {name: PATH_VALUES.get(name, NO_SUCH_ID) for name in route.parameters}
+        if "public_id" in values:
+            values["public_id"] = self.target.public_id
+        return route.template % (values | hostile)
+
+    def send(self, who: str, route: Route, where: str, value: str, method: str, url: str, **options) -> None:
+        cookies = f"csrftoken={CSRF_SECRET}"
+        if self.sessions.get(who):
+            cookies += f"; sessionid={self.sessions[who]}"
+        headers = {"Cookie": cookies, "X-CSRFToken": CSRF_SECRET} | options.pop("headers", {})
+        if self.api_tokens.get(who):
+            headers["Authorization"] = f"Bearer {self.api_tokens[who]}"
+        before = record_counts()
+        with self.http.stream(method, self.base_url + url, headers=headers, **options) as response:
+            if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                response.read()
+        self.requests += 1
+        case = f"{who} {method} {route.name} ({route.template}) {value} in {where}: {response.status_code}"
+        if response.status_code >= 500:
+            self.server_errors.append(case)
+        elif response.status_code >= 400 and record_counts() != before:
+            self.half_recorded.append(case)
+        self.after(who, response)
+
+    def after(self, who: str, response: httpx.Response) -> None:
+        """Undo what a request may legitimately change that later ones rely on: a deletion, a sign-out."""
+        Generation.objects.filter(pk=self.target.pk).update(deleted_at=None)
+        if who == "staff":
+            renewed = response.cookies.get("sessionid")
+            if renewed is not None or not session_exists(self.sessions[who]):
+                self.sessions[who] = renewed or staff_session()
+
+
+def record_counts() -> tuple[int, ...]:
+    """Rows of everything the playground records (not sessions, sign-in attempts or the queue's finished jobs)."""
+    return tuple(model.objects.count() for model in apps.get_app_config("generations").get_models())
+
+
+def session_exists(key: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM django_session WHERE session_key = %s", [key])
+        return cursor.fetchone() is not None
+
+
+def staff_session() -> str:
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="staff"))
+    return client.cookies["sessionid"].value
+
+
+def query_strings(hostile: Hostile) -> list[str]:
+    """The hostile value in every query field, over as few URLs as keep each within the budget."""
+    if not hostile.fits_in_a_url:
+        return []
+    fields = [f"{name}={shape.format(hostile.in_url)}" for name, shape in QUERY_FIELDS.items()]
+    per_url = max(URL_BUDGET // len(fields[0]), 1)
+    return ["&".join(fields[start : start + per_url]) for start in range(0, len(fields), per_url)]
+
+
+def multipart(fields: list[str], value: bytes) -> bytes:
+    parts = [
+        b'--hostile\r\nContent-Disposition: form-data; name="'
+        + name.encode()
+        + b'"\r\n\r\n'
+        + value
+        + b"\r\n"
+        for name in fields
+    ]
+    return b"".join(parts) + b"--hostile--\r\n"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_every_route_with_hostile_input_without_a_server_error(
+    asgi_server, demo_mode, django_user_model, record_property
+):
+    staff = django_user_model.objects.create_superuser("staff", password=secrets.token_urlsafe())
+    target, twin = make_generation(seed=7), make_generation(seed=7)
+    for generation in (target, twin):  # the same image and thumbnail: deleting the target leaves its files
+        generation_thumbnail(generation=finish(generation))
+    routes = every_route()
+    first_new_pk = Generation.objects.order_by("-pk").values_list("pk", flat=True).first() + 1
+    walker = Walker(
+        base_url=asgi_server,
+        http=httpx.Client(timeout=30),
+        target=target,
+        sessions={"anonymous": "", "staff": staff_session()},
+        api_tokens={"anonymous": "", "staff": api_token_create(user=staff, name="walk")[1]},
+        server_errors=[],
+        half_recorded=[],
+    )
+    oversized = b"z" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+
+    for who in ("anonymous", "staff"):
+        for route in routes:
+            for hostile in HOSTILE_VALUES:
+                for parameter in route.parameters if hostile.fits_in_a_url else []:
+                    url = walker.path(route, **{parameter: hostile.in_url})
+                    walker.send(who, route, f"path <{parameter}>", hostile.name, "GET", url)
+                for query in query_strings(hostile):
+                    walker.send(who, route, "query", hostile.name, "GET", f"{walker.path(route)}?{query}")
+                form = "&".join(f"{name}={hostile.in_url}" for name in FORM_FIELDS)
+                walker.send(
+                    who,
+                    route,
+                    "form",
+                    hostile.name,
+                    "POST",
+                    walker.path(route),
+                    content=form.encode(),
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                )
+                walker.send(
+                    who,
+                    route,
+                    "multipart form",
+                    hostile.name,
+                    "POST",
+                    walker.path(route),
+                    content=multipart(FORM_FIELDS, hostile.in_escaped_multipart),
+                    headers={"Content-Type": "multipart/form-data; boundary=hostile; charset=unicode_escape"},
+                )
+                body = b'{"model": "z-image-turbo", ' + b", ".join(
+                    json.dumps(name).encode() + b": " + hostile.in_json for name in JSON_FIELDS
+                )
+                body += b', "parameters": {"seed": ' + hostile.in_json + b"}}"
+                walker.send(
+                    who,
+                    route,
+                    "JSON body",
+                    hostile.name,
+                    "POST",
+                    walker.path(route),
+                    content=body,
+                    headers={"Content-Type": "application/json"},
+                )
+            for where, content_type, content in (
+                ("JSON body", "application/json", b"[" * 100_000 + b"]" * 100_000),
+                ("JSON body", "application/json", oversized),
+                ("form", "application/x-www-form-urlencoded", b"prompt=" + oversized),
+            ):
+                label = "deep JSON" if content.startswith(b"[") else "an oversized body"
+                walker.send(
+                    who,
+                    route,
+                    where,
+                    label,
+                    "POST",
+                    walker.path(route),
+                    content=content,
+                    headers={"Content-Type": content_type},
+                )
+
+    walker.http.close()
+    summary = (
+        f"{len(routes)} routes x {len(HOSTILE_VALUES)} hostile values (+ deep JSON, oversized bodies) in path, "
+        f"query, form, multipart form and JSON body, anonymous and staff: {walker.requests} requests, "
+        f"{len(walker.server_errors)} server errors, {len(walker.half_recorded)} half-recorded"
+    )
+    print(summary, *walker.server_errors, *walker.half_recorded, sep="\n")
+    record_property("hostile_input", summary)
+    assert "\n".join(walker.server_errors) == ""
+    assert walker.half_recorded == []
+    made = Generation.objects.filter(pk__gte=first_new_pk)
+    queued = ProcrastinateJob.objects.filter(id__in=made.values("job_id"), status="todo")
+    assert made.count() == queued.count(), "every generation the walk made is queued with its job"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/?from=%00",
+        "/compare/?id=%00",
+        "/gallery/?after=1.%00",
+        "/gallery/?q=%00",
+        "/gallery/?q=a&owner=mine&status=%00",
+        "/usage/?x=%00",
+        "/accounts/login/?next=%00",
+    ],
+)
+def test_it_answers_nul_in_a_query_string_with_the_sites_own_400(client, url):
+    response = client.get(url)
+
+    assert response.status_code == 400
+    assert "This request could not be taken" in response.text
+    assert "contains a NUL character" in response.text
+    assert "playground.css" in response.text, "the site's own page"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/g/%00/", "/g/%00/retry/", "/admin/generations/generation/%00/change/"])
+def test_it_answers_nul_in_a_path_with_the_sites_own_404(admin_client, url):
+    response = admin_client.get(url)
+
+    assert response.status_code == 404
+    assert "Nothing here" in response.text
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_form_whose_declared_charset_smuggles_in_a_lone_surrogate(client, demo_mode):
+    body = multipart(["prompt", "size"], b"A fox \\ud800")
+    response = client.generic(
+        "POST",
+        reverse("generations:new"),
+        body,
+        content_type="multipart/form-data; boundary=hostile; charset=unicode_escape",
+    )
+
+    assert response.status_code == 400
+    assert "`prompt` contains a lone surrogate" in response.text
+    assert Generation.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_it_answers_a_token_that_is_not_a_number_with_400(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("alice"))
+
+    response = client.post(reverse("generations:api-token-revoke"), {"token": "abc"})
+
+    assert response.status_code == 400
+    assert "playground.css" in response.text
+
+
+@pytest.mark.django_db
+def test_it_ignores_a_cookie_that_is_not_text(client):
+    client.cookies["sessionid"] = '"\\000abcdefghijk"'  # a quoted cookie's octal escape: a NUL once unquoted
+
+    assert client.get(reverse("generations:gallery")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_it_answers_an_oversized_form_with_413_in_the_sites_own_page(client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    response = client.post(reverse("generations:new"), {"prompt": "x" * 2000})
+
+    assert response.status_code == 413
+    assert "larger than 1,000 bytes" in response.text
+    assert "playground.css" in response.text
+
+
+@pytest.fixture
+def api_client(client, django_user_model) -> Client:
+    _token, plaintext = api_token_create(user=django_user_model.objects.create_user("alice"), name="tests")
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {plaintext}"
+    return client
+
+
+def api_post(client: Client, body: bytes, path: str = "/v1/images/generations"):
+    return client.generic("POST", path, body, content_type="application/json")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        (b'{"model": "z-image-turbo", "prompt": "A fox \\u0000"}', "prompt"),
+        (b'{"model": "z-image-turbo", "prompt": "A fox \\ud800"}', "prompt"),
+        (json.dumps({"model": "z-image-turbo", "prompt": "x" * 4001}).encode(), "prompt"),
+        (b'{"model": "z-image-turbo", "prompt": "A fox", "size": "1024x\\u0000"}', "size"),
+        (
+            b'{"model": "z-image-turbo", "prompt": "A fox", "parameters": {"seed": "\\ud800"}}',
+            "parameters.seed",
+        ),
+    ],
+)
+def test_the_api_names_the_field_that_is_not_text_and_records_nothing(api_client, body, param):
+    response = api_post(api_client, body)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == param
+    assert response.json()["error"]["type"] == "invalid_request_error"
+    assert Generation.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_the_api_answers_deep_json_with_400_instead_of_a_recursion_error(api_client):
+    response = api_post(api_client, b"[" * 100_000 + b"]" * 100_000)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+
+
+@pytest.mark.django_db
+def test_the_api_answers_an_oversized_body_with_an_openai_shaped_413(api_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    response = api_post(api_client, json.dumps({"model": "z-image-turbo", "prompt": "x" * 2000}).encode())
+
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+    assert Generation.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_the_api_names_a_query_parameter_that_is_not_text(api_client):
+    response = api_client.get("/v1/models?api_key=%00")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "api_key"
+
+
+@pytest.mark.django_db
+def test_an_unknown_api_endpoint_is_an_openai_shaped_404(api_client):
+    response = api_client.get("/v1/images/edits")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_the_walk_finds_every_route_with_its_parameters():
+    routes = {route.name: route for route in every_route()}
+
+    assert {"generations:home", "api-image-generations", "admin:index", "login", "logout"} <= routes.keys()
+    retry = routes["generations:retry"]
+    assert retry.template % {"public_id": "abc"} == reverse("generations:retry", args=["abc"])
+    assert routes["admin:app_list"].parameters == ["app_label"]
