@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -15,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from generations.models import Generation, GenerationStatus, new_public_id
 from generations.services.generations import generation_create, generation_thumbnail
-from tests.conftest import finish, make_generation
+from tests.conftest import DESKTOP, PHONE, finish, make_generation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -36,8 +35,19 @@ def make_finished_generations(count: int) -> list[Generation]:
     return generations
 
 
-def test_scrolling_the_gallery_loads_older_images(page: Page, demo_mode):
-    make_finished_generations(60)
+# Rows are made before the worker starts (list these fixtures before `page` or `open_page`), so that its sweep
+# for abandoned runs cannot catch one half-way (an interrupted row would leave the gallery).
+@pytest.fixture
+def three_finished(transactional_db, demo_mode) -> list[Generation]:
+    return make_finished_generations(3)
+
+
+@pytest.fixture
+def sixty_finished(transactional_db, demo_mode) -> list[Generation]:
+    return make_finished_generations(60)
+
+
+def test_scrolling_the_gallery_loads_older_images(sixty_finished, page: Page):
     page.goto("/gallery/")
     tiles = page.locator(".tile")
     expect(tiles).to_have_count(48)
@@ -49,8 +59,7 @@ def test_scrolling_the_gallery_loads_older_images(page: Page, demo_mode):
     expect(tiles.last).to_contain_text("Tile 59")
 
 
-def test_a_share_link_opens_for_a_colleague_in_a_fresh_session(page: Page, browser: Browser, demo_mode):
-    make_finished_generations(1)
+def test_a_share_link_opens_for_a_colleague_in_a_fresh_session(three_finished, page: Page, browser: Browser):
     page.goto("/gallery/")
     page.locator(".tile a").first.click()
     page.get_by_role("link", name="Details and share link").click()
@@ -68,8 +77,8 @@ def test_a_share_link_opens_for_a_colleague_in_a_fresh_session(page: Page, brows
         colleague.close()
 
 
-def test_the_downloaded_png_carries_its_parameters(page: Page, demo_mode):
-    generation = make_finished_generations(1)[0]
+def test_the_downloaded_png_carries_its_parameters(three_finished, page: Page):
+    generation = three_finished[0]
     page.goto(generation.get_absolute_url())
 
     with page.expect_download() as download_info:
@@ -82,8 +91,7 @@ def test_the_downloaded_png_carries_its_parameters(page: Page, demo_mode):
     assert json.loads(image.text["parameters"])["prompt"] == "Tile 0 of a lighthouse"
 
 
-def test_compare_shows_the_picked_images_side_by_side(page: Page, demo_mode):
-    make_finished_generations(3)
+def test_compare_shows_the_picked_images_side_by_side(three_finished, page: Page):
     page.goto("/gallery/")
     checkboxes = page.get_by_label("Compare")
     checkboxes.nth(0).check()
@@ -94,27 +102,7 @@ def test_compare_shows_the_picked_images_side_by_side(page: Page, demo_mode):
     expect(page.locator("tr.differs th")).to_contain_text(["Prompt", "Seed"])
 
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1440, "height": 900}
 VIEWPORTS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-
-
-@pytest.fixture
-def open_page(browser: Browser, playground: str) -> Iterator[Callable[..., Page]]:
-    """Open a page on the playground: `open_page(PHONE)` is a touch screen, `java_script_enabled=False` works."""
-    contexts = []
-
-    def open_page(viewport: dict = DESKTOP, **options) -> Page:
-        touch = {"is_mobile": True, "has_touch": True} if viewport["width"] < 800 else {}
-        context = browser.new_context(base_url=playground, viewport=viewport, **touch, **options)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
 
 
 def make_many_tiles(count: int) -> list[Generation]:
@@ -141,8 +129,6 @@ def make_many_tiles(count: int) -> list[Generation]:
     return list(Generation.objects.live().newest_first())
 
 
-# Rows are made before the worker starts (list these fixtures before `open_page`), so that its sweep for
-# abandoned runs cannot catch one half-way.
 @pytest.fixture
 def fifty_tiles(transactional_db, demo_mode) -> list[Generation]:
     return make_many_tiles(50)

@@ -7,11 +7,11 @@ import io
 
 import pytest
 from PIL import Image, PngImagePlugin
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from generations.models import Generation
 from generations.services.generations import generation_download_png
-from tests.conftest import finish, make_generation
+from tests.conftest import PHONE, finish, make_generation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -88,30 +88,22 @@ def test_dropping_a_png_made_here_fills_the_form_and_generates_with_its_settings
     )
 
 
-def test_on_a_phone_picking_a_stable_diffusion_png_fills_what_it_carries(
-    browser: Browser, playground: str, demo_mode, tmp_path
-):
-    context = browser.new_context(
-        base_url=playground, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+def test_on_a_phone_picking_a_stable_diffusion_png_fills_what_it_carries(open_page, demo_mode, tmp_path):
+    page = open_page(PHONE)
+    page.goto("/")
+    page.get_by_label("Extend prompt", exact=True).check()
+    path = tmp_path / "castle.png"
+    path.write_bytes(png({"parameters": STABLE_DIFFUSION_PARAMETERS}))
+
+    page.get_by_label("Fill from a PNG…").set_input_files(path)
+
+    expect(page.locator("[data-png-status]")).to_have_text(
+        "Filled from castle.png: prompt, size 1024x1024, seed 987654."
     )
-    try:
-        page = context.new_page()
-        page.goto("/")
-        page.get_by_label("Extend prompt", exact=True).check()
-        path = tmp_path / "castle.png"
-        path.write_bytes(png({"parameters": STABLE_DIFFUSION_PARAMETERS}))
-
-        page.get_by_label("Fill from a PNG…").set_input_files(path)
-
-        expect(page.locator("[data-png-status]")).to_have_text(
-            "Filled from castle.png: prompt, size 1024x1024, seed 987654."
-        )
-        expect(page.get_by_label("Prompt", exact=True)).to_have_value("A castle on a hill at dawn")
-        expect(page.get_by_label("Size", exact=True)).to_have_value("1024x1024")
-        expect(page.get_by_label("Seed", exact=True)).to_have_value("987654")
-        expect(page.get_by_label("Extend prompt", exact=True)).to_be_checked()
-    finally:
-        context.close()
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value("A castle on a hill at dawn")
+    expect(page.get_by_label("Size", exact=True)).to_have_value("1024x1024")
+    expect(page.get_by_label("Seed", exact=True)).to_have_value("987654")
+    expect(page.get_by_label("Extend prompt", exact=True)).to_be_checked()
 
 
 @pytest.mark.parametrize(
