@@ -15,7 +15,7 @@ from generations.forms import GallerySelectionForm, SelectionDeleteForm
 from generations.models import Generation
 from generations.selectors import picked_generations
 from generations.services.generations import generations_delete, generations_set_favourite
-from generations.views import HtmxHttpRequest, login_required_if_configured
+from generations.views import MAKER_SESSION_KEY, HtmxHttpRequest, login_required_if_configured
 
 
 @require_safe
@@ -49,7 +49,12 @@ def gallery_selection(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _delete(request: HtmxHttpRequest, generations: list[Generation], next_url: str) -> HttpResponse:
-    deletable = [generation for generation in generations if generation.can_be_deleted_by(request.user)]
+    maker_session = request.session.get(MAKER_SESSION_KEY, "")
+    deletable = [
+        generation
+        for generation in generations
+        if generation.can_be_deleted_by(request.user, maker_session=maker_session)
+    ]
     confirming = request.method == "POST" and "confirmed" in request.POST
     form = SelectionDeleteForm(
         request.POST if confirming else None, favourites=sum(g.is_favourite for g in deletable)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from PIL import Image
 
 from generations.models import Generation, GenerationStatus
+from generations.views import MAKER_SESSION_KEY
 from tests.conftest import finish, make_generation
 from tests.query_count import count_queries
 
@@ -421,3 +422,16 @@ def test_a_filter_change_gets_only_the_results_back(client):
     assert response.text.lstrip().startswith('<div id="gallery-results">')
     assert "Picture number 1" in response.text
     assert "gallery-filters" not in response.text
+
+
+def test_on_an_open_instance_a_browser_deletes_in_bulk_only_what_it_made(client, settings):
+    settings.REQUIRE_LOGIN = False
+    session = client.session
+    session[MAKER_SESSION_KEY] = "this-browser"
+    session.save()
+    made_here = make_generation(prompt="made here", maker_session="this-browser")
+    made_elsewhere = make_generation(prompt="made elsewhere", maker_session="another-browser")
+
+    select(client, "delete", [made_here, made_elsewhere], confirmed="1")
+
+    assert set(Generation.objects.live().values_list("prompt", flat=True)) == {"made elsewhere"}
