@@ -174,7 +174,7 @@
     lightbox.querySelector("[data-lightbox-details]").href = link.href;
     lightbox.querySelector("[data-lightbox-download]").href = link.dataset.download;
     const favourite = lightbox.querySelector("[data-lightbox-favourite]");
-    const isFavourite = tile.dataset.favourite === "true";
+    const isFavourite = tile.querySelector(".tile-star").getAttribute("aria-pressed") === "true";
     favourite.querySelector("[name=id]").value = tile.id.replace(/^generation-/, "");
     const star = favourite.querySelector("button");
     star.value = isFavourite ? "unfavourite" : "favourite";

@@ -290,11 +290,14 @@ def test_a_tile_and_the_lightbox_favourite_and_focus_stays_on_the_star(fifty_til
     assert set(Generation.objects.filter(is_favourite=True)) == {fifty_tiles[0], fifty_tiles[1]}
 
 
-def test_without_javascript_a_tile_is_a_link_and_its_star_a_form(fifty_tiles, open_page):
+def test_without_javascript_a_tile_is_a_link_and_its_star_asks_on_a_page(fifty_tiles, open_page):
     page = open_page(java_script_enabled=False)
     page.goto("/gallery/?q=tile")
 
     tile(page, fifty_tiles[2]).locator(".tile-star").click()
+    expect(page.get_by_role("heading", name="Add 1 image to favourites?")).to_be_visible()
+    page.get_by_role("button", name="Add to favourites").click()
+
     expect(tile(page, fifty_tiles[2]).locator(".tile-star")).to_have_attribute("aria-pressed", "true")
     assert page.url.endswith("/gallery/?q=tile")
     tile(page, fifty_tiles[2]).locator(".tile-media").click()
