@@ -21,8 +21,11 @@ run: $(VENV)/.synced
 	$(PY) -m playground.dev
 
 test: $(VENV)/.synced
-	$(PY) manage.py makemigrations --check --dry-run --settings=tests.settings >/dev/null
 	$(VENV)/bin/pytest
+
+# Everything but the browser and production specs: the quick loop while working.
+test-fast: $(VENV)/.synced
+	$(VENV)/bin/pytest -m "not browser and not production"
 
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
@@ -38,6 +41,7 @@ migrations-check: $(VENV)/.synced
 bench: $(VENV)/.synced
 	$(PY) -m benchmarks.concurrency
 	$(PY) -m benchmarks.gallery
+	$(PY) -m benchmarks.grid
 
 db-stop:
 	-[ -x $(PY) ] && $(PY) -m playground.embedded_postgres stop

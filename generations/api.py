@@ -147,7 +147,7 @@ def _authenticate(request: HttpRequest, *, method: str):
 
 
 def _parse(raw: bytes) -> ApiImageRequest:
-    """Validate a request body as the provider does (provider-api.md); raise ApiError on the first problem."""
+    """Validate a request body as the provider does (docs/provider-api.md); raise ApiError on the first problem."""
     try:
         body = json.loads(raw)
     except RecursionError as err:

@@ -45,6 +45,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 _STARTED_DATABASE = pytest.StashKey[bool]()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without Chromium, stop at once with what to do, rather than fail every browser spec."""
+    if not Path(CHROMIUM).exists() and any("browser" in getattr(item, "fixturenames", ()) for item in items):
+        pytest.exit(
+            f"Chromium is not installed ({CHROMIUM}): run `apt-get install -y chromium` (as .ci/run does), "
+            "or `make test-fast` for everything but the browser and production specs.",
+            returncode=4,
+        )
+
+
 def _embedded_database() -> EmbeddedPostgres | None:
     data_dir = django_settings.DATABASES["default"].get("DATA_DIR")
     return EmbeddedPostgres(Path(data_dir)) if data_dir else None

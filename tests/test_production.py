@@ -13,6 +13,7 @@ from collections import Counter
 import httpx
 import openai
 import pytest
+from django.core.management import call_command
 from PIL import Image
 from playwright.sync_api import Browser, expect
 
@@ -290,3 +291,8 @@ def test_collecting_static_files_needs_no_database_and_starts_none(tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert (tmp_path / "static").is_dir()
     assert not (tmp_path / "pgdata").exists(), "settings start nothing; only a connection would"
+
+
+@pytest.mark.django_db
+def test_the_migrations_describe_the_models_exactly():
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)

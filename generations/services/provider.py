@@ -1,6 +1,6 @@
 """The only code that speaks HTTP to the Z-Image Turbo provider, over the OpenAI Images protocol.
 
-Reference: shared/docs/provider-api.md and https://platform.openai.com/docs/api-reference/images/create
+Reference: docs/provider-api.md and https://platform.openai.com/docs/api-reference/images/create
 """
 
 from __future__ import annotations
