@@ -9,6 +9,7 @@ Scenarios, each printing its figures:
   api     100 concurrent /v1 calls with the provider at 10 s; pages timed meanwhile
   crash   kill -9 the worker with 50 running and 200 queued, then start it again
   push    stored-to-shown delay on an open page (server-sent event, then the card)
+  batch   a 64-image batch (8 prompts × 8 seeds) through the batch form, provider 2 s
 
     make bench                                    # everything
     BENCH_SCENARIOS=burst,push python -m benchmarks.concurrency
@@ -36,7 +37,7 @@ import httpx
 from tests.production import ProductionServer, post_generation
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = os.environ.get("BENCH_SCENARIOS", "burst,queue,api,crash,push").split(",")
+SCENARIOS = os.environ.get("BENCH_SCENARIOS", "burst,queue,api,crash,push,batch").split(",")
 IMAGE_KB = int(os.environ.get("BENCH_IMAGE_KB", "1024"))
 PORT = int(os.environ.get("BENCH_PORT", "8123"))
 PROVIDER_PORT = PORT + 1

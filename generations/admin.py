@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 
-from generations.models import ApiToken, Generation
+from generations.models import ApiToken, Batch, Generation
 
 
 class DateDrillDownChangeList(ChangeList):
@@ -53,3 +53,16 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_filter = ["revoked_at"]
     search_fields = ["name", "prefix", "user__username"]
     readonly_fields = ["token_hash", "prefix", "created_at", "last_used_at"]
+
+
+@admin.register(Batch)
+class BatchAdmin(DateDrillDownAdmin):
+    list_display = ["public_id", "created_at", "user", "cells_asked"]
+    search_fields = ["public_id", "prompts_text"]
+    date_hierarchy = "created_at"
+    list_select_related = ["user"]
+    readonly_fields = ["public_id", "created_at", "rerun_of"]
+
+    @admin.display(description="images")
+    def cells_asked(self, batch: Batch) -> int:
+        return batch.cell_count

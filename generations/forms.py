@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import re
+
 from django import forms
+from django.conf import settings
 
 from generations.models import Generation, GenerationStatus, is_public_id
 from generations.selectors import ANY_STATUS, GalleryFilters
+from generations.services.batches import BatchPlan, draw_seeds, expand_alternatives
 from generations.services.provider import MAX_SEED
-from generations.sizes import DEFAULT_SIZE, OTHER_RATIO, RATIOS, parse_size, preset_choices
+from generations.sizes import DEFAULT_SIZE, OTHER_RATIO, PRESETS, RATIOS, parse_size, preset_choices
 
 MAX_PROMPT_CHARS = 4000
 CUSTOM_SIZE = "custom"
@@ -182,3 +186,111 @@ class ApiTokenForm(forms.Form):
 
 class ApiTokenRevokeForm(forms.Form):
     token = forms.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
+EXTEND_MODES = {"off": [False], "on": [True], "both": [False, True]}
+SEED_LIST_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+class BatchForm(forms.Form):
+    """Many prompts × seeds × sizes × prompt extend; clean() turns it into the plan a batch makes."""
+
+    prompts = forms.CharField(
+        max_length=MAX_PROMPT_CHARS * 10,
+        widget=forms.Textarea(
+            attrs={"rows": 5, "placeholder": "A {red|blue|green} bicycle by the sea\nA lighthouse at dusk"}
+        ),
+        help_text="One prompt per line. {red|blue|green} inside a line makes one prompt per choice.",
+        error_messages={"required": "Write at least one prompt."},
+    )
+    seed_count = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=100,
+        initial=4,
+        label="Seeds to draw",
+        help_text="Each prompt is made with these same random seeds.",
+    )
+    seed_list = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Or these seeds",
+        widget=forms.TextInput(
+            attrs={"placeholder": "1, 2, 42", "inputmode": "numeric", "autocomplete": "off"}
+        ),
+        help_text="Used instead of drawing seeds when given.",
+    )
+    sizes = forms.MultipleChoiceField(
+        required=False,
+        choices=[(preset.value, preset.label) for preset in PRESETS],
+        initial=[DEFAULT_SIZE],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    custom_sizes = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Custom sizes",
+        widget=forms.TextInput(attrs={"placeholder": "1200x900, 900x1200", "autocomplete": "off"}),
+    )
+    extend = forms.ChoiceField(
+        choices=[("off", "Off"), ("on", "On"), ("both", "Both: each image with and without")],
+        initial="off",
+        label="Prompt extend",
+        widget=forms.RadioSelect,
+    )
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        prompts = self._prompts(cleaned.get("prompts") or "")
+        seeds = self._seeds(cleaned.get("seed_list") or "", cleaned.get("seed_count"))
+        sizes = self._sizes(cleaned.get("sizes") or [], cleaned.get("custom_sizes") or "")
+        if self.errors or not (prompts and seeds and sizes and cleaned.get("extend")):
+            return cleaned
+        plan = BatchPlan(prompts, seeds, sizes, EXTEND_MODES[cleaned["extend"]])
+        if plan.count > settings.BATCH_MAX_IMAGES:
+            raise forms.ValidationError(
+                f"{plan.summary()}: a batch makes at most {settings.BATCH_MAX_IMAGES} images. Take some away."
+            )
+        cleaned["plan"] = plan
+        return cleaned
+
+    def _prompts(self, text: str) -> list[str]:
+        prompts = list(
+            dict.fromkeys(
+                prompt for line in text.splitlines() for prompt in expand_alternatives(line) if prompt
+            )
+        )
+        if len(prompts) > settings.BATCH_MAX_IMAGES:
+            self.add_error(
+                "prompts",
+                f"That makes {len(prompts)} prompts; a batch makes at most {settings.BATCH_MAX_IMAGES} images.",
+            )
+        elif too_long := [prompt for prompt in prompts if len(prompt) > MAX_PROMPT_CHARS]:
+            self.add_error(
+                "prompts", f"A prompt may be {MAX_PROMPT_CHARS} characters at most: “{too_long[0][:40]}…”."
+            )
+        elif not prompts and text:
+            self.add_error("prompts", "Write at least one prompt.")
+        return prompts
+
+    def _seeds(self, listed: str, count: int | None) -> list[int]:
+        if not listed.strip():
+            return draw_seeds(count or self.fields["seed_count"].initial)
+        values = [value for value in SEED_LIST_SEPARATORS.split(listed.strip()) if value]
+        if not all(value.isdigit() and int(value) <= MAX_SEED for value in values):
+            self.add_error("seed_list", f"List whole numbers from 0 to {MAX_SEED}, separated by commas.")
+            return []
+        return list(dict.fromkeys(int(value) for value in values))
+
+    def _sizes(self, presets: list[str], custom: str) -> list[str]:
+        sizes = list(presets)
+        for value in (item for item in re.split(r"[,;\s]+", custom) if item):
+            try:
+                width, height = parse_size(value)
+            except ValueError as err:
+                self.add_error("custom_sizes", f"{value}: {err}")
+                return []
+            sizes.append(f"{width}x{height}")
+        if not sizes:
+            self.add_error("sizes", "Pick at least one size.")
+        return list(dict.fromkeys(sizes))

@@ -21,7 +21,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if settings.METRICS_TOKEN and not hmac.compare_digest(
         request.headers.get("Authorization", ""), f"Bearer {settings.METRICS_TOKEN}"
     ):
-        return HttpResponse("Send Authorization: Bearer $METRICS_TOKEN.\n", status=401, content_type="text/plain")
+        return HttpResponse(
+            "Send Authorization: Bearer $METRICS_TOKEN.\n", status=401, content_type="text/plain"
+        )
     registry = CollectorRegistry()
     registry.register(_Collector(operations_snapshot(worker_alive_s=settings.WORKER_STALLED_AFTER_S)))
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
@@ -33,8 +35,12 @@ class _Collector:
 
     def collect(self):
         snapshot = self.snapshot
-        yield GaugeMetricFamily("zimage_queue_depth", "Generations waiting in the queue.", value=snapshot.queued)
-        yield GaugeMetricFamily("zimage_running", "Generations a worker is making now.", value=snapshot.running)
+        yield GaugeMetricFamily(
+            "zimage_queue_depth", "Generations waiting in the queue.", value=snapshot.queued
+        )
+        yield GaugeMetricFamily(
+            "zimage_running", "Generations a worker is making now.", value=snapshot.running
+        )
         yield GaugeMetricFamily(
             "zimage_workers", "Workers whose heartbeat is recent.", value=snapshot.live_workers
         )

@@ -101,6 +101,10 @@ class Generation(models.Model):
     )
     model = models.CharField(max_length=100)
     source = models.CharField(max_length=8, choices=GenerationSource, default=GenerationSource.WEB)
+    batch = models.ForeignKey("Batch", null=True, blank=True, on_delete=models.SET_NULL, related_name="cells")
+    cell_index = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Its place in the batch's grid (the same place in a re-run)."
+    )
     is_demo = models.BooleanField(
         default=False, help_text="Made by the offline demo provider, not the model."
     )
@@ -127,6 +131,9 @@ class Generation(models.Model):
     thumbnail = models.FileField(upload_to="thumbnails/", blank=True)
     image_bytes = models.PositiveIntegerField(null=True, blank=True)
     image_sha256 = models.CharField(max_length=64, blank=True)
+    image_dhash = models.CharField(
+        max_length=16, blank=True, help_text="A 64-bit perceptual hash (dHash, hex), made with the thumbnail."
+    )
 
     attempts = models.PositiveSmallIntegerField(default=0)
     provider_latency_ms = models.PositiveIntegerField(null=True, blank=True)
@@ -242,6 +249,46 @@ class Generation(models.Model):
     def queue_position(self) -> int:
         """How many queued generations are ahead of this one."""
         return Generation.objects.filter(status=GenerationStatus.QUEUED, pk__lt=self.pk).count()
+
+
+class Batch(models.Model):
+    """Many generations queued as one, every combination of prompts × seeds × sizes × prompt extend.
+
+    Each cell is an ordinary generation linked here; the lists keep the order the grid's rows and columns follow.
+    """
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="batches"
+    )
+    prompts_text = models.TextField(help_text="The prompts as typed, {a|b} alternatives included.")
+    prompts = models.JSONField(help_text="The prompts, alternatives expanded.")
+    seeds = models.JSONField()
+    sizes = models.JSONField(help_text='"WxH" values.')
+    extend_modes = models.JSONField(help_text="[false], [true] or [false, true].")
+    rerun_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reruns",
+        help_text="Run again from.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "batches"
+
+    def __str__(self) -> str:
+        return f"{self.public_id}: {self.cell_count} images"
+
+    def get_absolute_url(self) -> str:
+        return reverse("generations:batch", args=[self.public_id])
+
+    @property
+    def cell_count(self) -> int:
+        return len(self.prompts) * len(self.seeds) * len(self.sizes) * len(self.extend_modes)
 
 
 class ApiTokenQuerySet(models.QuerySet):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
-from generations import gallery_views, views
+from generations import batch_views, gallery_views, views
 from generations.models import PUBLIC_ID_PATTERN
 
 
@@ -31,6 +31,25 @@ urlpatterns = [
     path("settings/tokens/revoke/", views.api_token_revoke_view, name="api-token-revoke"),
     path("compare/", views.compare, name="compare"),
     path("events/", views.generation_stream, name="events"),
+    path("batch/", batch_views.batch_new, name="batch-new"),
+    path("batch/preview/", batch_views.batch_preview, name="batch-preview"),
+    path("b/<public_id:public_id>/", batch_views.batch_detail, name="batch"),
+    path("b/<public_id:public_id>/progress/", batch_views.batch_progress_view, name="batch-progress"),
+    path("b/<public_id:public_id>/cancel/", batch_views.batch_cancel_view, name="batch-cancel"),
+    path(
+        "b/<public_id:public_id>/retry-failed/",
+        batch_views.batch_retry_failed_view,
+        name="batch-retry-failed",
+    ),
+    path("b/<public_id:public_id>/run-again/", batch_views.batch_run_again_view, name="batch-run-again"),
+    path("b/<public_id:public_id>/grid.png", batch_views.batch_grid_image, name="batch-grid-image"),
+    path("b/<public_id:public_id>/images.zip", batch_views.batch_images_zip, name="batch-zip"),
+    path(
+        "b/<public_id:public_id>/compare/<public_id:other_id>/",
+        batch_views.batch_compare,
+        name="batch-compare",
+    ),
+    path("g/<public_id:public_id>/cell/", batch_views.batch_cell, name="batch-cell"),
     path("g/<public_id:public_id>/", views.generation_detail, name="detail"),
     path("g/<public_id:public_id>/new-seed/", views.generation_new_seed, name="new-seed"),
     path("g/<public_id:public_id>/favourite/", views.generation_favourite, name="favourite"),

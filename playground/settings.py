@@ -14,7 +14,7 @@ from psycopg_pool import ConnectionPool
 from playground.embedded_postgres import EmbeddedPostgres
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var")).resolve()
 
 
 def envbool(name: str, default: bool) -> bool:
@@ -280,10 +280,13 @@ API_WAIT_S = envfloat("API_WAIT_S", ZIMAGE_DEADLINE_S + 120)
 # When set, /metrics (Prometheus) asks for `Authorization: Bearer <METRICS_TOKEN>`.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
-# Spending limits, counted in PostgreSQL so that every web and worker process sees the same numbers.
-LIMIT_PER_MINUTE = envint("LIMIT_PER_MINUTE", 10)
+# Spending limits, counted in PostgreSQL so that every web and worker process sees the same numbers. Each image
+# of a batch counts; a batch that would pass a limit is refused whole.
+LIMIT_PER_MINUTE = envint("LIMIT_PER_MINUTE", 120)
 LIMIT_PER_DAY = envint("LIMIT_PER_DAY", 500)
 # Generations one person may have queued or running at once, so that nobody fills the queue alone.
-LIMIT_QUEUED_PER_USER = envint("LIMIT_QUEUED_PER_USER", 20)
+LIMIT_QUEUED_PER_USER = envint("LIMIT_QUEUED_PER_USER", 100)
+# The most images one batch may make.
+BATCH_MAX_IMAGES = envint("BATCH_MAX_IMAGES", 100)
 # Beyond this many queued generations in all, new ones are refused ("busy, retry shortly").
 MAX_QUEUED_GENERATIONS = envint("MAX_QUEUED_GENERATIONS", 1000)

@@ -17,7 +17,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings as django_settings
 from django.core.handlers.asgi import ASGIHandler
 from django.db import connection, connections
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from procrastinate.contrib.django import app as job_engine
 from procrastinate.contrib.django.utils import connector_params
 from procrastinate.psycopg_connector import PsycopgConnector
@@ -69,10 +69,7 @@ def fake_provider_server():
 @pytest.fixture
 def fake_provider(fake_provider_server: FakeProvider) -> FakeProvider:
     """The shared fake, as new: no requests seen, no latency, the usual key (tests may change those)."""
-    fake_provider_server.requests.clear()
-    fake_provider_server.max_in_flight = 0
-    fake_provider_server.latency_s = 0.0
-    fake_provider_server.api_key = "test-key"
+    fake_provider_server.reset()
     return fake_provider_server
 
 
@@ -148,6 +145,9 @@ def make_generation(**fields) -> Generation:
     values.setdefault("aspect_ratio", aspect_ratio(values["width"], values["height"]))
     return Generation.objects.create(**values)
 
+
+# Waits are for events (an image landing, a card refreshing); this only bounds them on a busy two-core machine.
+expect.set_options(timeout=15_000)
 
 # pytest-django's live_server and Playwright's sync API share the main thread.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

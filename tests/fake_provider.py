@@ -1,6 +1,6 @@
 """A protocol-faithful fake of the Z-Image Turbo provider (OpenAI Images protocol), for tests and benchmarks.
 
-It validates requests as shared/docs/provider-api.md describes, draws cheap deterministic PNGs, serves them from
+It validates requests as docs/provider-api.md describes, draws cheap deterministic PNGs, serves them from
 signed-looking URLs, and misbehaves on demand: a prompt containing `[fault:NAME]` or `[fault:NAME:ARG]` picks a
 failure (see FAULTS). Standard library and Pillow only.
 
@@ -82,6 +82,7 @@ class FakeProvider:
         self.api_key = api_key
         self.latency_s = latency_s
         self.image_padding_bytes = image_padding_bytes
+        self.image_variant = ""
         self.host = host
         self.port = port
         self.requests: list[dict] = []
@@ -89,6 +90,7 @@ class FakeProvider:
         # Generation requests being answered right now, and the most there ever were at once.
         self.in_flight = 0
         self.max_in_flight = 0
+        self._era = 0
         self._flaky_counts: dict[str, int] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -135,14 +137,28 @@ class FakeProvider:
 
     @contextlib.contextmanager
     def answering(self) -> Iterator[None]:
+        """Count a generation request as in flight while it is answered (requests of an earlier `reset()` era,
+        such as a timeout fault still sleeping, are not counted)."""
         with self._lock:
+            era = self._era
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             yield
         finally:
             with self._lock:
-                self.in_flight -= 1
+                if era == self._era:
+                    self.in_flight -= 1
+
+    def reset(self) -> None:
+        """As new: no requests seen or in flight, no latency, the usual key, the usual pictures."""
+        with self._lock:
+            self._era += 1
+            self.requests.clear()
+            self.in_flight = self.max_in_flight = 0
+        self.latency_s = 0.0
+        self.api_key = "test-key"
+        self.image_variant = ""
 
     def store(self, data: bytes) -> str:
         token = secrets.token_urlsafe(16)
@@ -231,6 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
                 width,
                 height,
                 padding_bytes=self.fake.image_padding_bytes,
+                variant=self.fake.image_variant,
             )
             if self.fake.sleep(self.fake.latency_s - (time.monotonic() - started)):
                 self.close_connection = True
@@ -407,8 +424,11 @@ def _validate(body: dict) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def draw_image(prompt: str, seed: int | None, width: int, height: int, *, padding_bytes: int = 0) -> bytes:
-    """A flat two-colour PNG that depends only on the inputs (a random seed when none is given).
+def draw_image(
+    prompt: str, seed: int | None, width: int, height: int, *, padding_bytes: int = 0, variant: str = ""
+) -> bytes:
+    """A flat two-colour PNG that depends only on the inputs (a random seed when none is given); another
+    `variant` draws other pictures for the same inputs, as a provider that changed its model would.
 
     A palette image: a tenth of the CPU of an RGB one, which matters when the benchmark's fake shares two cores
     with the playground it measures. `padding_bytes` of incompressible data in a private ancillary chunk (which
@@ -416,10 +436,11 @@ def draw_image(prompt: str, seed: int | None, width: int, height: int, *, paddin
     """
     if seed is None:
         seed = random.randrange(MAX_SEED + 1)  # noqa: S311 (pictures, not secrets)
-    digest = hashlib.sha256(f"{prompt}\0{seed}".encode()).digest()
+    digest = hashlib.sha256(f"{prompt}\0{seed}\0{variant}".encode()).digest()
     image = Image.new("P", (width, height), 0)
     image.putpalette(digest[0:6])
-    ImageDraw.Draw(image).rectangle((width // 4, height // 4, width * 3 // 4, height * 3 // 4), fill=1)
+    left, top = width * digest[6] // 512, height * digest[7] // 512  # within the first half
+    ImageDraw.Draw(image).rectangle((left, top, left + width // 2, top + height // 2), fill=1)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=1)
     png = buffer.getvalue()

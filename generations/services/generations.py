@@ -11,6 +11,7 @@ import json
 import secrets
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.storage import default_storage
@@ -20,7 +21,7 @@ from procrastinate.contrib.django import app as job_engine
 
 from generations.models import Generation, GenerationSource, GenerationStatus
 from generations.services.events import GenerationEvent, generation_events
-from generations.services.images import png_with_text, thumbnail_store
+from generations.services.images import StoredThumbnail, png_with_text, thumbnail_store
 from generations.services.limits import generation_limits_check
 from generations.services.provider import MAX_SEED
 from generations.services.provider_config import configured_provider
@@ -29,6 +30,8 @@ from generations.tasks import run_generation
 from playground.db import database_sync_to_async
 from playground.request_log import request_id
 
+QUEUED_CANCEL_MESSAGE = "Cancelled before it was sent to the provider: nothing was billed."
+RUNNING_CANCEL_MESSAGE = "Cancelled while the provider was making it: the provider may still bill for it."
 # A waiting caller re-reads the row this often, in case a notification was missed (a dropped connection).
 WAIT_RECHECK_S = 5.0
 
@@ -83,11 +86,7 @@ def generation_cancel(*, generation: Generation) -> Generation:
         generation = Generation.objects.select_for_update().get(pk=generation.pk)
         if not generation.is_active:
             return generation
-        generation.error_message = (
-            "Cancelled before it was sent to the provider: nothing was billed."
-            if generation.is_queued
-            else "Cancelled while the provider was making it: the provider may still bill for it."
-        )
+        generation.error_message = QUEUED_CANCEL_MESSAGE if generation.is_queued else RUNNING_CANCEL_MESSAGE
         generation.status = GenerationStatus.CANCELLED
         generation.error_code = "cancelled"
         generation.finished_at = timezone.now()
@@ -210,11 +209,34 @@ def generation_download_png(*, generation: Generation, share_url: str) -> bytes:
     return png_with_text(data, texts)
 
 
+def generations_thumbnails(*, generations: list[Generation]) -> None:
+    """Make the missing thumbnails (and perceptual hashes) of several finished generations at once, in
+    parallel: a batch's grid or comparison needs a hundred, and decoding their images is most of the work."""
+    missing = [
+        generation for generation in generations if not generation.thumbnail or not generation.image_dhash
+    ]
+    if not missing:
+        return
+    with ThreadPoolExecutor(max_workers=THUMBNAIL_THREADS) as pool:
+        made = list(pool.map(_thumbnail_of, missing))
+    for generation, stored in zip(missing, made, strict=True):
+        generation.thumbnail.name, generation.image_dhash = stored.name, stored.dhash
+    Generation.objects.bulk_update(missing, ["thumbnail", "image_dhash"])
+
+
+THUMBNAIL_THREADS = 4
+
+
+def _thumbnail_of(generation: Generation) -> StoredThumbnail:
+    with generation.image.open("rb") as file:
+        return thumbnail_store(file.read(), sha256=generation.image_sha256)
+
+
 def generation_thumbnail(*, generation: Generation) -> str:
-    """The name of the generation's WebP thumbnail, made from the stored image the first time it is asked for."""
-    if not generation.thumbnail:
-        with generation.image.open("rb") as file:
-            name = thumbnail_store(file.read(), sha256=generation.image_sha256)
-        Generation.objects.filter(pk=generation.pk).update(thumbnail=name)
-        generation.thumbnail.name = name
+    """The name of the generation's WebP thumbnail, made from the stored image the first time it is asked for
+    (with the image's perceptual hash, which the comparison of two batch runs uses)."""
+    if not generation.thumbnail or not generation.image_dhash:
+        stored = _thumbnail_of(generation)
+        Generation.objects.filter(pk=generation.pk).update(thumbnail=stored.name, image_dhash=stored.dhash)
+        generation.thumbnail.name, generation.image_dhash = stored.name, stored.dhash
     return generation.thumbnail.name

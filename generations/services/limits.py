@@ -34,50 +34,68 @@ class GenerationRefused(Exception):
         self.retry_after_s = retry_after_s
 
 
-def generation_limits_check(*, user: AbstractBaseUser | None) -> None:
-    """Raise GenerationRefused when `user` may not queue a generation now. Call inside a transaction.
+def generation_limits_check(*, user: AbstractBaseUser | None, count: int = 1) -> None:
+    """Raise GenerationRefused when `user` may not queue `count` generations now. Call inside a transaction.
+
+    A batch counts each of its images, and is refused whole when any limit would be passed.
 
     Two locks, always in this order, hold the limits under concurrent requests until the transaction ends: the
     user's row (two requests of one person cannot both take their last allowed image), then an advisory lock
     on the queue (requests of different people cannot overfill it together).
     """
     if user is not None:
-        _check_user(user)
+        _check_user(user, count)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_QUEUE_LOCK_KEY])
     queued = Generation.objects.filter(status=GenerationStatus.QUEUED).count()
-    if queued >= settings.MAX_QUEUED_GENERATIONS:
+    if queued + count > settings.MAX_QUEUED_GENERATIONS:
         raise GenerationRefused(
-            f"The playground's queue is full ({queued} images waiting). Try again in a minute.",
+            f"The playground's queue is full ({queued} images waiting{_asked(count)}). Try again in a minute.",
             code="queue_full",
             retry_after_s=30,
         )
 
 
-def _check_user(user: AbstractBaseUser) -> None:
+def _check_user(user: AbstractBaseUser, count: int) -> None:
     get_user_model().objects.select_for_update().filter(pk=user.pk).first()
     now = timezone.now()
     for window, setting, label in WINDOWS:
         limit = getattr(settings, setting)
+        if count > limit:
+            raise GenerationRefused(
+                f"This batch asks for {count} images, more than your limit of {limit} images {label}. "
+                "Make it smaller.",
+                code="rate_limited",
+                retry_after_s=int(window.total_seconds()),
+            )
         recent = Generation.objects.filter(user=user, created_at__gt=now - window).order_by("-created_at")
-        times = list(recent.values_list("created_at", flat=True)[:limit])
-        if len(times) >= limit:
-            resets_at = (times[-1] if times else now) + window
+        times = list(recent.values_list("created_at", flat=True)[:limit])  # newest first
+        if len(times) + count > limit:
+            # There is room once enough of the window's oldest images have left it.
+            resets_at = times[limit - count] + window
             wait_s = max(int((resets_at - now).total_seconds()) + 1, 1)
             raise GenerationRefused(
-                f"You have reached your limit of {limit} images {label}. "
+                f"You have reached your limit of {limit} images {label}{_asked(count, limit - len(times))}. "
                 f"You can generate again in {_duration(wait_s)} (at {resets_at:%H:%M:%S} UTC).",
                 code="rate_limited",
                 retry_after_s=wait_s,
             )
     unfinished = Generation.objects.filter(user=user).active().count()
-    if unfinished >= settings.LIMIT_QUEUED_PER_USER:
+    if unfinished + count > settings.LIMIT_QUEUED_PER_USER:
         raise GenerationRefused(
-            f"You already have {unfinished} images queued or in progress, your limit. "
-            "Wait for some to finish (or cancel some), then try again.",
+            f"You already have {unfinished} images queued or in progress{_asked(count)}; your limit is "
+            f"{settings.LIMIT_QUEUED_PER_USER}. Wait for some to finish (or cancel some), then try again.",
             code="too_many_queued",
             retry_after_s=10,
         )
+
+
+def _asked(count: int, room: int | None = None) -> str:
+    """The numbers a refused batch is told: how many it asked for, and how many would have fitted."""
+    if count == 1:
+        return ""
+    fits = f", room for {max(room, 0)}" if room is not None else ""
+    return f" — this batch asks for {count}{fits}"
 
 
 def _duration(seconds: int) -> str:

@@ -47,6 +47,10 @@ _SYSTEM_USER = "pgserver"
 class EmbeddedPostgres:
     data_dir: Path
 
+    def __post_init__(self) -> None:
+        # PostgreSQL and libpq take a socket folder only as an absolute path.
+        object.__setattr__(self, "data_dir", Path(self.data_dir).resolve())
+
     @property
     def socket_dir(self) -> Path:
         if len(str(self.data_dir / _SOCKET_NAME)) <= _MAX_SOCKET_PATH:

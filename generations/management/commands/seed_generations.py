@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from generations.models import Generation, GenerationStatus, new_public_id
 from generations.services.demo_provider import DEMO_MODEL_NAME, draw_demo_image
-from generations.services.images import StoredImage, image_store, thumbnail_store
+from generations.services.images import StoredImage, StoredThumbnail, image_store, thumbnail_store
 from generations.services.provider import MAX_SEED, ImageRequest
 from generations.sizes import PRESETS, aspect_ratio
 
@@ -70,7 +70,7 @@ class Command(BaseCommand):
             made += len(batch)
         self.stdout.write(f"{made} generations made in {time.monotonic() - started:.1f} s.")
 
-    def _image(self, index: int) -> tuple[int, int, StoredImage, str]:
+    def _image(self, index: int) -> tuple[int, int, StoredImage, StoredThumbnail]:
         # Small files of the right shape: seeded rows are for browsing and benchmarks, not for looking closely.
         preset = PRESETS[index % len(PRESETS)]
         width, height = preset.width // 4, preset.height // 4
@@ -82,7 +82,7 @@ class Command(BaseCommand):
         return preset.width, preset.height, stored, thumbnail_store(data, sha256=stored.sha256)
 
     def _generation(self, rng: random.Random, images: list, now) -> Generation:
-        width, height, stored, thumbnail_name = rng.choice(images)
+        width, height, stored, thumbnail = rng.choice(images)
         prompt_extend = rng.random() < 0.3
         prompt = f"{rng.choice(SUBJECTS)}, {rng.choice(STYLES)}"
         failed = rng.random() < 0.05
@@ -107,7 +107,8 @@ class Command(BaseCommand):
             if failed
             else "",
             image="" if failed else stored.name,
-            thumbnail="" if failed else thumbnail_name,
+            thumbnail="" if failed else thumbnail.name,
+            image_dhash="" if failed else thumbnail.dhash,
             image_bytes=None if failed else stored.byte_size,
             image_sha256="" if failed else stored.sha256,
             attempts=1,

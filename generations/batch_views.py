@@ -1,0 +1,212 @@
+"""Batches: the batch form with its live summary, the grid page and its partials, downloads, re-runs, compare."""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib import messages
+from django.core.files.storage import default_storage
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+
+from generations.forms import BatchForm
+from generations.models import Batch, Generation
+from generations.services.batches import (
+    PARAMETER_LABELS,
+    PARAMETERS,
+    BatchPlan,
+    batch_cancel,
+    batch_comparison,
+    batch_create,
+    batch_grid_png,
+    batch_progress,
+    batch_retry_failed,
+    batch_run_again,
+    batch_zip,
+    default_axes,
+    grid_sections,
+    latest_cells,
+    value_label,
+)
+from generations.services.limits import GenerationRefused
+from generations.views import HtmxHttpRequest, login_required_if_configured
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def batch_new(request: HtmxHttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return render(
+            request,
+            "generations/batch_new.html",
+            {"form": BatchForm(), "batch_max": settings.BATCH_MAX_IMAGES},
+        )
+    return _batch_submit(request)
+
+
+@login_required_if_configured
+def _batch_submit(request: HtmxHttpRequest) -> HttpResponse:
+    form = BatchForm(request.POST)
+    if form.is_valid():
+        try:
+            batch = batch_create(
+                plan=form.cleaned_data["plan"], prompts_text=form.cleaned_data["prompts"], user=request.user
+            )
+        except GenerationRefused as err:
+            form.add_error(None, err.user_message)
+        else:
+            if request.htmx:
+                return HttpResponseClientRedirect(batch.get_absolute_url())
+            return redirect(batch)
+    context = {"form": form, "batch_max": settings.BATCH_MAX_IMAGES}
+    if request.htmx:  # htmx swaps only 2xx answers: the form with its errors replaces itself
+        return render(request, "generations/batch_new.html#batch-form", context)
+    return render(request, "generations/batch_new.html", context, status=400)
+
+
+@require_POST
+def batch_preview(request: HtmxHttpRequest) -> HttpResponse:
+    """What the form as it stands would make, and cost, or why it would be refused."""
+    form = BatchForm(request.POST)
+    return render(request, "generations/batch_new.html#batch-summary", {"form": form})
+
+
+@require_safe
+@vary_on_headers("HX-Request")  # the same URL answers htmx with the grid alone: Back must not reuse that
+def batch_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    batch = get_object_or_404(Batch.objects.select_related("user", "rerun_of"), public_id=public_id)
+    plan = BatchPlan.of(batch)
+    x, y = _axes(request, plan)
+    cells = latest_cells(batch)
+    context = {
+        "batch": batch,
+        "plan": plan,
+        "x": x,
+        "y": y,
+        "columns": [(value, value_label(x, value)) for value in plan.values(x)],
+        "sections": [
+            (
+                section.caption,
+                [
+                    (value_label(y, row.value), [cells.get(index) for index in row.cell_indexes])
+                    for row in section.rows
+                ],
+            )
+            for section in grid_sections(plan, x, y)
+        ],
+        "progress": batch_progress(cells, plan.count),
+        "parameters": [(parameter, PARAMETER_LABELS[parameter]) for parameter in PARAMETERS],
+        "grid_query": f"x={x}&y={y}",
+    }
+    if request.htmx and request.htmx.target == "batch-grid":
+        return render(request, "generations/batch.html#batch-grid", context)
+    return render(request, "generations/batch.html", context)
+
+
+@require_safe
+def batch_progress_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    batch = get_object_or_404(Batch, public_id=public_id)
+    context = {"batch": batch, "progress": batch_progress(latest_cells(batch), BatchPlan.of(batch).count)}
+    return render(request, "generations/batch.html#batch-progress", context)
+
+
+@require_safe
+def batch_cell(request: HttpRequest, public_id: str) -> HttpResponse:
+    generation = get_object_or_404(Generation, public_id=public_id, batch__isnull=False)
+    return render(request, "generations/batch.html#grid-cell", {"cell": generation})
+
+
+@require_POST
+@login_required_if_configured
+def batch_cancel_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    batch = get_object_or_404(Batch, public_id=public_id)
+    batch_cancel(batch=batch)
+    return _back_to(request, batch)
+
+
+@require_POST
+@login_required_if_configured
+def batch_retry_failed_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    batch = get_object_or_404(Batch, public_id=public_id)
+    try:
+        batch_retry_failed(batch=batch, user=request.user)
+    except GenerationRefused as err:
+        messages.error(request, err.user_message)
+    return _back_to(request, batch)
+
+
+@require_POST
+@login_required_if_configured
+def batch_run_again_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    batch = get_object_or_404(Batch, public_id=public_id)
+    try:
+        rerun = batch_run_again(batch=batch, user=request.user)
+    except GenerationRefused as err:
+        messages.error(request, err.user_message)
+        return _back_to(request, batch)
+    return _back_to(request, rerun)
+
+
+@require_safe
+def batch_grid_image(request: HttpRequest, public_id: str) -> HttpResponse:
+    batch = get_object_or_404(Batch, public_id=public_id)
+    x, y = _axes(request, BatchPlan.of(batch))
+    name = batch_grid_png(
+        batch=batch, x=x, y=y, share_url=request.build_absolute_uri(batch.get_absolute_url())
+    )
+    with default_storage.open(name, "rb") as file:
+        response = HttpResponse(file.read(), content_type="image/png")
+    if request.GET.get("download"):
+        response["Content-Disposition"] = (
+            f'attachment; filename="zimage-batch-{batch.public_id}-{x}-by-{y}.png"'
+        )
+    patch_cache_control(response, public=True, max_age=60)
+    return response
+
+
+@require_safe
+def batch_images_zip(request: HttpRequest, public_id: str) -> HttpResponse:
+    batch = get_object_or_404(Batch, public_id=public_id)
+    archive = batch_zip(
+        batch=batch, share_url_of=lambda generation: request.build_absolute_uri(generation.get_absolute_url())
+    )
+
+    async def chunks():
+        try:
+            while chunk := await sync_to_async(archive.read, thread_sensitive=False)(1024 * 1024):
+                yield chunk
+        finally:
+            archive.close()
+
+    response = StreamingHttpResponse(chunks(), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="zimage-batch-{batch.public_id}.zip"'
+    return response
+
+
+@require_safe
+def batch_compare(request: HttpRequest, public_id: str, other_id: str) -> HttpResponse:
+    before = get_object_or_404(Batch, public_id=public_id)
+    after = get_object_or_404(Batch, public_id=other_id)
+    if BatchPlan.of(before) != BatchPlan.of(after):
+        raise Http404("These two batches did not make the same cells.")
+    rows = batch_comparison(before=before, after=after)
+    if request.GET.get("sort") == "changed":
+        rows.sort(key=lambda row: -1 if row.distance is None else row.distance, reverse=True)
+    context = {"before": before, "after": after, "rows": rows, "sort": request.GET.get("sort", "")}
+    return render(request, "generations/batch_compare.html", context)
+
+
+def _axes(request: HttpRequest, plan: BatchPlan) -> tuple[str, str]:
+    x, y = request.GET.get("x", ""), request.GET.get("y", "")
+    if x in PARAMETERS and y in PARAMETERS and x != y:
+        return x, y
+    return default_axes(plan)
+
+
+def _back_to(request: HtmxHttpRequest, batch: Batch) -> HttpResponse:
+    if request.htmx:
+        return HttpResponseClientRedirect(batch.get_absolute_url())
+    return redirect(batch)
