@@ -87,6 +87,13 @@ class GalleryFilterForm(forms.Form):
         choices=[("", "Extended or not"), ("on", "Extended"), ("off", "Not extended")],
     )
     favourites = forms.BooleanField(required=False, label="Favourites only")
+    batch = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput)
+
+    def clean_batch(self) -> str:
+        batch = self.cleaned_data["batch"]
+        if batch and not is_public_id(batch):
+            raise forms.ValidationError("Not a batch.")
+        return batch
 
     def filters(self) -> GalleryFilters:
         """The filters asked for; a value that does not validate is left out rather than refused."""
@@ -99,6 +106,7 @@ class GalleryFilterForm(forms.Form):
             ratio=data["ratio"] or "",
             prompt_extend={"on": True, "off": False}.get(data["extend"] or ""),
             favourites=bool(data["favourites"]),
+            batch=data["batch"] or "",
         )
 
 

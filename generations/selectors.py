@@ -43,6 +43,7 @@ class GalleryFilters:
     ratio: str = ""
     prompt_extend: bool | None = None
     favourites: bool = False
+    batch: str = ""  # a batch's public id: only its cells
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,8 @@ def gallery_page(
         generations = generations.filter(prompt_extend=filters.prompt_extend)
     if filters.favourites:
         generations = generations.filter(is_favourite=True)
+    if filters.batch:
+        generations = generations.filter(batch__public_id=filters.batch)
     if position := _decode_cursor(cursor):
         created_at, public_id = position
         generations = generations.filter(

@@ -161,7 +161,7 @@ def _render_card(request: HtmxHttpRequest, generation: Generation) -> HttpRespon
 
 @require_safe
 def generation_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    generation = get_object_or_404(Generation, public_id=public_id)
+    generation = get_object_or_404(Generation.objects.select_related("user", "batch"), public_id=public_id)
     if generation.is_deleted:
         return render(request, "generations/deleted.html", {"generation": generation}, status=410)
     context = {

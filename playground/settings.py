@@ -239,6 +239,8 @@ LOGGING = {
         "httpcore": {"level": "WARNING"},
         # A line per job start and end; the playground logs each generation's outcome itself.
         "procrastinate": {"level": os.environ.get("PROCRASTINATE_LOG_LEVEL", "WARNING")},
+        # A line per sign-in and its bookkeeping; lockouts are warnings and still show.
+        "axes": {"level": "WARNING"},
     },
 }
 

@@ -199,6 +199,18 @@ def asgi_server(transactional_db) -> Iterator[str]:
     thread.join(timeout=10)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _test_database_freed_at_the_end(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """A test's in-thread server can stop with a request half-answered, whose connection then never goes back to
+    the pool; end such sessions before the test database is dropped (a production server exits instead)."""
+    yield
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture
 def worker_concurrency() -> int:
     """How many generations the test worker runs at once (parametrize this name to change it)."""

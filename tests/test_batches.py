@@ -22,7 +22,7 @@ from generations.services.batches import (
     expand_alternatives,
 )
 from generations.services.limits import GenerationRefused
-from tests.conftest import finish
+from tests.conftest import finish, make_generation
 from tests.query_count import count_queries
 
 pytestmark = pytest.mark.django_db
@@ -224,3 +224,18 @@ def test_a_batchs_share_link_opens_without_signing_in(client, settings, demo_mod
     assert client.get(batch.get_absolute_url()).status_code == 200
     assert client.post(reverse("generations:batch-run-again", args=[batch.public_id])).status_code == 302
     assert Batch.objects.count() == 1, "running it again needs a signed-in person"
+
+
+def test_a_cells_page_links_to_its_batch_and_the_gallery_shows_a_batchs_cells(client, demo_mode):
+    batch = make_batch()
+    finish_all(batch)
+    loner = finish(make_generation(prompt="Not in any batch"))
+    cell = batch.cells.first()
+
+    page = client.get(cell.get_absolute_url()).text
+    gallery = client.get(reverse("generations:gallery"), {"batch": batch.public_id}).text
+
+    assert f'href="{batch.get_absolute_url()}"' in page
+    assert gallery.count('class="tile ') == 4
+    assert loner.public_id not in gallery
+    assert client.get(reverse("generations:gallery"), {"batch": "%%"}).status_code == 200
