@@ -17,6 +17,7 @@ PYTHON ?= $(shell for candidate in python3.14 python3.13 python3.12 python3 \
 .PHONY: run test test-fast lint format bench migrations-check db-stop clean
 
 run: export DEBUG ?= true
+run: export REQUIRE_LOGIN ?= false
 run: $(VENV)/.synced
 	$(PY) -m playground.dev
 

@@ -41,11 +41,11 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from generations.domain import GenerationParameters  # noqa: E402
 from generations.models import Batch, GenerationStatus  # noqa: E402
 from generations.services.batches import BatchPlan, batch_create, batch_grid_png  # noqa: E402
 from generations.services.demo_provider import draw_demo_image  # noqa: E402
 from generations.services.images import image_store  # noqa: E402
-from generations.services.provider import ImageRequest  # noqa: E402
 from playground.embedded_postgres import EmbeddedPostgres  # noqa: E402
 from tests.query_count import count_queries  # noqa: E402
 
@@ -101,8 +101,9 @@ def _batch(*, prompts: int, seeds: int) -> Batch:
         return existing
     batch = batch_create(plan=plan, prompts_text="\n".join(plan.prompts))
     for generation in batch.cells.all():
-        request = ImageRequest(generation.prompt, 1024, 1024, generation.seed, False)
-        stored = image_store(draw_demo_image(request))
+        stored = image_store(
+            draw_demo_image(GenerationParameters(generation.prompt, 1024, 1024, generation.seed, False))
+        )
         generation.status = GenerationStatus.SUCCEEDED
         generation.image.name, generation.image_sha256, generation.image_bytes = (
             stored.name,

@@ -20,43 +20,40 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from generations.forms import MAX_PROMPT_CHARS
+from generations.domain import (
+    DEFAULT_SIZE,
+    SEED_RULE,
+    ErrorCode,
+    GenerationParameters,
+    parse_size,
+    validate_prompt,
+    validate_seed,
+)
 from generations.models import Generation, GenerationSource, GenerationStatus
 from generations.services.generations import generation_cancel, generation_create, generation_wait
 from generations.services.limits import GenerationRefused
-from generations.services.provider import MAX_SEED
 from generations.services.tokens import api_token_user
-from generations.sizes import DEFAULT_SIZE, parse_size
 from playground.db import database_sync_to_async
-from playground.untrusted_text import text_problem
 
-# How a failed generation answers, by its error code: the caller's fault is 4xx, the provider's is 5xx.
-STATUS_BY_ERROR_CODE = {
-    "provider_rejected": 400,
-    "rate_limited": 429,
-    "provider_timeout": 504,
-    "provider_unavailable": 503,
-    "cancelled": 409,
-}
 DO_NOT_RETRY = {"x-should-retry": "false"}
 
 
 @dataclass(frozen=True, slots=True)
 class ApiImageRequest:
-    prompt: str
-    width: int
-    height: int
-    seed: int | None
-    prompt_extend: bool
+    parameters: GenerationParameters
     response_format: str
 
 
 class ApiError(Exception):
-    def __init__(
-        self, status: int, message: str, *, code: str, param: str | None = None, **headers: str
-    ) -> None:
+    """An OpenAI-shaped error; its code says the HTTP status (`code.http_status`)."""
+
+    def __init__(self, code: ErrorCode, message: str, *, param: str | None = None, **headers: str) -> None:
         super().__init__(message)
-        self.status, self.message, self.code, self.param, self.headers = status, message, code, param, headers
+        self.code, self.message, self.param, self.headers = code, message, param, headers
+
+    @property
+    def status(self) -> int:
+        return self.code.http_status
 
 
 @csrf_exempt
@@ -75,20 +72,13 @@ async def image_generations(request: HttpRequest) -> JsonResponse:
         user = await database_sync_to_async(_authenticate)(request, method="POST")
         image_request = _parse(request.body)
         generation = await database_sync_to_async(generation_create)(
-            prompt=image_request.prompt,
-            width=image_request.width,
-            height=image_request.height,
-            seed=image_request.seed,
-            prompt_extend=image_request.prompt_extend,
-            user=user,
-            source=GenerationSource.API,
+            parameters=image_request.parameters, user=user, source=GenerationSource.API
         )
     except ApiError as err:
         return api_error_response(err)
     except GenerationRefused as err:
-        status = 503 if err.code == "queue_full" else 429
         return api_error_response(
-            ApiError(status, err.user_message, code=err.code, **{"Retry-After": str(err.retry_after_s)})
+            ApiError(err.code, err.user_message, **{"Retry-After": str(err.retry_after_s)})
         )
     generation = await generation_wait(public_id=generation.public_id, timeout_s=settings.API_WAIT_S)
     if generation.is_queued:
@@ -96,26 +86,23 @@ async def image_generations(request: HttpRequest) -> JsonResponse:
         await database_sync_to_async(generation_cancel)(generation=generation)
         return api_error_response(
             ApiError(
-                503,
+                ErrorCode.QUEUE_TIMEOUT,
                 "The playground's queue did not reach this request in time; nothing was billed. Try again later.",
-                code="queue_timeout",
                 **{"Retry-After": "30"},
             )
         )
     if generation.is_running:
         return api_error_response(
             ApiError(
-                504,
+                ErrorCode.STILL_RUNNING,
                 f"The image is still being made; it will appear in the gallery at "
                 f"{request.build_absolute_uri(generation.get_absolute_url())}",
-                code="still_running",
                 **DO_NOT_RETRY,
             )
         )
     if generation.status != GenerationStatus.SUCCEEDED:
-        status = STATUS_BY_ERROR_CODE.get(generation.error_code, 502)
         return api_error_response(
-            ApiError(status, generation.error_message, code=generation.error_code, **DO_NOT_RETRY)
+            ApiError(ErrorCode(generation.error_code), generation.error_message, **DO_NOT_RETRY)
         )
     item = await sync_to_async(_result_item, thread_sensitive=False)(request, generation, image_request)
     return JsonResponse({"created": int(generation.created_at.timestamp()), "data": [item]})
@@ -137,77 +124,74 @@ def _authenticate(request: HttpRequest, *, method: str):
     user = api_token_user(token.strip()) if scheme.lower() == "bearer" else None
     if user is None:
         raise ApiError(
-            401,
+            ErrorCode.INVALID_API_KEY,
             "Incorrect API key provided. Make a personal token on the playground's API tokens page.",
-            code="invalid_api_key",
         )
     if request.method != method:
-        raise ApiError(405, f"Use {method} for this endpoint.", code="method_not_allowed", Allow=method)
+        raise ApiError(ErrorCode.METHOD_NOT_ALLOWED, f"Use {method} for this endpoint.", Allow=method)
     return user
 
 
 def _parse(raw: bytes) -> ApiImageRequest:
-    """Validate a request body as the provider does (docs/provider-api.md); raise ApiError on the first problem."""
+    """Validate a request body as the provider does (docs/provider-api.md), by the same rules as the form
+    (generations/domain.py); raise ApiError on the first problem."""
     try:
         body = json.loads(raw)
     except RecursionError as err:
-        raise ApiError(400, "The request body is nested too deeply.", code="invalid_json") from err
+        raise ApiError(ErrorCode.INVALID_JSON, "The request body is nested too deeply.") from err
     except ValueError as err:
-        raise ApiError(400, "The request body is not valid JSON.", code="invalid_json") from err
+        raise ApiError(ErrorCode.INVALID_JSON, "The request body is not valid JSON.") from err
     if not isinstance(body, dict):
-        raise ApiError(400, "The request body must be a JSON object.", code="invalid_request")
+        raise ApiError(ErrorCode.INVALID_REQUEST, "The request body must be a JSON object.")
     if body.get("model") != settings.ZIMAGE_MODEL:
         raise ApiError(
-            404, f"The model `{body.get('model')}` does not exist.", code="model_not_found", param="model"
+            ErrorCode.MODEL_NOT_FOUND, f"The model `{body.get('model')}` does not exist.", param="model"
         )
     prompt = body.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise ApiError(400, "prompt is required.", code="invalid_prompt", param="prompt")
-    if problem := text_problem(prompt, max_chars=MAX_PROMPT_CHARS):
-        raise ApiError(400, f"prompt {problem}.", code="invalid_prompt", param="prompt")
+    try:
+        prompt = validate_prompt(prompt if isinstance(prompt, str) else "")
+    except ValueError as err:
+        raise ApiError(ErrorCode.INVALID_PROMPT, str(err), param="prompt") from err
     size = body.get("size", DEFAULT_SIZE)
     try:
         width, height = parse_size(size if isinstance(size, str) else "")
     except ValueError as err:
-        raise ApiError(400, str(err), code="invalid_size", param="size") from err
+        raise ApiError(ErrorCode.INVALID_SIZE, str(err), param="size") from err
     if body.get("n", 1) != 1:
-        raise ApiError(400, "n must be 1: one request makes one image.", code="invalid_n", param="n")
+        raise ApiError(ErrorCode.INVALID_N, "n must be 1: one request makes one image.", param="n")
     response_format = body.get("response_format", "url")
     if response_format not in ("url", "b64_json"):
         raise ApiError(
-            400,
+            ErrorCode.INVALID_RESPONSE_FORMAT,
             "response_format must be url or b64_json.",
-            code="invalid_response_format",
             param="response_format",
         )
     parameters = body.get("parameters") or {}
     if not isinstance(parameters, dict):
-        raise ApiError(400, "parameters must be an object.", code="invalid_parameters", param="parameters")
+        raise ApiError(ErrorCode.INVALID_PARAMETERS, "parameters must be an object.", param="parameters")
     seed = parameters.get("seed")
-    if seed is not None and (
-        not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED
-    ):
-        raise ApiError(
-            400,
-            f"seed must be an integer from 0 to {MAX_SEED}.",
-            code="invalid_seed",
-            param="parameters.seed",
-        )
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise ApiError(ErrorCode.INVALID_SEED, SEED_RULE, param="parameters.seed")
+    try:
+        seed = validate_seed(seed)
+    except ValueError as err:
+        raise ApiError(ErrorCode.INVALID_SEED, str(err), param="parameters.seed") from err
     prompt_extend = parameters.get("prompt_extend", False)
     if not isinstance(prompt_extend, bool):
         raise ApiError(
-            400,
+            ErrorCode.INVALID_PARAMETERS,
             "prompt_extend must be true or false.",
-            code="invalid_parameters",
             param="parameters.prompt_extend",
         )
-    return ApiImageRequest(prompt.strip(), width, height, seed, prompt_extend, response_format)
+    return ApiImageRequest(GenerationParameters(prompt, width, height, seed, prompt_extend), response_format)
 
 
 def api_error_response(err: ApiError) -> JsonResponse:
     """The error as OpenAI's APIs send theirs, which the official SDKs turn into their exception classes."""
     error_type = "invalid_request_error" if err.status < 500 else "server_error"
-    payload = {"error": {"message": err.message, "type": error_type, "param": err.param, "code": err.code}}
+    payload = {
+        "error": {"message": err.message, "type": error_type, "param": err.param, "code": str(err.code)}
+    }
     response = JsonResponse(payload, status=err.status)
     for name, value in err.headers.items():
         response[name] = value

@@ -5,22 +5,38 @@ import re
 from django import forms
 from django.conf import settings
 
+from generations.domain import (
+    DEFAULT_SIZE,
+    MAX_PROMPT_CHARS,
+    MAX_SEED,
+    OTHER_RATIO,
+    PRESETS,
+    RATIOS,
+    SEED_RULE,
+    GenerationParameters,
+    parse_size,
+    preset_choices,
+    validate_prompt,
+    validate_seed,
+)
 from generations.models import Generation, GenerationStatus, is_public_id
 from generations.selectors import ANY_STATUS, GalleryFilters
 from generations.services.batches import BatchPlan, draw_seeds, expand_alternatives
-from generations.services.provider import MAX_SEED
-from generations.sizes import DEFAULT_SIZE, OTHER_RATIO, PRESETS, RATIOS, parse_size, preset_choices
 
-MAX_PROMPT_CHARS = 4000
 CUSTOM_SIZE = "custom"
 
 
 class GenerationForm(forms.Form):
+    """One image's parameters, checked by the same rules as the API's (generations/domain.py)."""
+
     prompt = forms.CharField(
-        max_length=MAX_PROMPT_CHARS,
-        strip=True,
+        strip=False,
         widget=forms.Textarea(
-            attrs={"rows": 4, "placeholder": "A cute orange tabby cat basking in sunlight on a windowsill"}
+            attrs={
+                "rows": 4,
+                "maxlength": MAX_PROMPT_CHARS,
+                "placeholder": "A cute orange tabby cat basking in sunlight on a windowsill",
+            }
         ),
         error_messages={"required": "Describe the image you want."},
     )
@@ -35,17 +51,42 @@ class GenerationForm(forms.Form):
     )
     seed = forms.IntegerField(
         required=False,
-        min_value=0,
-        max_value=MAX_SEED,
-        widget=forms.NumberInput(attrs={"placeholder": "random"}),
+        widget=forms.NumberInput(attrs={"placeholder": "random", "min": 0, "max": MAX_SEED}),
         help_text="Blank draws a random seed; the same seed and prompt make the same image.",
-        error_messages={"invalid": "The seed is a whole number from 0 to 2147483647."},
+        error_messages={"invalid": SEED_RULE},
     )
     prompt_extend = forms.BooleanField(
         required=False,
         label="Extend prompt",
         help_text="The model rewrites your prompt first and explains why. Slower, costs more.",
     )
+
+    @classmethod
+    def initial_from(cls, parameters: GenerationParameters | None) -> dict:
+        """The form's values for these parameters ("use these settings"), or its defaults for None."""
+        if parameters is None:
+            return {"size": DEFAULT_SIZE}
+        preset = parameters.size in {preset.value for preset in PRESETS}
+        return {
+            "prompt": parameters.prompt,
+            "seed": parameters.seed,
+            "prompt_extend": parameters.prompt_extend,
+            **(
+                {"size": parameters.size} if preset else {"size": CUSTOM_SIZE, "custom_size": parameters.size}
+            ),
+        }
+
+    def clean_prompt(self) -> str:
+        try:
+            return validate_prompt(self.cleaned_data["prompt"])
+        except ValueError as err:
+            raise forms.ValidationError(str(err)) from err
+
+    def clean_seed(self) -> int | None:
+        try:
+            return validate_seed(self.cleaned_data["seed"])
+        except ValueError as err:
+            raise forms.ValidationError(str(err)) from err
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -61,6 +102,14 @@ class GenerationForm(forms.Form):
         except ValueError as err:
             self.add_error(field, str(err))
         return cleaned
+
+    @property
+    def parameters(self) -> GenerationParameters:
+        """What a valid form asks for."""
+        data = self.cleaned_data
+        return GenerationParameters(
+            data["prompt"], data["width"], data["height"], data["seed"], data["prompt_extend"]
+        )
 
 
 class GalleryFilterForm(forms.Form):
@@ -273,22 +322,27 @@ class BatchForm(forms.Form):
                 "prompts",
                 f"That makes {len(prompts)} prompts; a batch makes at most {settings.BATCH_MAX_IMAGES} images.",
             )
-        elif too_long := [prompt for prompt in prompts if len(prompt) > MAX_PROMPT_CHARS]:
-            self.add_error(
-                "prompts", f"A prompt may be {MAX_PROMPT_CHARS} characters at most: “{too_long[0][:40]}…”."
-            )
-        elif not prompts and text:
+            return prompts
+        if not prompts and text:
             self.add_error("prompts", "Write at least one prompt.")
+        for prompt in prompts:
+            try:
+                validate_prompt(prompt)
+            except ValueError as err:
+                self.add_error("prompts", f"{err} (“{prompt[:40]}…”)")
+                break
         return prompts
 
     def _seeds(self, listed: str, count: int | None) -> list[int]:
         if not listed.strip():
             return draw_seeds(count or self.fields["seed_count"].initial)
         values = [value for value in SEED_LIST_SEPARATORS.split(listed.strip()) if value]
-        if not all(value.isdigit() and int(value) <= MAX_SEED for value in values):
-            self.add_error("seed_list", f"List whole numbers from 0 to {MAX_SEED}, separated by commas.")
+        try:
+            seeds = [validate_seed(int(value)) for value in values]
+        except ValueError:
+            self.add_error("seed_list", f"{SEED_RULE} List them separated by commas.")
             return []
-        return list(dict.fromkeys(int(value) for value in values))
+        return list(dict.fromkeys(seeds))
 
     def _sizes(self, presets: list[str], custom: str) -> list[str]:
         sizes = list(presets)

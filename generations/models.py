@@ -11,6 +11,7 @@ from django.db import models
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
+from generations.domain import FAILURES_A_RETRY_CANNOT_MEND, ErrorCode, GenerationParameters
 from generations.search import SearchText
 
 
@@ -52,11 +53,6 @@ class GenerationStatus(models.TextChoices):
 
 ACTIVE_STATUSES = (GenerationStatus.QUEUED, GenerationStatus.RUNNING)
 
-# Failures that end the same way however often the same request is sent again: the provider refused the
-# prompt (its content inspection, or a request it calls invalid) or the API key, or made an image larger
-# than the playground keeps. The codes are the provider client's (generations/services/provider.py).
-FAILURES_A_RETRY_CANNOT_MEND = frozenset({"provider_rejected", "provider_auth", "image_too_large"})
-
 
 class GenerationSource(models.TextChoices):
     WEB = "web", "Playground"
@@ -72,7 +68,7 @@ class GenerationQuerySet(models.QuerySet):
         """Close the running ones whose worker stopped before finishing; return how many."""
         return self.filter(status=GenerationStatus.RUNNING).update(
             status=GenerationStatus.INTERRUPTED,
-            error_code="interrupted",
+            error_code=ErrorCode.INTERRUPTED,
             error_message=(
                 "The worker making this image stopped before it finished, so the provider may have billed it. "
                 "Retry to make it again."
@@ -204,6 +200,10 @@ class Generation(models.Model):
     @property
     def size(self) -> str:
         return f"{self.width}x{self.height}"
+
+    @property
+    def parameters(self) -> GenerationParameters:
+        return GenerationParameters(self.prompt, self.width, self.height, self.seed, self.prompt_extend)
 
     def can_be_deleted_by(self, user, *, maker_session: str = "") -> bool:
         """Staff delete any generation, a signed-in user their own. One made without signing in (an open

@@ -21,11 +21,11 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 from procrastinate.job_context import AbortReason
 from procrastinate.jobs import Status
 
+from generations.domain import ErrorCode, aspect_ratio
 from generations.models import Generation, GenerationStatus
 from generations.services.images import StoredImage, image_store
-from generations.services.provider import GeneratedImage, ImageRequest, ProviderError
+from generations.services.provider import GeneratedImage, ProviderError
 from generations.services.provider_config import configured_provider
-from generations.sizes import aspect_ratio
 from playground.db import database_sync_to_async
 from playground.request_log import request_id as request_id_var
 
@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Failure:
-    code: str
+    code: ErrorCode
     user_message: str
     detail: str
     request_id: str = ""
@@ -49,22 +49,22 @@ Outcome = tuple[GeneratedImage, StoredImage] | Failure
 
 
 @app.task(name="generations.run", queue=settings.GENERATION_QUEUE, pass_context=True)
-async def run_generation(context: JobContext, generation_id: int, request_id: str = "-") -> None:
+async def run_generation(context: JobContext, public_id: str, request_id: str = "-") -> None:
     """Make a queued generation's image and record the outcome."""
     token = request_id_var.set(request_id)
     try:
         await generation_execute(
-            generation_id, cancelled_by_person=lambda: context.abort_reason() == AbortReason.USER_REQUEST
+            public_id, cancelled_by_person=lambda: context.abort_reason() == AbortReason.USER_REQUEST
         )
     finally:
         request_id_var.reset(token)
 
 
-async def generation_execute(generation_id: int, *, cancelled_by_person: Callable[[], bool]) -> None:
+async def generation_execute(public_id: str, *, cancelled_by_person: Callable[[], bool]) -> None:
     """Take a queued generation, call the provider, store the image, record the outcome. Never raises a
     ProviderError. Aborted (cancelled by a person, or the worker's shutdown grace ran out), it re-raises the
     CancelledError after closing the row."""
-    generation = await _generation_start(generation_id)
+    generation = await _generation_start(public_id)
     if generation is None:
         return  # cancelled (or closed) before a worker took it: it never reaches the provider
     try:
@@ -76,7 +76,7 @@ async def generation_execute(generation_id: int, *, cancelled_by_person: Callabl
     except Exception as err:
         logger.exception("generation %s crashed", generation.public_id)
         outcome = Failure(
-            "internal_error",
+            ErrorCode.INTERNAL_ERROR,
             "Something went wrong inside the playground. Retry, and tell us if it keeps happening.",
             f"{type(err).__name__}: {err}",
         )
@@ -84,15 +84,8 @@ async def generation_execute(generation_id: int, *, cancelled_by_person: Callabl
 
 
 async def _make_image(generation: Generation) -> Outcome:
-    request = ImageRequest(
-        prompt=generation.prompt,
-        width=generation.width,
-        height=generation.height,
-        seed=generation.seed,
-        prompt_extend=generation.prompt_extend,
-    )
     try:
-        result = await configured_provider().generate(request)
+        result = await configured_provider().generate(generation.parameters)
     except ProviderError as err:
         return Failure.from_error(err)
     try:
@@ -104,16 +97,12 @@ async def _make_image(generation: Generation) -> Outcome:
 
 
 @database_sync_to_async
-def _generation_start(generation_id: int) -> Generation | None:
+def _generation_start(public_id: str) -> Generation | None:
     """Take a queued generation: it is running from now on. None when it is no longer queued."""
-    with transaction.atomic():
-        generation = Generation.objects.select_for_update().filter(pk=generation_id).first()
-        if generation is None or not generation.is_queued:
-            return None
-        generation.status = GenerationStatus.RUNNING
-        generation.started_at = timezone.now()
-        generation.save(update_fields=["status", "started_at"])
-    return generation
+    taken = Generation.objects.filter(public_id=public_id, status=GenerationStatus.QUEUED).update(
+        status=GenerationStatus.RUNNING, started_at=timezone.now()
+    )
+    return Generation.objects.get(public_id=public_id) if taken else None
 
 
 @database_sync_to_async

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
+from generations.domain import PRESETS
 from generations.forms import (
     ApiTokenForm,
     ApiTokenRevokeForm,
@@ -37,9 +38,8 @@ from generations.services.generations import (
 )
 from generations.services.images import InvalidImageError
 from generations.services.limits import GenerationRefused
-from generations.services.snippets import generation_request_snippets
+from generations.services.snippets import api_example_snippets, generation_request_snippets
 from generations.services.tokens import api_token_create, api_token_revoke
-from generations.sizes import DEFAULT_SIZE, PRESETS
 
 RECENT_RESULTS = 24
 ONE_YEAR_S = 365 * 24 * 3600
@@ -64,7 +64,9 @@ def login_required_if_configured(view):
 
 @require_safe
 def home(request: HtmxHttpRequest) -> HttpResponse:
-    return _render_home(request, GenerationForm(initial=_initial_from(request.GET.get("from"))))
+    source = _live_generation(request.GET.get("from", ""))
+    form = GenerationForm(initial=GenerationForm.initial_from(source.parameters if source else None))
+    return _render_home(request, form)
 
 
 @require_POST
@@ -75,13 +77,7 @@ def generation_new(request: HtmxHttpRequest) -> HttpResponse:
         return _form_with_errors(request, form, status=400)
     try:
         generation = generation_create(
-            prompt=form.cleaned_data["prompt"],
-            width=form.cleaned_data["width"],
-            height=form.cleaned_data["height"],
-            seed=form.cleaned_data["seed"],
-            prompt_extend=form.cleaned_data["prompt_extend"],
-            user=request.user,
-            maker_session=_maker_session(request),
+            parameters=form.parameters, user=request.user, maker_session=_maker_session(request)
         )
     except GenerationRefused as err:
         form.add_error(None, err.user_message)
@@ -169,9 +165,7 @@ def generation_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         "can_delete": generation.can_be_deleted_by(
             request.user, maker_session=request.session.get(MAKER_SESSION_KEY, "")
         ),
-        "snippets": generation_request_snippets(
-            generation=generation, base_url=settings.ZIMAGE_BASE_URL, model=settings.ZIMAGE_MODEL
-        ),
+        "snippets": generation_request_snippets(generation=generation, base_url=settings.ZIMAGE_BASE_URL),
     }
     return render(request, "generations/detail.html", context)
 
@@ -362,7 +356,14 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
         form = ApiTokenForm()
     tokens = request.user.api_tokens.active()
     base_url = request.build_absolute_uri("/v1")
-    context = {"form": form, "tokens": tokens, "new_token": new_token, "base_url": base_url}
+    example = api_example_snippets(base_url=base_url)
+    context = {
+        "form": form,
+        "tokens": tokens,
+        "new_token": new_token,
+        "base_url": base_url,
+        "example": example,
+    }
     return render(request, "generations/api_tokens.html", context)
 
 
@@ -402,20 +403,6 @@ def _maker_session(request: HttpRequest) -> str:
 MAKER_SESSION_KEY = "maker_session"
 
 
-def _initial_from(public_id: str | None) -> dict:
-    """Form values copied from an earlier generation, for "use these settings" links."""
-    source = Generation.objects.live().filter(public_id=public_id).first() if public_id else None
-    if source is None:
-        return {"size": DEFAULT_SIZE}
-    preset_values = {preset.value for preset in PRESETS}
-    size_fields = (
-        {"size": source.size}
-        if source.size in preset_values
-        else {"size": "custom", "custom_size": source.size}
-    )
-    return {
-        "prompt": source.prompt,
-        "seed": source.seed,
-        "prompt_extend": source.prompt_extend,
-        **size_fields,
-    }
+def _live_generation(public_id: str) -> Generation | None:
+    """The live generation a "use these settings" link names, or None (a deleted one is gone for it too)."""
+    return Generation.objects.live().filter(public_id=public_id).first() if is_public_id(public_id) else None

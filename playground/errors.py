@@ -10,16 +10,18 @@ from django.shortcuts import render
 from django.views import defaults
 
 from generations.api import ApiError, api_error_response
+from generations.domain import ErrorCode
 
 API_PREFIX = "/v1/"
 _TEMPLATES = {404: "404.html"}
 
 
 def error_response(
-    request: HttpRequest, status: int, message: str, *, code: str, param: str | None = None
+    request: HttpRequest, code: ErrorCode, message: str, *, param: str | None = None
 ) -> HttpResponse:
     if is_api_request(request):
-        return api_error_response(ApiError(status, message, code=code, param=param))
+        return api_error_response(ApiError(code, message, param=param))
+    status = code.http_status
     return render(request, _TEMPLATES.get(status, "400.html"), {"message": message}, status=status)
 
 
@@ -28,17 +30,17 @@ def is_api_request(request: HttpRequest) -> bool:
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    return error_response(request, 400, "This request could not be read.", code="bad_request")
+    return error_response(request, ErrorCode.BAD_REQUEST, "This request could not be read.")
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api_request(request):
-        return error_response(request, 404, "There is no such endpoint.", code="not_found")
+        return error_response(request, ErrorCode.NOT_FOUND, "There is no such endpoint.")
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if is_api_request(request):
         message = "The playground failed to answer this request; try again in a moment."
-        return api_error_response(ApiError(500, message, code="server_error"))
+        return api_error_response(ApiError(ErrorCode.SERVER_ERROR, message))
     return defaults.server_error(request)

@@ -149,8 +149,9 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "generations:home"
 LOGOUT_REDIRECT_URL = "generations:gallery"
-# Generating (and favouriting, deleting, tokens) needs a signed-in user; `make run` (DEBUG) keeps it open.
-REQUIRE_LOGIN = envbool("REQUIRE_LOGIN", not DEBUG)
+# Generating (and favouriting, deleting, tokens) needs a signed-in user, unless this is off (`make run` turns it
+# off for a local instance; an open instance lets each browser delete only what it made).
+REQUIRE_LOGIN = envbool("REQUIRE_LOGIN", True)
 
 # Sign-in throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one address,
 # that pair is refused for AXES_COOLOFF_MINUTES, counted in PostgreSQL so that every process sees the same

@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.utils.decorators import sync_and_async_middleware
 
+from generations.domain import ErrorCode
 from playground.errors import error_response
 from playground.untrusted_text import text_problem
 
@@ -40,7 +41,7 @@ def untrusted_input_middleware(get_response):
 def _refusal(request: HttpRequest) -> HttpResponse | None:
     """The answer to a request that breaks the rule, or None to let it through."""
     if text_problem(request.path) is not None:
-        return error_response(request, 404, "This address does not lead to a page.", code="not_found")
+        return error_response(request, ErrorCode.NOT_FOUND, "This address does not lead to a page.")
     for name in [name for name, value in request.COOKIES.items() if text_problem(value) is not None]:
         del request.COOKIES[name]
     try:
@@ -50,25 +51,23 @@ def _refusal(request: HttpRequest) -> HttpResponse | None:
             for name, values in fields.lists():
                 if problem := text_problem(name):
                     return error_response(
-                        request, 400, f"A {place} field's name {problem}.", code="invalid_text"
+                        request, ErrorCode.INVALID_TEXT, f"A {place} field's name {problem}."
                     )
                 for value in values:
                     if problem := text_problem(value if isinstance(value, str) else value.name or ""):
                         return error_response(
                             request,
-                            400,
+                            ErrorCode.INVALID_TEXT,
                             f"The {place} field `{name}` {problem}.",
-                            code="invalid_text",
                             param=name,
                         )
     except RequestDataTooBig:
         return error_response(
             request,
-            413,
+            ErrorCode.REQUEST_TOO_LARGE,
             f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes.",
-            code="request_too_large",
         )
     except (SuspiciousOperation, BadRequest, MultiPartParserError, UnreadablePostError):
         # Too many fields, a form body that is not UTF-8, a broken multipart body, a client that went away.
-        return error_response(request, 400, "The request body cannot be read as a form.", code="invalid_body")
+        return error_response(request, ErrorCode.INVALID_BODY, "The request body cannot be read as a form.")
     return None

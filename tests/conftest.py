@@ -22,10 +22,7 @@ from procrastinate.contrib.django import app as job_engine
 from procrastinate.contrib.django.utils import connector_params
 from procrastinate.psycopg_connector import PsycopgConnector
 
-from generations.models import Generation
 from generations.services.provider import HttpProvider
-from generations.sizes import aspect_ratio
-from generations.tasks import generation_execute
 from playground.embedded_postgres import EmbeddedPostgres
 from tests.fake_provider import FakeProvider
 
@@ -125,25 +122,6 @@ def run_async(function, *args, **kwargs):
     # Playwright's sync API keeps a loop in this thread, where async code cannot be waited for.
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(run).result()
-
-
-def finish(generation: Generation) -> Generation:
-    """Run a queued generation to its end right here, as a worker would, and return it as recorded."""
-    run_async(generation_execute, generation.pk, cancelled_by_person=lambda: False)
-    generation.refresh_from_db()
-    return generation
-
-
-def make_generation(**fields) -> Generation:
-    values = {
-        "prompt": "A lighthouse at dusk",
-        "width": 1024,
-        "height": 1536,
-        "seed": 42,
-        "model": "z-image-turbo",
-    } | fields
-    values.setdefault("aspect_ratio", aspect_ratio(values["width"], values["height"]))
-    return Generation.objects.create(**values)
 
 
 # Waits are for events (an image landing, a card refreshing); this only bounds them on a busy two-core machine.

@@ -90,6 +90,7 @@ class FakeProvider:
         # Generation requests being answered right now, and the most there ever were at once.
         self.in_flight = 0
         self.max_in_flight = 0
+        self.bytes_streamed = 0  # of oversized images, before the client hung up
         self._era = 0
         self._flaky_counts: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -155,7 +156,7 @@ class FakeProvider:
         with self._lock:
             self._era += 1
             self.requests.clear()
-            self.in_flight = self.max_in_flight = 0
+            self.in_flight = self.max_in_flight = self.bytes_streamed = 0
         self.latency_s = 0.0
         self.api_key = "test-key"
         self.image_variant = ""
@@ -386,6 +387,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self.close_connection = True
                     return
                 self.wfile.write(b"%X\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+                self.fake.bytes_streamed += len(chunk)
             if chunked:
                 self.wfile.write(b"0\r\n\r\n")
         except ConnectionError:

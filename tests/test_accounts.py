@@ -11,11 +11,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.debug import technical_500_response
 
+from generations.domain import ErrorCode
 from generations.models import ApiToken, Generation, GenerationStatus
-from generations.services.generations import generation_create
 from generations.services.limits import GenerationRefused
 from generations.services.tokens import api_token_create, api_token_user
-from tests.conftest import finish, make_generation
+from tests.factories import create_generation, finish, make_generation
 
 pytestmark = pytest.mark.django_db
 
@@ -71,12 +71,12 @@ def test_share_links_and_the_gallery_stay_open_without_signing_in(client, deploy
 def test_the_per_minute_limit_refuses_with_when_it_resets(alice, settings, demo_mode):
     settings.LIMIT_PER_MINUTE = 2
     for _ in range(2):
-        generation_create(prompt="A fox", width=1024, height=1024, seed=None, prompt_extend=False, user=alice)
+        create_generation(prompt="A fox", user=alice)
 
     with pytest.raises(GenerationRefused) as refused:
-        generation_create(prompt="A fox", width=1024, height=1024, seed=None, prompt_extend=False, user=alice)
+        create_generation(prompt="A fox", user=alice)
 
-    assert refused.value.code == "rate_limited"
+    assert refused.value.code == ErrorCode.RATE_LIMITED
     assert "limit of 2 images a minute" in refused.value.user_message
     assert 1 <= refused.value.retry_after_s <= 61
     assert Generation.objects.count() == 2
@@ -86,10 +86,10 @@ def test_the_daily_limit_counts_the_last_24_hours(alice, settings, demo_mode):
     settings.LIMIT_PER_DAY = 1
     old = make_generation(user=alice)
     Generation.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=25))
-    generation_create(prompt="A fox", width=1024, height=1024, seed=None, prompt_extend=False, user=alice)
+    create_generation(prompt="A fox", user=alice)
 
     with pytest.raises(GenerationRefused, match="limit of 1 images a day"):
-        generation_create(prompt="A fox", width=1024, height=1024, seed=None, prompt_extend=False, user=alice)
+        create_generation(prompt="A fox", user=alice)
 
 
 def test_a_limit_shows_as_a_form_message_and_nothing_is_recorded(client, alice, settings, demo_mode):
@@ -111,7 +111,7 @@ def test_one_person_may_have_only_so_many_images_unfinished(alice, settings, dem
     make_generation(user=alice, status=GenerationStatus.SUCCEEDED)
 
     with pytest.raises(GenerationRefused) as refused:
-        generation_create(prompt="A fox", width=1024, height=1024, seed=None, prompt_extend=False, user=alice)
+        create_generation(prompt="A fox", user=alice)
 
     assert refused.value.code == "too_many_queued"
     assert "2 images queued or in progress" in refused.value.user_message

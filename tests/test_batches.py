@@ -22,7 +22,7 @@ from generations.services.batches import (
     expand_alternatives,
 )
 from generations.services.limits import GenerationRefused
-from tests.conftest import finish, make_generation
+from tests.factories import finish, make_generation
 from tests.query_count import count_queries
 
 pytestmark = pytest.mark.django_db

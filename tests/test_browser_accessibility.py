@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from generations.models import Generation, GenerationStatus
 from generations.services.tokens import api_token_create
-from tests.conftest import finish, make_generation
+from tests.factories import finish, make_generation
 from tests.test_browser import submit_a_size_too_small
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -13,8 +13,9 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from generations.models import Generation, GenerationStatus, new_public_id
-from generations.services.generations import generation_create, generation_thumbnail
-from tests.conftest import DESKTOP, PHONE, finish, make_generation
+from generations.services.generations import generation_thumbnail
+from tests.conftest import DESKTOP, PHONE
+from tests.factories import create_generation, finish, make_generation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -421,9 +422,7 @@ def test_filters_apply_as_they_change_and_search_finds_chinese_and_japanese_word
 
 
 def test_a_tile_shows_its_image_when_it_lands(page: Page, use_fake_provider):
-    generation = generation_create(
-        prompt="A slow lighthouse [fault:slow:3]", width=640, height=640, seed=1, prompt_extend=False
-    )
+    generation = create_generation(prompt="A slow lighthouse [fault:slow:3]", width=640, height=640)
     page.goto("/gallery/")
     live = tile(page, generation)
     expect(live).to_have_attribute("data-live-card", generation.public_id)

@@ -8,7 +8,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from generations.models import Generation
-from tests.conftest import DESKTOP, PHONE, TABLET, finish, make_generation
+from tests.conftest import DESKTOP, PHONE, TABLET
+from tests.factories import finish, make_generation
 from tests.test_browser import submit_a_size_too_small
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -11,7 +11,8 @@ from playwright.sync_api import Page, expect
 
 from generations.models import Generation
 from generations.services.generations import generation_download_png
-from tests.conftest import PHONE, finish, make_generation
+from tests.conftest import PHONE
+from tests.factories import finish, make_generation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -18,7 +18,7 @@ from django.db import connections
 from django.urls import reverse
 
 from playground.embedded_postgres import EmbeddedPostgres
-from tests.conftest import make_generation
+from tests.factories import make_generation
 
 LOAD_THREADS = 4
 

@@ -54,7 +54,7 @@ def test_it_requires_a_prompt():
 def test_it_bounds_the_prompt_length():
     form = make_form(prompt="x" * 4001)
     assert not form.is_valid()
-    assert "at most 4000 characters" in form.errors["prompt"][0]
+    assert "A prompt may be 4,000 characters at most" in form.errors["prompt"][0]
 
 
 @pytest.mark.parametrize("seed", ["-1", "2147483648", "1.5", "abc"])

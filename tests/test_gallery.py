@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -11,8 +13,9 @@ from django.utils import timezone
 from PIL import Image
 
 from generations.models import Generation, GenerationStatus
+from generations.services.provider import provider_request_body
 from generations.views import MAKER_SESSION_KEY
-from tests.conftest import finish, make_generation
+from tests.factories import finish, make_generation
 from tests.query_count import count_queries
 
 pytestmark = pytest.mark.django_db
@@ -181,6 +184,15 @@ def test_copy_as_code_reproduces_the_request_without_the_key(client, settings):
     )
     assert "It&#x27;\\&#x27;&#x27;s a cat" in page, "the shell quoting survives a quote in the prompt"
     assert "&quot;size&quot;: &quot;1360x768&quot;" in page
+
+
+def test_copy_as_code_is_the_body_the_client_sent_with_the_generations_own_model(client):
+    generation = make_generation(prompt="A fox", seed=7, model="z-image-turbo-2025-11")
+
+    page = html.unescape(client.get(generation.get_absolute_url()).text)
+
+    sent = json.loads(re.search(r"-d '(\{.*?\n\})'", page, re.DOTALL)[1])
+    assert sent == provider_request_body(generation.parameters, model="z-image-turbo-2025-11")
 
 
 def test_the_download_is_a_png_that_carries_its_parameters(client, demo_mode):

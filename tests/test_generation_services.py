@@ -13,22 +13,21 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 from generations.models import Generation, GenerationStatus
 from generations.services.generations import (
     generation_cancel,
-    generation_create,
     generation_repeat,
     generation_thumbnail,
 )
 from generations.services.images import InvalidImageError, image_store
 from generations.services.limits import GenerationRefused
 from generations.tasks import recover_stalled_generations
-from tests.conftest import finish, make_generation, run_async
+from tests.conftest import run_async
+from tests.factories import create_generation, finish, make_generation
 from tests.fake_provider import draw_image
 
 pytestmark = pytest.mark.django_db
 
 
 def create(**fields) -> Generation:
-    values = {"prompt": "A lighthouse", "width": 1024, "height": 1024, "seed": None, "prompt_extend": False}
-    return generation_create(**(values | fields))
+    return create_generation(**({"seed": None} | fields))
 
 
 def test_it_records_a_queued_row_with_a_drawn_seed_and_queues_its_job(demo_mode):
@@ -41,7 +40,7 @@ def test_it_records_a_queued_row_with_a_drawn_seed_and_queues_its_job(demo_mode)
     assert len(stored.public_id) >= 22
     job = ProcrastinateJob.objects.get(pk=stored.job_id)
     assert (job.task_name, job.status, job.queue_name) == ("generations.run", "todo", "generations")
-    assert job.args["generation_id"] == stored.pk
+    assert job.args["public_id"] == stored.public_id
 
 
 def test_a_refused_generation_leaves_neither_a_row_nor_a_job(settings, demo_mode):

@@ -22,7 +22,8 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from generations.models import Generation
-from tests.conftest import finish, free_port, make_generation
+from tests.conftest import free_port
+from tests.factories import finish, make_generation
 
 PASSWORD = "correct horse battery"
 GATEWAY_URL = "https://gateway-user:gateway-secret@gateway.example:8443/v1"

@@ -28,7 +28,7 @@ from generations.models import Generation
 from generations.services.generations import generation_thumbnail
 from generations.services.tokens import api_token_create
 from playground.untrusted_text import MAX_TEXT_CHARS
-from tests.conftest import finish, make_generation
+from tests.factories import finish, make_generation
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,7 @@ from django.conf import settings
 from django.test import Client
 
 from generations.models import Generation, GenerationStatus
-from generations.services.generations import generation_create
-from tests.conftest import make_generation
+from tests.factories import create_generation, make_generation
 from tests.fake_provider import FakeProvider
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -99,10 +98,7 @@ def test_the_workers_concurrency_caps_the_calls_the_provider_sees_and_the_rest_w
     worker, use_fake_provider: FakeProvider
 ):
     use_fake_provider.latency_s = 0.3
-    generations = [
-        generation_create(prompt=f"Capped {index}", width=1024, height=1024, seed=index, prompt_extend=False)
-        for index in range(12)
-    ]
+    generations = [create_generation(prompt=f"Capped {index}", seed=index) for index in range(12)]
 
     wait_until(lambda: not Generation.objects.active().exists())
 
@@ -114,9 +110,7 @@ def test_the_workers_concurrency_caps_the_calls_the_provider_sees_and_the_rest_w
 def test_an_open_page_is_told_of_each_status_change_as_it_happens(
     playground, use_fake_provider: FakeProvider
 ):
-    generation = generation_create(
-        prompt="A lighthouse [fault:slow:0.5]", width=1024, height=1024, seed=1, prompt_extend=False
-    )
+    generation = create_generation(prompt="A lighthouse [fault:slow:0.5]")
     statuses = []
     with httpx.stream(
         "GET", f"{playground}/events/", params={"id": generation.public_id}, timeout=30

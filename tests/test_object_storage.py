@@ -8,7 +8,8 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from moto.server import ThreadedMotoServer
 
-from tests.conftest import finish, free_port, make_generation
+from tests.conftest import free_port
+from tests.factories import finish, make_generation
 
 pytestmark = pytest.mark.django_db
 

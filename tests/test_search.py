@@ -7,7 +7,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from generations.search import search_query_text
 from generations.selectors import GalleryFilters, gallery_page
-from tests.conftest import make_generation
+from tests.factories import make_generation
 
 pytestmark = pytest.mark.django_db
 

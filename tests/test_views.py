@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from generations.models import Generation, GenerationStatus
 from generations.services.images import image_store
-from tests.conftest import finish, make_generation
+from tests.factories import finish, make_generation
 from tests.fake_provider import draw_image
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +73,7 @@ def test_bad_input_is_explained_and_nothing_is_recorded(client, demo_mode, htmx)
     assert response.status_code == (200 if htmx else 400)
     assert "Describe the image you want." in response.text
     assert "the model accepts 262,144 to 4,194,304" in response.text
-    assert "Ensure this value is greater than or equal to 0." in response.text
+    assert "The seed is a whole number from 0 to 2147483647." in response.text
     assert Generation.objects.count() == 0
 
 
@@ -131,7 +131,7 @@ def test_a_failed_card_gives_the_reason_and_a_retry_button(client):
     [
         (GenerationStatus.FAILED, "provider_unavailable", True),
         (GenerationStatus.FAILED, "provider_timeout", True),
-        (GenerationStatus.FAILED, "rate_limited", True),
+        (GenerationStatus.FAILED, "provider_rate_limited", True),
         (GenerationStatus.INTERRUPTED, "interrupted", True),
         (GenerationStatus.CANCELLED, "cancelled", True),
         (GenerationStatus.FAILED, "provider_rejected", False),

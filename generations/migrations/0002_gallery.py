@@ -5,7 +5,7 @@ import django.contrib.postgres.search
 from django.conf import settings
 from django.db import migrations, models
 
-from generations.sizes import aspect_ratio
+from generations.domain import aspect_ratio
 
 
 def fill_aspect_ratios(apps, schema_editor):

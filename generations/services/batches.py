@@ -11,7 +11,6 @@ import io
 import itertools
 import json
 import re
-import secrets
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -25,19 +24,16 @@ from django.utils import timezone
 from PIL import Image, ImageDraw, ImageFont
 from procrastinate.contrib.django import app as job_engine
 
-from generations.models import Batch, Generation, GenerationSource, GenerationStatus
+from generations.domain import ErrorCode, GenerationParameters, draw_seed
+from generations.models import Batch, Generation, GenerationStatus
 from generations.services.generations import (
     QUEUED_CANCEL_MESSAGE,
     generation_download_png,
+    generations_queue,
     generations_thumbnails,
 )
 from generations.services.images import dhash_distance, png_with_text
 from generations.services.limits import generation_limits_check
-from generations.services.provider import MAX_SEED
-from generations.services.provider_config import configured_provider
-from generations.sizes import aspect_ratio
-from generations.tasks import run_generation
-from playground.request_log import request_id
 
 ALTERNATIVES = re.compile(r"\{([^{}]*)\}")
 # The grid's parameters, in the order a cell's index counts them (the last varies fastest).
@@ -54,24 +50,19 @@ def expand_alternatives(line: str) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Cell:
+    """One place of a batch's grid: its index, and the image it asks for."""
+
     index: int
-    prompt: str
-    seed: int
-    size: str
-    prompt_extend: bool
-
-    @property
-    def width(self) -> int:
-        return int(self.size.split("x")[0])
-
-    @property
-    def height(self) -> int:
-        return int(self.size.split("x")[1])
+    parameters: GenerationParameters
 
     def value(self, parameter: str) -> object:
-        return {"prompt": self.prompt, "seed": self.seed, "size": self.size, "extend": self.prompt_extend}[
-            parameter
-        ]
+        asked = self.parameters
+        return {
+            "prompt": asked.prompt,
+            "seed": asked.seed,
+            "size": asked.size,
+            "extend": asked.prompt_extend,
+        }[parameter]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +94,13 @@ class BatchPlan:
     def cells(self) -> Iterator[Cell]:
         combinations = itertools.product(self.prompts, self.seeds, self.sizes, self.extend_modes)
         for index, (prompt, seed, size, prompt_extend) in enumerate(combinations):
-            yield Cell(index, prompt, seed, size, prompt_extend)
+            yield _cell(index, prompt, seed, size, prompt_extend)
 
     def cell(self, index: int) -> Cell:
         place, extend = divmod(index, len(self.extend_modes))
         place, size = divmod(place, len(self.sizes))
         prompt, seed = divmod(place, len(self.seeds))
-        return Cell(
+        return _cell(
             index, self.prompts[prompt], self.seeds[seed], self.sizes[size], self.extend_modes[extend]
         )
 
@@ -126,12 +117,17 @@ class BatchPlan:
         return f"{' × '.join(factors)} = {_count(self.count, 'image')}{extended}"
 
 
+def _cell(index: int, prompt: str, seed: int, size: str, prompt_extend: bool) -> Cell:
+    width, height = (int(side) for side in size.split("x"))
+    return Cell(index, GenerationParameters(prompt, width, height, seed, prompt_extend))
+
+
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def draw_seeds(count: int) -> list[int]:
-    return [secrets.randbelow(MAX_SEED + 1) for _ in range(count)]
+    return [draw_seed() for _ in range(count)]
 
 
 def batch_create(*, plan: BatchPlan, prompts_text: str, user=None, rerun_of: Batch | None = None) -> Batch:
@@ -182,7 +178,7 @@ def batch_cancel(*, batch: Batch) -> int:
         )
         Generation.objects.filter(pk__in=[pk for pk, _ in queued]).update(
             status=GenerationStatus.CANCELLED,
-            error_code="cancelled",
+            error_code=ErrorCode.CANCELLED,
             error_message=QUEUED_CANCEL_MESSAGE,
             finished_at=timezone.now(),
         )
@@ -192,30 +188,12 @@ def batch_cancel(*, batch: Batch) -> int:
 
 
 def _queue_cells(batch: Batch, cells: list[Cell], owner) -> None:
-    provider = configured_provider()
-    generations = Generation.objects.bulk_create(
-        Generation(
-            prompt=cell.prompt,
-            width=cell.width,
-            height=cell.height,
-            seed=cell.seed,
-            prompt_extend=cell.prompt_extend,
-            aspect_ratio=aspect_ratio(cell.width, cell.height),
-            model=provider.model,
-            is_demo=provider.is_demo,
-            user=owner,
-            source=GenerationSource.WEB,
-            batch=batch,
-            cell_index=cell.index,
-        )
-        for cell in cells
+    generations_queue(
+        parameters=[cell.parameters for cell in cells],
+        owner=owner,
+        batch=batch,
+        cell_indexes=[cell.index for cell in cells],
     )
-    job_ids = run_generation.batch_defer(
-        *({"generation_id": generation.pk, "request_id": request_id.get()} for generation in generations)
-    )
-    for generation, job_id in zip(generations, job_ids, strict=True):
-        generation.job_id = job_id
-    Generation.objects.bulk_update(generations, ["job_id"])
 
 
 def latest_cells(batch: Batch) -> dict[int, Generation]:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from generations.services.provider import GeneratedImage, ImageRequest
+from generations.domain import GenerationParameters
+from generations.services.provider import GeneratedImage
 
 DEMO_MODEL_NAME = "offline-demo"
 DEMO_LABEL = "OFFLINE DEMO · not Z-Image"
@@ -24,14 +25,14 @@ class DemoProvider:
     model: str = DEMO_MODEL_NAME
     is_demo = True
 
-    async def generate(self, request: ImageRequest) -> GeneratedImage:
+    async def generate(self, parameters: GenerationParameters) -> GeneratedImage:
         """Draw an abstract picture that depends only on the prompt and the seed, after a pretend delay."""
         started = time.monotonic()
         await asyncio.sleep(self.latency_s)
-        data = await asyncio.to_thread(draw_demo_image, request)
+        data = await asyncio.to_thread(draw_demo_image, parameters)
         revised_prompt = reasoning = ""
-        if request.prompt_extend:
-            revised_prompt = f"{request.prompt.strip()} — (offline demo: with a key, Z-Image Turbo rewrites the prompt here)"
+        if parameters.prompt_extend:
+            revised_prompt = f"{parameters.prompt.strip()} — (offline demo: with a key, Z-Image Turbo rewrites the prompt here)"
             reasoning = (
                 "This is the offline demo provider, not the model: no prompt was rewritten and no reasoning "
                 "happened. Set ZIMAGE_API_KEY to generate real images with Z-Image Turbo."
@@ -47,18 +48,20 @@ class DemoProvider:
         )
 
 
-def draw_demo_image(request: ImageRequest) -> bytes:
-    digest = hashlib.sha256(f"{request.prompt}\0{request.seed}".encode()).digest()
+def draw_demo_image(parameters: GenerationParameters) -> bytes:
+    digest = hashlib.sha256(f"{parameters.prompt}\0{parameters.seed}".encode()).digest()
     rng = random.Random(digest)  # noqa: S311 (pictures, not secrets)
     # Paint soft blobs on a small canvas and scale it up: fast at any size, and smooth enough to look like art.
-    small = Image.new("RGB", (48, max(round(48 * request.height / request.width), 1)), _colour(rng))
+    small = Image.new("RGB", (48, max(round(48 * parameters.height / parameters.width), 1)), _colour(rng))
     draw = ImageDraw.Draw(small)
     for _ in range(14):
         x, y = rng.uniform(0, small.width), rng.uniform(0, small.height)
         radius = rng.uniform(4, 20)
         draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=_colour(rng))
-    image = small.filter(ImageFilter.GaussianBlur(3)).resize((request.width, request.height), Image.BICUBIC)
-    _draw_caption(image, request)
+    image = small.filter(ImageFilter.GaussianBlur(3)).resize(
+        (parameters.width, parameters.height), Image.BICUBIC
+    )
+    _draw_caption(image, parameters)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=3)
     return buffer.getvalue()
@@ -68,14 +71,14 @@ def _colour(rng: random.Random) -> tuple[int, int, int]:
     return rng.randrange(256), rng.randrange(256), rng.randrange(256)
 
 
-def _draw_caption(image: Image.Image, request: ImageRequest) -> None:
+def _draw_caption(image: Image.Image, parameters: GenerationParameters) -> None:
     draw = ImageDraw.Draw(image)
     size = max(image.width // 28, 14)
     font = ImageFont.load_default(size=size)
     lines = [
         DEMO_LABEL,
-        *textwrap.wrap(request.prompt, width=42)[:3],
-        f"seed {request.seed} · {request.size}",
+        *textwrap.wrap(parameters.prompt, width=42)[:3],
+        f"seed {parameters.seed} · {parameters.size}",
     ]
     margin = size
     box_height = len(lines) * round(size * 1.35) + margin

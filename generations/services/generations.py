@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import secrets
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.storage import default_storage
@@ -19,13 +19,12 @@ from django.db import transaction
 from django.utils import timezone
 from procrastinate.contrib.django import app as job_engine
 
-from generations.models import Generation, GenerationSource, GenerationStatus
+from generations.domain import ErrorCode, GenerationParameters
+from generations.models import Batch, Generation, GenerationSource, GenerationStatus, new_public_id
 from generations.services.events import GenerationEvent, generation_events
 from generations.services.images import StoredThumbnail, png_with_text, thumbnail_store
 from generations.services.limits import generation_limits_check
-from generations.services.provider import MAX_SEED
 from generations.services.provider_config import configured_provider
-from generations.sizes import aspect_ratio
 from generations.tasks import run_generation
 from playground.db import database_sync_to_async
 from playground.request_log import request_id
@@ -38,11 +37,7 @@ WAIT_RECHECK_S = 5.0
 
 def generation_create(
     *,
-    prompt: str,
-    width: int,
-    height: int,
-    seed: int | None,
-    prompt_extend: bool,
+    parameters: GenerationParameters,
     user: AbstractBaseUser | AnonymousUser | None = None,
     source: str = GenerationSource.WEB,
     maker_session: str = "",
@@ -53,27 +48,51 @@ def generation_create(
     GenerationRefused, before anything is recorded or queued, when a limit is reached. `maker_session` is the
     id kept in the browser session that asked for it (see Generation.can_be_deleted_by).
     """
-    provider = configured_provider()
     owner = user if user is not None and user.is_authenticated else None
     with transaction.atomic():
         generation_limits_check(user=owner)
-        generation = Generation.objects.create(
-            prompt=prompt,
-            width=width,
-            height=height,
-            seed=secrets.randbelow(MAX_SEED + 1) if seed is None else seed,
-            prompt_extend=prompt_extend,
-            aspect_ratio=aspect_ratio(width, height),
+        [generation] = generations_queue(
+            parameters=[parameters], owner=owner, source=source, maker_session=maker_session
+        )
+    return generation
+
+
+def generations_queue(
+    *,
+    parameters: list[GenerationParameters],
+    owner: AbstractBaseUser | None,
+    source: str = GenerationSource.WEB,
+    maker_session: str = "",
+    batch: Batch | None = None,
+    cell_indexes: list[int] | None = None,
+) -> list[Generation]:
+    """Record queued generations and queue their jobs. Call inside the transaction that checked the limits.
+
+    Each row is written once, with its job's id: the jobs name their generations by public id, and nothing is
+    visible to a worker before the transaction commits.
+    """
+    provider = configured_provider()
+    generations = [
+        Generation(
+            public_id=new_public_id(),
+            **asked.with_seed().model_fields(),
             model=provider.model,
             is_demo=provider.is_demo,
             user=owner,
             source=source,
             maker_session=maker_session,
+            batch=batch,
+            cell_index=cell_index,
         )
-        # The request id travels with the job, so that the worker's log lines match the request's.
-        generation.job_id = run_generation.defer(generation_id=generation.pk, request_id=request_id.get())
-        generation.save(update_fields=["job_id"])
-    return generation
+        for asked, cell_index in zip(parameters, cell_indexes or [None] * len(parameters), strict=True)
+    ]
+    # The request id travels with the job, so that the worker's log lines match the request's.
+    job_ids = run_generation.batch_defer(
+        *({"public_id": generation.public_id, "request_id": request_id.get()} for generation in generations)
+    )
+    for generation, job_id in zip(generations, job_ids, strict=True):
+        generation.job_id = job_id
+    return Generation.objects.bulk_create(generations)
 
 
 def generation_cancel(*, generation: Generation) -> Generation:
@@ -88,7 +107,7 @@ def generation_cancel(*, generation: Generation) -> Generation:
             return generation
         generation.error_message = QUEUED_CANCEL_MESSAGE if generation.is_queued else RUNNING_CANCEL_MESSAGE
         generation.status = GenerationStatus.CANCELLED
-        generation.error_code = "cancelled"
+        generation.error_code = ErrorCode.CANCELLED
         generation.finished_at = timezone.now()
         generation.save(update_fields=["status", "error_code", "error_message", "finished_at"])
         if generation.job_id is not None:
@@ -142,15 +161,8 @@ def generation_repeat(
     maker_session: str = "",
 ) -> Generation:
     """A new generation with the same inputs: "Retry" keeps the seed, "same prompt, new seed" draws one."""
-    return generation_create(
-        prompt=generation.prompt,
-        width=generation.width,
-        height=generation.height,
-        seed=None if new_seed else generation.seed,
-        prompt_extend=generation.prompt_extend,
-        user=user,
-        maker_session=maker_session,
-    )
+    parameters = replace(generation.parameters, seed=None) if new_seed else generation.parameters
+    return generation_create(parameters=parameters, user=user, maker_session=maker_session)
 
 
 def generation_set_favourite(*, generation: Generation, favourite: bool) -> Generation:

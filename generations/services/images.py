@@ -13,6 +13,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image, UnidentifiedImageError
 
+from generations.domain import ErrorCode
 from generations.services.provider import ProviderError
 
 THUMBNAIL_MAX_SIDE = 512
@@ -21,7 +22,7 @@ Image.MAX_IMAGE_PIXELS = 4096 * 4096
 
 
 class InvalidImageError(ProviderError):
-    code = "not_an_image"
+    code = ErrorCode.NOT_AN_IMAGE
     reason = "The provider sent something that is not a usable image."
 
 

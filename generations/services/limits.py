@@ -14,6 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.utils import timezone
 
+from generations.domain import ErrorCode
 from generations.models import Generation, GenerationStatus
 
 WINDOWS = (
@@ -27,7 +28,7 @@ _QUEUE_LOCK_KEY = 0x7A696D67
 class GenerationRefused(Exception):
     """A generation that was not queued because a limit was reached. Nothing was recorded or sent."""
 
-    def __init__(self, user_message: str, *, code: str, retry_after_s: int) -> None:
+    def __init__(self, user_message: str, *, code: ErrorCode, retry_after_s: int) -> None:
         super().__init__(user_message)
         self.user_message = user_message
         self.code = code
@@ -51,7 +52,7 @@ def generation_limits_check(*, user: AbstractBaseUser | None, count: int = 1) ->
     if queued + count > settings.MAX_QUEUED_GENERATIONS:
         raise GenerationRefused(
             f"The playground's queue is full ({queued} images waiting{_asked(count)}). Try again in a minute.",
-            code="queue_full",
+            code=ErrorCode.QUEUE_FULL,
             retry_after_s=30,
         )
 
@@ -65,19 +66,21 @@ def _check_user(user: AbstractBaseUser, count: int) -> None:
             raise GenerationRefused(
                 f"This batch asks for {count} images, more than your limit of {limit} images {label}. "
                 "Make it smaller.",
-                code="rate_limited",
+                code=ErrorCode.RATE_LIMITED,
                 retry_after_s=int(window.total_seconds()),
             )
+        # Refused when the window already holds `limit - count + 1` images: the newest-first row at that offset
+        # exists, and room comes back once it has left the window. One indexed row, however busy the user.
         recent = Generation.objects.filter(user=user, created_at__gt=now - window).order_by("-created_at")
-        times = list(recent.values_list("created_at", flat=True)[:limit])  # newest first
-        if len(times) + count > limit:
-            # There is room once enough of the window's oldest images have left it.
-            resets_at = times[limit - count] + window
+        blocking = recent.values_list("created_at", flat=True)[limit - count : limit - count + 1].first()
+        if blocking is not None:
+            resets_at = blocking + window
             wait_s = max(int((resets_at - now).total_seconds()) + 1, 1)
+            room = limit - recent.count()
             raise GenerationRefused(
-                f"You have reached your limit of {limit} images {label}{_asked(count, limit - len(times))}. "
+                f"You have reached your limit of {limit} images {label}{_asked(count, room)}. "
                 f"You can generate again in {_duration(wait_s)} (at {resets_at:%H:%M:%S} UTC).",
-                code="rate_limited",
+                code=ErrorCode.RATE_LIMITED,
                 retry_after_s=wait_s,
             )
     unfinished = Generation.objects.filter(user=user).active().count()
@@ -85,7 +88,7 @@ def _check_user(user: AbstractBaseUser, count: int) -> None:
         raise GenerationRefused(
             f"You already have {unfinished} images queued or in progress{_asked(count)}; your limit is "
             f"{settings.LIMIT_QUEUED_PER_USER}. Wait for some to finish (or cancel some), then try again.",
-            code="too_many_queued",
+            code=ErrorCode.TOO_MANY_QUEUED,
             retry_after_s=10,
         )
 

@@ -18,24 +18,30 @@ from datetime import UTC, datetime
 
 import httpx
 
+from generations.domain import ErrorCode, GenerationParameters
+
 logger = logging.getLogger(__name__)
 
-MAX_SEED = 2_147_483_647
 RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_PROVIDER_TEXT_CHARS = 20_000
 
 
-@dataclass(frozen=True, slots=True)
-class ImageRequest:
-    prompt: str
-    width: int
-    height: int
-    seed: int
-    prompt_extend: bool
-
-    @property
-    def size(self) -> str:
-        return f"{self.width}x{self.height}"
+def provider_request_body(
+    parameters: GenerationParameters, *, model: str, response_format: str = "url"
+) -> dict:
+    """The body of one generation request: what the client sends, and what "copy as code" shows."""
+    if parameters.seed is None:
+        raise ValueError(
+            "The provider is always sent a seed: draw one first (GenerationParameters.with_seed)."
+        )
+    return {
+        "model": model,
+        "prompt": parameters.prompt,
+        "size": parameters.size,
+        "n": 1,
+        "response_format": response_format,
+        "parameters": {"prompt_extend": parameters.prompt_extend, "seed": parameters.seed},
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +57,14 @@ class GeneratedImage:
 
 
 class ProviderError(Exception):
-    """A generation the provider did not complete. `code` is for machines, `user_message` for people.
+    """A generation the provider did not complete. `code` is for machines (and says how the playground's API
+    answers it: `code.http_status`), `user_message` for people.
 
     `attempts` counts the requests sent, retries included. A failure that is retried until the attempts or the
     time run out says so (`out_of_attempts`, `out_of_time`).
     """
 
-    code = "provider_error"
+    code = ErrorCode.PROVIDER_ERROR
     reason = "The image provider failed to make this image."
 
     def __init__(self, detail: str, *, request_id: str = "") -> None:
@@ -81,14 +88,14 @@ class ProviderError(Exception):
 
 
 class ProviderConnectionError(ProviderError):
-    code = "provider_unreachable"
+    code = ErrorCode.PROVIDER_UNREACHABLE
     reason = "Could not reach the image provider. Check the network or ZIMAGE_BASE_URL, then retry."
 
 
 class ProviderTimeout(ProviderConnectionError):
     """The provider did not answer before the deadline. `after` is the failure of the attempt before, if any."""
 
-    code = "provider_timeout"
+    code = ErrorCode.PROVIDER_TIMEOUT
 
     def __init__(self, detail: str, *, after: ProviderError | None = None) -> None:
         super().__init__(detail)
@@ -120,12 +127,12 @@ class ProviderStatusError(ProviderError):
 
 
 class ProviderAuthError(ProviderStatusError):
-    code = "provider_auth"
+    code = ErrorCode.PROVIDER_AUTH
     reason = "The image provider refused the API key. Check ZIMAGE_API_KEY."
 
 
 class ProviderRejectedError(ProviderStatusError):
-    code = "provider_rejected"
+    code = ErrorCode.PROVIDER_REJECTED
 
     @property
     def reason(self) -> str:  # type: ignore[override]
@@ -133,7 +140,7 @@ class ProviderRejectedError(ProviderStatusError):
 
 
 class ProviderRateLimited(ProviderStatusError):
-    code = "rate_limited"
+    code = ErrorCode.PROVIDER_RATE_LIMITED
     reason = "The image provider is rate limiting us. Wait a moment, then retry."
 
     def __init__(self, detail: str, *, retry_after_s: float | None, **kwargs) -> None:
@@ -142,22 +149,22 @@ class ProviderRateLimited(ProviderStatusError):
 
 
 class ProviderUnavailable(ProviderStatusError):
-    code = "provider_unavailable"
+    code = ErrorCode.PROVIDER_UNAVAILABLE
     reason = "The image provider is having trouble right now. Retry in a minute."
 
 
 class ProviderResponseError(ProviderError):
-    code = "bad_response"
+    code = ErrorCode.BAD_RESPONSE
     reason = "The image provider sent a reply that is not a valid image result."
 
 
 class ImageDownloadError(ProviderError):
-    code = "image_download_failed"
+    code = ErrorCode.IMAGE_DOWNLOAD_FAILED
     reason = "The image could not be downloaded from the provider (its link may have expired)."
 
 
 class ImageTooLargeError(ImageDownloadError):
-    code = "image_too_large"
+    code = ErrorCode.IMAGE_TOO_LARGE
     reason = "The provider's image was larger than this playground accepts."
 
 
@@ -175,14 +182,15 @@ class HttpProvider:
     max_image_bytes: int = 40 * 1024 * 1024
     is_demo = False
 
-    async def generate(self, request: ImageRequest) -> GeneratedImage:
+    async def generate(self, parameters: GenerationParameters) -> GeneratedImage:
         """Make one image: POST the request, retrying what is safe within the deadline, then fetch its bytes.
 
         Connect failures, 408, 429 (honouring Retry-After) and 5xx are retried with backoff; a read timeout
         is not, because the provider may already have billed the request.
         """
         deadline = time.monotonic() + self.deadline_s
-        response, attempts, latency_ms = await self._post_with_retries(request, deadline)
+        body = provider_request_body(parameters, model=self.model, response_format=self.response_format)
+        response, attempts, latency_ms = await self._post_with_retries(body, deadline)
         request_id = response.headers.get("x-request-id", "")
         try:
             item = _parse_result_item(response, request_id=request_id)
@@ -211,22 +219,9 @@ class HttpProvider:
             image_fetch_ms=fetch_ms,
         )
 
-    def request_body(self, request: ImageRequest) -> dict:
-        return {
-            "model": self.model,
-            "prompt": request.prompt,
-            "size": request.size,
-            "n": 1,
-            "response_format": self.response_format,
-            "parameters": {"prompt_extend": request.prompt_extend, "seed": request.seed},
-        }
-
-    async def _post_with_retries(
-        self, request: ImageRequest, deadline: float
-    ) -> tuple[httpx.Response, int, int]:
+    async def _post_with_retries(self, body: dict, deadline: float) -> tuple[httpx.Response, int, int]:
         url = f"{self.base_url}/images/generations"
         headers = {"Authorization": f"Bearer {self.api_key}"}
-        body = self.request_body(request)
         previous: ProviderError | None = None
         for attempt in range(1, self.max_attempts + 1):
             started = time.monotonic()
@@ -266,7 +261,7 @@ class HttpProvider:
                 raise error
             previous = error
             logger.info("provider attempt %d failed (%s), retrying in %.1f s", attempt, error.code, delay)
-            await asyncio.sleep(delay)
+            await _pause(delay)
         raise AssertionError("unreachable: the loop returns or raises")
 
     async def _download(self, url: str, deadline: float, *, request_id: str) -> bytes:
@@ -323,6 +318,11 @@ def _failure_summary(error: ProviderError) -> str:
     if isinstance(error, ProviderStatusError):
         return f"HTTP {error.status_code}"
     return "could not connect" if isinstance(error, ProviderConnectionError) else error.code
+
+
+async def _pause(seconds: float) -> None:
+    """The wait before a retry (the specs watch these waits rather than the clock)."""
+    await asyncio.sleep(seconds)
 
 
 def _backoff_s(attempt: int) -> float:

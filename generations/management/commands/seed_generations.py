@@ -1,18 +1,16 @@
 from __future__ import annotations
 
 import random
-import secrets
 import time
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
+from generations.domain import PRESETS, GenerationParameters, aspect_ratio, draw_seed
 from generations.models import Generation, GenerationStatus, new_public_id
 from generations.services.demo_provider import DEMO_MODEL_NAME, draw_demo_image
 from generations.services.images import StoredImage, StoredThumbnail, image_store, thumbnail_store
-from generations.services.provider import MAX_SEED, ImageRequest
-from generations.sizes import PRESETS, aspect_ratio
 
 SUBJECTS = [
     "a lighthouse",
@@ -74,10 +72,7 @@ class Command(BaseCommand):
         # Small files of the right shape: seeded rows are for browsing and benchmarks, not for looking closely.
         preset = PRESETS[index % len(PRESETS)]
         width, height = preset.width // 4, preset.height // 4
-        request = ImageRequest(
-            prompt=f"seed image {index}", width=width, height=height, seed=index, prompt_extend=False
-        )
-        data = draw_demo_image(request)
+        data = draw_demo_image(GenerationParameters(f"seed image {index}", width, height, index, False))
         stored = image_store(data)
         return preset.width, preset.height, stored, thumbnail_store(data, sha256=stored.sha256)
 
@@ -95,7 +90,7 @@ class Command(BaseCommand):
             width=width,
             height=height,
             aspect_ratio=aspect_ratio(width, height),
-            seed=secrets.randbelow(MAX_SEED + 1),
+            seed=draw_seed(),
             prompt_extend=prompt_extend,
             revised_prompt=f"{prompt}, highly detailed, balanced composition"
             if prompt_extend and not failed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from generations.sizes import PRESETS
+from generations.domain import PRESETS
 
 
 def test_every_preset_has_a_name_of_its_own():

@@ -1,0 +1,55 @@
+"""Shared test data: the form's usual values, generations made directly or through the service, users, tokens."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from django.contrib.auth import get_user_model
+
+from generations.domain import GenerationParameters
+from generations.models import Generation
+from generations.services.generations import generation_create
+from generations.services.tokens import api_token_create
+from generations.tasks import generation_execute
+from tests.conftest import run_async
+
+PASSWORD = "correct horse battery staple"
+FORM = {"prompt": "A red bicycle", "size": "1024x1536", "custom_size": "", "seed": ""}
+PARAMETERS = GenerationParameters("A lighthouse at dusk", 1024, 1536, 42, False)
+
+
+def form_data(**fields: str) -> dict:
+    """The home page's form as a person fills it in, with `fields` changed."""
+    return FORM | fields
+
+
+def make_parameters(**fields) -> GenerationParameters:
+    return replace(PARAMETERS, **fields)
+
+
+def make_generation(**fields) -> Generation:
+    """A row as it stands in the database (queued unless `fields` say otherwise), with no job behind it."""
+    parameter_fields = {name: fields.pop(name) for name in list(fields) if hasattr(PARAMETERS, name)}
+    values = make_parameters(**parameter_fields).model_fields() | {"model": "z-image-turbo"} | fields
+    return Generation.objects.create(**values)
+
+
+def create_generation(*, user=None, **fields) -> Generation:
+    """A generation queued through the service, as the form does: limits checked, its job deferred."""
+    return generation_create(parameters=make_parameters(**fields), user=user)
+
+
+def finish(generation: Generation) -> Generation:
+    """Run a queued generation to its end right here, as a worker would, and return it as recorded."""
+    run_async(generation_execute, generation.public_id, cancelled_by_person=lambda: False)
+    generation.refresh_from_db()
+    return generation
+
+
+def make_user(username: str = "alice", **fields):
+    return get_user_model().objects.create_user(username, password=PASSWORD, **fields)
+
+
+def make_token(user, name: str = "tests") -> str:
+    """A personal API token of `user`'s, as its owner copies it once."""
+    return api_token_create(user=user, name=name)[1]
