@@ -13,39 +13,21 @@ import html
 import os
 import re
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import django_htmx
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+
+from benchmarks.in_process import REPEAT, ROOT, p95, run  # sets Django up
+from generations.models import Generation
+from tests.query_count import count_queries
+
 ROWS = int(os.environ.get("BENCH_ROWS", "100000"))
-REPEAT = int(os.environ.get("BENCH_REPEAT", "60"))
 NEXT_LINK = re.compile(r'class="gallery-next" href="([^"]+)"')
 THUMBNAIL = re.compile(r'src="/g/([\w-]+)/thumbnail/"')
-
-os.environ.update(
-    {
-        "VAR_DIR": str(ROOT / "var" / "bench"),
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-only-secret-key",
-        "ALLOWED_HOSTS": "testserver",
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "playground.settings",
-    }
-)
-sys.path.insert(0, str(ROOT))
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
-
-from generations.models import Generation  # noqa: E402
-from playground.embedded_postgres import EmbeddedPostgres  # noqa: E402
-from tests.query_count import count_queries  # noqa: E402
 
 
 def main() -> None:
@@ -78,14 +60,14 @@ def main() -> None:
         ("detail page", detail_url),
     ):
         times, queries = _measure(client, url)
-        print(f"  {label:40} {statistics.median(times):6.1f}ms {_p95(times):6.1f}ms {queries:8d}")
+        print(f"  {label:40} {statistics.median(times):6.1f}ms {p95(times):6.1f}ms {queries:8d}")
 
     tiles = THUMBNAIL.findall(first_page.text)
     thumbnails = sum(len(client.get(f"/g/{public_id}/thumbnail/").content) for public_id in tiles)
     static = sum(
         (ROOT / "static" / name).stat().st_size for name in ("playground.css", "playground.js", "gallery.js")
     )
-    htmx = Path(django.__file__).parent.parent / "django_htmx" / "static" / "django_htmx" / "htmx-2.min.js"
+    htmx = Path(django_htmx.__file__).parent / "static" / "django_htmx" / "htmx-2.min.js"
     total = len(first_page.content) + thumbnails + static + htmx.stat().st_size
     print(
         f"  first gallery page weight: {total / 1024:.0f} KB (HTML {len(first_page.content) / 1024:.0f} KB, "
@@ -107,16 +89,5 @@ def _measure(client: Client, url: str) -> tuple[list[float], int]:
     return sorted(times), queries.total
 
 
-def _p95(values: list[float]) -> float:
-    return values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
-
-
 if __name__ == "__main__":
-    database = EmbeddedPostgres(Path(connection.settings_dict["DATA_DIR"]))
-    was_running = database.is_running()
-    try:
-        main()
-    finally:
-        connection.close()
-        if not was_running:
-            database.stop()
+    run(main)

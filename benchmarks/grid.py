@@ -10,44 +10,22 @@ drawings, RGB PNGs), so thumbnails and the composite decode what a real batch wo
 
 from __future__ import annotations
 
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-REPEAT = int(os.environ.get("BENCH_REPEAT", "60"))
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
 
-os.environ.update(
-    {
-        "VAR_DIR": str(ROOT / "var" / "bench"),
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-only-secret-key",
-        "ALLOWED_HOSTS": "testserver",
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "playground.settings",
-    }
-)
-sys.path.insert(0, str(ROOT))
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.core.files.storage import default_storage  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from generations.domain import GenerationParameters  # noqa: E402
-from generations.models import Batch, GenerationStatus  # noqa: E402
-from generations.services.batches import BatchPlan, batch_create, batch_grid_png  # noqa: E402
-from generations.services.demo_provider import draw_demo_image  # noqa: E402
-from generations.services.images import image_store  # noqa: E402
-from playground.embedded_postgres import EmbeddedPostgres  # noqa: E402
-from tests.query_count import count_queries  # noqa: E402
+from benchmarks.in_process import REPEAT, p95, run
+from generations.domain import GenerationParameters
+from generations.models import Batch, GenerationStatus
+from generations.services.batches import BatchPlan, batch_create, batch_grid_png
+from generations.services.demo_provider import draw_demo_image
+from generations.services.images import image_store
+from tests.query_count import count_queries
 
 PREFIX = "bench-grid"
 
@@ -67,7 +45,7 @@ def main() -> None:
         queries[label] = counted.total
     times = _timed(lambda: client.get(large.get_absolute_url()))
     print(
-        f"  grid page, 100 cells, median / p95      {statistics.median(times):6.1f} / {_p95(times):.1f} ms (target median < 50 ms)"
+        f"  grid page, 100 cells, median / p95      {statistics.median(times):6.1f} / {p95(times):.1f} ms (target median < 50 ms)"
     )
     print(
         f"  SQL queries per grid page               {queries['4 cells']} at 4 cells, {queries['100 cells']} at 100 cells (target: the same)"
@@ -97,7 +75,7 @@ def _batch(*, prompts: int, seeds: int) -> Batch:
         [f"{PREFIX} prompt {index}" for index in range(prompts)], list(range(seeds)), ["1024x1024"], [False]
     )
     existing = Batch.objects.filter(prompts=plan.prompts, seeds=plan.seeds).first()
-    if existing:
+    if existing and existing.cells.filter(status=GenerationStatus.SUCCEEDED).count() == plan.count:
         return existing
     batch = batch_create(plan=plan, prompts_text="\n".join(plan.prompts))
     for generation in batch.cells.all():
@@ -140,16 +118,5 @@ def _timed(call, repeat: int = REPEAT) -> list[float]:
     return sorted(times)
 
 
-def _p95(values: list[float]) -> float:
-    return values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
-
-
 if __name__ == "__main__":
-    database = EmbeddedPostgres(Path(connection.settings_dict["DATA_DIR"]))
-    was_running = database.is_running()
-    try:
-        main()
-    finally:
-        connection.close()
-        if not was_running:
-            database.stop()
+    run(main)
