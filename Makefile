@@ -24,9 +24,9 @@ run: $(VENV)/.synced
 test: $(VENV)/.synced
 	$(VENV)/bin/pytest
 
-# Everything but the browser and production specs: the quick loop while working.
+# The quick loop while working: everything but the browser, production and slow specs (make test runs them all).
 test-fast: $(VENV)/.synced
-	$(VENV)/bin/pytest -m "not browser and not production"
+	$(VENV)/bin/pytest -m "not browser and not production and not slow"
 
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .

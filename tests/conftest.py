@@ -97,6 +97,18 @@ def media_root(settings, tmp_path):
 
 
 @pytest.fixture
+def pauses(monkeypatch) -> list[float]:
+    """The waits the client makes before its retries, recorded instead of slept."""
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr("generations.services.provider._pause", record)
+    return waits
+
+
+@pytest.fixture
 def use_fake_provider(settings, fake_provider: FakeProvider) -> FakeProvider:
     """Point the playground at the fake provider, as if ZIMAGE_API_KEY and ZIMAGE_BASE_URL were set."""
     settings.ZIMAGE_API_KEY = fake_provider.api_key

@@ -15,12 +15,11 @@ from generations.domain import ErrorCode
 from generations.models import ApiToken, Generation, GenerationStatus
 from generations.services.limits import GenerationRefused
 from generations.services.tokens import api_token_create, api_token_user
-from tests.factories import create_generation, finish, make_generation
+from tests.factories import FORM, create_generation, finish, make_generation
 
 pytestmark = pytest.mark.django_db
 
 PROVIDER_KEY = "sk-super-secret-provider-key"
-FORM = {"prompt": "A red bicycle", "size": "1024x1536", "custom_size": "", "seed": ""}
 
 
 @pytest.fixture

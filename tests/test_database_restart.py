@@ -84,6 +84,7 @@ class Load:
         return {phase: (len(self.answered(phase)), len(self.failed(phase))) for phase in self.results}
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_restarted_database_costs_no_request_once_it_is_back(asgi_server, record_property):
     data_dir = settings.DATABASES["default"].get("DATA_DIR")

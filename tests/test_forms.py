@@ -3,11 +3,11 @@ from __future__ import annotations
 import pytest
 
 from generations.forms import GenerationForm
+from tests.factories import form_data
 
 
 def make_form(**fields) -> GenerationForm:
-    data = {"prompt": "A red bicycle", "size": "1024x1536", "custom_size": "", "seed": ""} | fields
-    return GenerationForm(data=data)
+    return GenerationForm(data=form_data(**fields))
 
 
 def test_it_accepts_a_preset_size_and_a_blank_seed():

@@ -93,7 +93,7 @@ def test_it_stores_the_image_and_provider_text_on_success(use_fake_provider):
         ("oversized", "image_too_large", "larger than this playground accepts"),
     ],
 )
-def test_it_records_a_failure_with_a_code_and_a_human_reason(use_fake_provider, fault, code, message):
+def test_it_records_a_failure_with_a_code_and_a_human_reason(use_fake_provider, fault, code, message, pauses):
     generation = finish(make_generation(prompt=f"A lighthouse [fault:{fault}]"))
 
     assert generation.status == GenerationStatus.FAILED
@@ -103,7 +103,7 @@ def test_it_records_a_failure_with_a_code_and_a_human_reason(use_fake_provider, 
     assert generation.finished_at is not None
 
 
-def test_a_failure_records_how_many_requests_it_took_and_says_it_retried(use_fake_provider):
+def test_a_failure_records_how_many_requests_it_took_and_says_it_retried(use_fake_provider, pauses):
     generation = finish(make_generation(prompt="A lighthouse [fault:503]"))
 
     assert generation.status == GenerationStatus.FAILED
@@ -223,7 +223,7 @@ def test_it_refuses_a_truncated_image():
         image_store(png[: len(png) // 2])
 
 
-def test_each_generation_logs_its_outcome_and_latencies_but_not_the_prompt(use_fake_provider, caplog):
+def test_each_generation_logs_its_outcome_and_latencies_but_not_the_prompt(use_fake_provider, caplog, pauses):
     caplog.set_level(logging.INFO, logger="generations")
     succeeded = finish(make_generation(prompt="A very private prompt about a lighthouse"))
     failed = finish(make_generation(prompt="Another private prompt [fault:503]"))

@@ -23,7 +23,7 @@ from django.utils.module_loading import import_string
 
 from generations.models import Generation
 from tests.conftest import free_port
-from tests.factories import finish, make_generation
+from tests.factories import FORM, finish, make_generation
 
 PASSWORD = "correct horse battery"
 GATEWAY_URL = "https://gateway-user:gateway-secret@gateway.example:8443/v1"
@@ -194,9 +194,6 @@ def test_only_signing_in_and_out_are_mounted(client):
             reverse(name)
     assert client.get("/accounts/password_reset/").status_code == 404
     assert client.get(reverse("login")).status_code == 200
-
-
-FORM = {"prompt": "A red bicycle", "size": "1024x1536", "custom_size": "", "seed": ""}
 
 
 @pytest.mark.django_db

@@ -223,6 +223,7 @@ def multipart(fields: list[str], value: bytes) -> bytes:
     return b"".join(parts) + b"--hostile--\r\n"
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_it_answers_every_route_with_hostile_input_without_a_server_error(
     asgi_server, demo_mode, django_user_model, record_property

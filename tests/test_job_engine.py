@@ -97,7 +97,7 @@ def test_the_queue_cap_holds_when_many_people_submit_at_once(asgi_server, users,
 def test_the_workers_concurrency_caps_the_calls_the_provider_sees_and_the_rest_waits(
     worker, use_fake_provider: FakeProvider
 ):
-    use_fake_provider.latency_s = 0.3
+    use_fake_provider.latency_s = 0.15
     generations = [create_generation(prompt=f"Capped {index}", seed=index) for index in range(12)]
 
     wait_until(lambda: not Generation.objects.active().exists())

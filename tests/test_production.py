@@ -246,11 +246,13 @@ PRODUCTION_ENV = {
 }
 
 
+@pytest.mark.production
 def test_the_documented_production_settings_pass_the_deploy_checks():
     completed = run_manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
     assert completed.returncode == 0, completed.stderr
 
 
+@pytest.mark.production
 @pytest.mark.parametrize(
     ("missing", "message"), [("SECRET_KEY", "Set SECRET_KEY"), ("ALLOWED_HOSTS", "Set ALLOWED_HOSTS")]
 )
@@ -270,6 +272,7 @@ def test_the_probes_answer_any_host_liveness_without_io_and_readiness_with_each_
     assert client.post("/readyz").status_code == 405
 
 
+@pytest.mark.production
 def test_naming_a_bucket_switches_images_to_object_storage():
     completed = run_manage(
         "shell",
@@ -281,6 +284,7 @@ def test_naming_a_bucket_switches_images_to_object_storage():
     assert completed.stdout.strip().endswith("storages.backends.s3.S3Storage"), completed.stderr
 
 
+@pytest.mark.production
 def test_collecting_static_files_needs_no_database_and_starts_none(tmp_path):
     completed = run_manage(
         "collectstatic",

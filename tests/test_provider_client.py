@@ -45,18 +45,6 @@ def unique_prompt(fault: str) -> str:
 
 
 @pytest.fixture
-def pauses(monkeypatch) -> list[float]:
-    """The waits the client makes before its retries, recorded instead of slept."""
-    waits: list[float] = []
-
-    async def record(seconds: float) -> None:
-        waits.append(seconds)
-
-    monkeypatch.setattr("generations.services.provider._pause", record)
-    return waits
-
-
-@pytest.fixture
 def refused_base_url():
     """A port that is bound but not listening: connecting to it is refused, and nobody else can take it."""
     with socket.socket() as reserved:
@@ -140,7 +128,7 @@ def test_it_says_it_retried_provider_trouble_until_out_of_time_when_the_last_att
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
-def test_it_retries_provider_trouble_then_raises_unavailable(fake_provider, status):
+def test_it_retries_provider_trouble_then_raises_unavailable(fake_provider, status, pauses):
     provider = make_http_provider(fake_provider, max_attempts=2)
 
     with pytest.raises(ProviderUnavailable) as raised:
@@ -164,7 +152,7 @@ def test_it_says_it_retried_until_out_of_time_when_the_next_retry_would_pass_the
     assert raised.value.user_message.endswith("Retried once, then out of time.")
 
 
-def test_it_succeeds_after_transient_failures(fake_provider):
+def test_it_succeeds_after_transient_failures(fake_provider, pauses):
     image = generate(make_http_provider(fake_provider), make_request(unique_prompt("flaky:503:2")))
 
     assert image.attempts == 3

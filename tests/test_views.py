@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from generations.models import Generation, GenerationStatus
 from generations.services.images import image_store
-from tests.factories import finish, make_generation
+from tests.factories import finish, form_data, make_generation
 from tests.fake_provider import draw_image
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 def post_generation(client, *, htmx: bool = True, **fields):
-    data = {"prompt": "A red bicycle", "size": "1024x1536", "custom_size": "", "seed": ""} | fields
+    data = form_data(**fields)
     return client.post(reverse("generations:new"), data, **(HTMX if htmx else {}))
 
 
