@@ -134,7 +134,6 @@ def batch_create(*, plan: BatchPlan, prompts_text: str, user=None, rerun_of: Bat
     """Record a batch and all its cells, and queue them, in one transaction; refused whole past any limit."""
     owner = user if user is not None and user.is_authenticated else None
     with transaction.atomic():
-        generation_limits_check(user=owner, count=plan.count)
         batch = Batch.objects.create(
             user=owner,
             prompts_text=prompts_text,
@@ -145,6 +144,7 @@ def batch_create(*, plan: BatchPlan, prompts_text: str, user=None, rerun_of: Bat
             rerun_of=rerun_of,
         )
         _queue_cells(batch, list(plan.cells()), owner)
+        generation_limits_check(user=owner, count=plan.count)
     return batch
 
 
@@ -160,8 +160,8 @@ def batch_retry_failed(*, batch: Batch, user=None) -> int:
             in (GenerationStatus.FAILED, GenerationStatus.INTERRUPTED, GenerationStatus.CANCELLED)
         ]
         if retry:
-            generation_limits_check(user=owner, count=len(retry))
             _queue_cells(batch, retry, owner)
+            generation_limits_check(user=owner, count=len(retry))
     return len(retry)
 
 

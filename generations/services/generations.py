@@ -45,15 +45,15 @@ def generation_create(
     """Record a queued generation within the limits and queue its job, in one transaction.
 
     A blank seed is drawn here, because the provider does not report the seed it picks. Raises
-    GenerationRefused, before anything is recorded or queued, when a limit is reached. `maker_session` is the
+    GenerationRefused when a limit is reached, and then nothing is recorded or queued. `maker_session` is the
     id kept in the browser session that asked for it (see Generation.can_be_deleted_by).
     """
     owner = user if user is not None and user.is_authenticated else None
     with transaction.atomic():
-        generation_limits_check(user=owner)
         [generation] = generations_queue(
             parameters=[parameters], owner=owner, source=source, maker_session=maker_session
         )
+        generation_limits_check(user=owner)
     return generation
 
 
@@ -66,7 +66,7 @@ def generations_queue(
     batch: Batch | None = None,
     cell_indexes: list[int] | None = None,
 ) -> list[Generation]:
-    """Record queued generations and queue their jobs. Call inside the transaction that checked the limits.
+    """Record queued generations and queue their jobs. Call inside a transaction that checks the limits next.
 
     Each row is written once, with its job's id: the jobs name their generations by public id, and nothing is
     visible to a worker before the transaction commits.

@@ -12,17 +12,22 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from generations.domain import ErrorCode
-from generations.models import Generation, GenerationStatus
+from generations.models import ACTIVE_STATUSES, Generation
 
 WINDOWS = (
     (timedelta(minutes=1), "LIMIT_PER_MINUTE", "a minute"),
     (timedelta(days=1), "LIMIT_PER_DAY", "a day"),
 )
-# pg_advisory_xact_lock key serialising the queue-depth check across every process ("zimg" in ASCII).
-_QUEUE_LOCK_KEY = 0x7A696D67
+# The queue's advisory lock (its key is "zimg" in ASCII), then the queue's depth as a statement of its own, so
+# that the count sees what the lock's last holder committed. Without parameters, both go in one round trip.
+_QUEUE_LOCK_THEN_COUNT = (
+    "SELECT pg_advisory_xact_lock(2053729639); "  # 0x7A696D67
+    "SELECT count(*) FROM generations_generation WHERE status = 'queued'"
+)
 
 
 class GenerationRefused(Exception):
@@ -36,29 +41,34 @@ class GenerationRefused(Exception):
 
 
 def generation_limits_check(*, user: AbstractBaseUser | None, count: int = 1) -> None:
-    """Raise GenerationRefused when `user` may not queue `count` generations now. Call inside a transaction.
+    """Raise GenerationRefused when `user` may not have queued the `count` generations that the calling
+    transaction has just recorded (they are counted); the caller's transaction then rolls back.
 
     A batch counts each of its images, and is refused whole when any limit would be passed.
 
-    Two locks, always in this order, hold the limits under concurrent requests until the transaction ends: the
-    user's row (two requests of one person cannot both take their last allowed image), then an advisory lock
-    on the queue (requests of different people cannot overfill it together).
+    Two locks, always in this order, hold the limits under concurrent requests until the transaction commits:
+    the user's row (two requests of one person cannot both take their last allowed image), then an advisory
+    lock on the queue (requests of different people cannot overfill it together). They are taken last, after
+    the rows are written, so that each is held for as few statements as possible: every request of every user
+    passes through the queue's lock one at a time.
     """
     if user is not None:
         _check_user(user, count)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_QUEUE_LOCK_KEY])
-    queued = Generation.objects.filter(status=GenerationStatus.QUEUED).count()
-    if queued + count > settings.MAX_QUEUED_GENERATIONS:
+        cursor.execute(_QUEUE_LOCK_THEN_COUNT)
+        cursor.nextset()
+        [queued] = cursor.fetchone()
+    if queued > settings.MAX_QUEUED_GENERATIONS:
         raise GenerationRefused(
-            f"The playground's queue is full ({queued} images waiting{_asked(count)}). Try again in a minute.",
+            f"The playground's queue is full ({queued - count} images waiting{_asked(count)}). "
+            "Try again in a minute.",
             code=ErrorCode.QUEUE_FULL,
             retry_after_s=30,
         )
 
 
 def _check_user(user: AbstractBaseUser, count: int) -> None:
-    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
     now = timezone.now()
     for window, setting, label in WINDOWS:
         limit = getattr(settings, setting)
@@ -69,25 +79,32 @@ def _check_user(user: AbstractBaseUser, count: int) -> None:
                 code=ErrorCode.RATE_LIMITED,
                 retry_after_s=int(window.total_seconds()),
             )
-        # Refused when the window already holds `limit - count + 1` images: the newest-first row at that offset
-        # exists, and room comes back once it has left the window. One indexed row, however busy the user.
-        recent = Generation.objects.filter(user=user, created_at__gt=now - window).order_by("-created_at")
-        blocking = recent.values_list("created_at", flat=True)[limit - count : limit - count + 1].first()
-        if blocking is not None:
-            resets_at = blocking + window
+    # Every count in one indexed range of the user's rows, this request's included. Unfinished work is minutes
+    # old at most (the deadline), so the longest window holds all of it.
+    longest = max(window for window, _, _ in WINDOWS)
+    counts = Generation.objects.filter(user=user, created_at__gt=now - longest).aggregate(
+        unfinished=Count("pk", filter=Q(status__in=ACTIVE_STATUSES)),
+        **{setting: Count("pk", filter=Q(created_at__gt=now - window)) for window, setting, _ in WINDOWS},
+    )
+    for window, setting, label in WINDOWS:
+        limit = getattr(settings, setting)
+        if counts[setting] > limit:
+            # Room comes back once the newest-first row at offset `limit` has left the window.
+            recent = Generation.objects.filter(user=user, created_at__gt=now - window).order_by("-created_at")
+            resets_at = recent.values_list("created_at", flat=True)[limit] + window
             wait_s = max(int((resets_at - now).total_seconds()) + 1, 1)
-            room = limit - recent.count()
+            room = limit - (counts[setting] - count)
             raise GenerationRefused(
                 f"You have reached your limit of {limit} images {label}{_asked(count, room)}. "
                 f"You can generate again in {_duration(wait_s)} (at {resets_at:%H:%M:%S} UTC).",
                 code=ErrorCode.RATE_LIMITED,
                 retry_after_s=wait_s,
             )
-    unfinished = Generation.objects.filter(user=user).active().count()
-    if unfinished + count > settings.LIMIT_QUEUED_PER_USER:
+    if counts["unfinished"] > settings.LIMIT_QUEUED_PER_USER:
         raise GenerationRefused(
-            f"You already have {unfinished} images queued or in progress{_asked(count)}; your limit is "
-            f"{settings.LIMIT_QUEUED_PER_USER}. Wait for some to finish (or cancel some), then try again.",
+            f"You already have {counts['unfinished'] - count} images queued or in progress{_asked(count)}; "
+            f"your limit is {settings.LIMIT_QUEUED_PER_USER}. Wait for some to finish (or cancel some), then "
+            "try again.",
             code=ErrorCode.TOO_MANY_QUEUED,
             retry_after_s=10,
         )
