@@ -70,15 +70,6 @@ def generation_limits_check(*, user: AbstractBaseUser | None, count: int = 1) ->
 def _check_user(user: AbstractBaseUser, count: int) -> None:
     get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
     now = timezone.now()
-    for window, setting, label in WINDOWS:
-        limit = getattr(settings, setting)
-        if count > limit:
-            raise GenerationRefused(
-                f"This batch asks for {count} images, more than your limit of {limit} images {label}. "
-                "Make it smaller.",
-                code=ErrorCode.RATE_LIMITED,
-                retry_after_s=int(window.total_seconds()),
-            )
     # Every count in one indexed range of the user's rows, this request's included. Unfinished work is minutes
     # old at most (the deadline), so the longest window holds all of it.
     longest = max(window for window, _, _ in WINDOWS)
@@ -88,6 +79,13 @@ def _check_user(user: AbstractBaseUser, count: int) -> None:
     )
     for window, setting, label in WINDOWS:
         limit = getattr(settings, setting)
+        if count > limit:
+            raise GenerationRefused(
+                f"This batch asks for {count} images, more than your limit of {limit} images {label}. "
+                "Make it smaller.",
+                code=ErrorCode.RATE_LIMITED,
+                retry_after_s=int(window.total_seconds()),
+            )
         if counts[setting] > limit:
             # Room comes back once the newest-first row at offset `limit` has left the window.
             recent = Generation.objects.filter(user=user, created_at__gt=now - window).order_by("-created_at")
