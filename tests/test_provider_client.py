@@ -101,7 +101,7 @@ def test_it_waits_for_a_slow_provider_within_the_deadline(fake_provider):
 
 
 def test_it_raises_a_timeout_at_the_deadline_and_does_not_retry_it(fake_provider):
-    provider = make_http_provider(fake_provider, deadline_s=0.5)
+    provider = make_http_provider(fake_provider, deadline_s=1.5)
 
     with pytest.raises(ProviderTimeout) as raised:
         generate(provider, make_request("A lighthouse [fault:timeout]"))
