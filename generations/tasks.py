@@ -26,7 +26,7 @@ from generations.models import Generation, GenerationStatus
 from generations.services.images import StoredImage, image_store
 from generations.services.provider import GeneratedImage, ProviderError
 from generations.services.provider_config import configured_provider
-from playground.db import database_sync_to_async
+from playground.db import database_calls_in_parallel, database_sync_to_async
 from playground.request_log import request_id as request_id_var
 
 logger = logging.getLogger(__name__)
@@ -53,9 +53,10 @@ async def run_generation(context: JobContext, public_id: str, request_id: str = 
     """Make a queued generation's image and record the outcome."""
     token = request_id_var.set(request_id)
     try:
-        await generation_execute(
-            public_id, cancelled_by_person=lambda: context.abort_reason() == AbortReason.USER_REQUEST
-        )
+        with database_calls_in_parallel():
+            await generation_execute(
+                public_id, cancelled_by_person=lambda: context.abort_reason() == AbortReason.USER_REQUEST
+            )
     finally:
         request_id_var.reset(token)
 
@@ -100,8 +101,8 @@ async def _make_image(generation: Generation) -> Outcome:
 def _generation_start(public_id: str) -> Generation | None:
     """Take a queued generation: it is running from now on. None when it is no longer queued.
 
-    One statement (the ORM's update() returns no rows): every job's start passes through the worker's one
-    database thread, so its round trips set the pace at which a burst of jobs reaches the provider.
+    One statement (the ORM's update() returns no rows): its round trips set the pace at which a burst of jobs
+    reaches the provider.
     """
     taken = Generation.objects.raw(
         "UPDATE generations_generation SET status = %s, started_at = %s "

@@ -92,6 +92,15 @@ def test_it_serves_the_form_the_api_images_and_static_files_then_stops_cleanly(p
     assert static.headers["Content-Encoding"] == "gzip"
     assert "max-age=315360000" in static.headers["Cache-Control"]
 
+    # The security middleware, by what it does (settings.SILENCED_SYSTEM_CHECKS says why).
+    sign_in_page = httpx.get(f"{production.url}/accounts/login/")
+    assert sign_in_page.headers["X-Frame-Options"] == "DENY"
+    assert sign_in_page.headers["X-Content-Type-Options"] == "nosniff"
+    assert "default-src 'self'" in sign_in_page.headers["Content-Security-Policy"]
+    assert httpx.post(f"{production.url}/generate/", data={"prompt": "A fox"}).status_code == 403, (
+        "no CSRF token"
+    )
+
     assert production.stop() == [0, 0], "web and worker stop cleanly on SIGTERM"
 
 
