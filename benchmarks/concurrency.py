@@ -328,9 +328,10 @@ def _csrf_token(client: httpx.Client) -> str:
 
 
 def _warm_up(server: ProductionServer, clients: list[httpx.Client]) -> None:
-    """Imports, connections and Pillow's plugins in every process, so that the figures are steady-state."""
-    _post_at_once(clients, 20)
-    _wait_until_final(server, 20, _PeakMemory(server.workers[-1].pid))
+    """Imports, Pillow's plugins, and every pool (database, HTTP) at a burst's size in every process, so that
+    the figures are steady-state: a burst straight after a start also pays for forking database backends."""
+    _post_at_once(clients, 100)
+    _wait_until_final(server, 100, _PeakMemory(server.workers[-1].pid))
     _delete_rows(server)
 
 
