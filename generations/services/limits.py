@@ -6,13 +6,13 @@ cap on provider calls in flight is the workers' own concurrency: over it, work w
 
 from __future__ import annotations
 
-from datetime import timedelta
+import functools
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from generations.domain import ErrorCode
@@ -22,8 +22,10 @@ WINDOWS = (
     (timedelta(minutes=1), "LIMIT_PER_MINUTE", "a minute"),
     (timedelta(days=1), "LIMIT_PER_DAY", "a day"),
 )
+# Unfinished work is minutes old at most (the deadline), so the longest window holds all of a user's counts.
+_LONGEST_WINDOW = max(window for window, _, _ in WINDOWS)
 # The queue's advisory lock (its key is "zimg" in ASCII), then the queue's depth as a statement of its own, so
-# that the count sees what the lock's last holder committed. Without parameters, both go in one round trip.
+# that the count sees what the lock's last holder committed.
 _QUEUE_LOCK_THEN_COUNT = (
     "SELECT pg_advisory_xact_lock(2053729639); "  # 0x7A696D67
     "SELECT count(*) FROM generations_generation WHERE status = 'queued'"
@@ -52,12 +54,24 @@ def generation_limits_check(*, user: AbstractBaseUser | None, count: int = 1) ->
     the rows are written, so that each is held for as few statements as possible: every request of every user
     passes through the queue's lock one at a time.
     """
-    if user is not None:
-        _check_user(user, count)
+    now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(_QUEUE_LOCK_THEN_COUNT)
+        if user is None:
+            cursor.execute(_QUEUE_LOCK_THEN_COUNT)
+        else:
+            # Every limit in one round trip (a form post's costliest step was its round trips), in lock order.
+            since = {setting: now - window for window, setting, _ in WINDOWS}
+            cursor.execute(
+                _user_lock_then_counts() + _QUEUE_LOCK_THEN_COUNT,
+                {"user": user.pk, "longest": now - _LONGEST_WINDOW} | since,
+            )
+            cursor.nextset()
+            unfinished, *in_windows = cursor.fetchone()
+            cursor.nextset()
         cursor.nextset()
         [queued] = cursor.fetchone()
+    if user is not None:
+        _check_user(user, count, now, unfinished, dict(zip(since, in_windows, strict=True)))
     if queued > settings.MAX_QUEUED_GENERATIONS:
         raise GenerationRefused(
             f"The playground's queue is full ({queued - count} images waiting{_asked(count)}). "
@@ -67,16 +81,22 @@ def generation_limits_check(*, user: AbstractBaseUser | None, count: int = 1) ->
         )
 
 
-def _check_user(user: AbstractBaseUser, count: int) -> None:
-    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
-    now = timezone.now()
-    # Every count in one indexed range of the user's rows, this request's included. Unfinished work is minutes
-    # old at most (the deadline), so the longest window holds all of it.
-    longest = max(window for window, _, _ in WINDOWS)
-    counts = Generation.objects.filter(user=user, created_at__gt=now - longest).aggregate(
-        unfinished=Count("pk", filter=Q(status__in=ACTIVE_STATUSES)),
-        **{setting: Count("pk", filter=Q(created_at__gt=now - window)) for window, setting, _ in WINDOWS},
-    )
+@functools.cache
+def _user_lock_then_counts() -> str:
+    """The user's row, locked, then their counts (this request's rows included) in one indexed range of their
+    rows: unfinished, and created within each window."""
+    users, generations = get_user_model()._meta.db_table, Generation._meta.db_table
+    active = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
+    windows = ", ".join(f"count(*) FILTER (WHERE created_at > %({setting})s)" for _, setting, _ in WINDOWS)
+    # The names and statuses are the code's own; every value is a parameter.
+    lock = f"SELECT 1 FROM {users} WHERE id = %(user)s FOR UPDATE; "  # noqa: S608
+    counts = f"SELECT count(*) FILTER (WHERE status IN ({active})), {windows} FROM {generations} "  # noqa: S608
+    return lock + counts + "WHERE user_id = %(user)s AND created_at > %(longest)s; "
+
+
+def _check_user(
+    user: AbstractBaseUser, count: int, now: datetime, unfinished: int, in_windows: dict[str, int]
+) -> None:
     for window, setting, label in WINDOWS:
         limit = getattr(settings, setting)
         if count > limit:
@@ -86,21 +106,21 @@ def _check_user(user: AbstractBaseUser, count: int) -> None:
                 code=ErrorCode.RATE_LIMITED,
                 retry_after_s=int(window.total_seconds()),
             )
-        if counts[setting] > limit:
+        if in_windows[setting] > limit:
             # Room comes back once the newest-first row at offset `limit` has left the window.
             recent = Generation.objects.filter(user=user, created_at__gt=now - window).order_by("-created_at")
             resets_at = recent.values_list("created_at", flat=True)[limit] + window
             wait_s = max(int((resets_at - now).total_seconds()) + 1, 1)
-            room = limit - (counts[setting] - count)
+            room = limit - (in_windows[setting] - count)
             raise GenerationRefused(
                 f"You have reached your limit of {limit} images {label}{_asked(count, room)}. "
                 f"You can generate again in {_duration(wait_s)} (at {resets_at:%H:%M:%S} UTC).",
                 code=ErrorCode.RATE_LIMITED,
                 retry_after_s=wait_s,
             )
-    if counts["unfinished"] > settings.LIMIT_QUEUED_PER_USER:
+    if unfinished > settings.LIMIT_QUEUED_PER_USER:
         raise GenerationRefused(
-            f"You already have {counts['unfinished'] - count} images queued or in progress{_asked(count)}; "
+            f"You already have {unfinished - count} images queued or in progress{_asked(count)}; "
             f"your limit is {settings.LIMIT_QUEUED_PER_USER}. Wait for some to finish (or cancel some), then "
             "try again.",
             code=ErrorCode.TOO_MANY_QUEUED,
