@@ -449,16 +449,24 @@ def draw_image(
     if not padding_bytes:
         return png
     end = len(png) - 12  # the IEND chunk
-    return png[:end] + _png_chunk(b"zpAd", digest + _noise(padding_bytes)) + png[end:]
+    return b"".join((png[:end], *_padding_chunk(padding_bytes, digest), png[end:]))
+
+
+def _padding_chunk(size: int, digest: bytes) -> tuple[bytes, ...]:
+    """The parts of a private PNG chunk: `size` bytes of noise, then `digest`, which makes each image's bytes its
+    own. The noise and its running checksum are made once, so an image costs one copy of them, not three."""
+    noise, checksum = _noise(size)
+    data_size = (size + len(digest)).to_bytes(4)
+    return data_size, PADDING_CHUNK, noise, digest, zlib.crc32(digest, checksum).to_bytes(4)
+
+
+PADDING_CHUNK = b"zpAd"
 
 
 @functools.cache
-def _noise(size: int) -> bytes:
-    return random.Random(size).randbytes(size)  # noqa: S311 (filler, not secrets)
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return len(data).to_bytes(4) + kind + data + zlib.crc32(kind + data).to_bytes(4)
+def _noise(size: int) -> tuple[bytes, int]:
+    noise = random.Random(size).randbytes(size)  # noqa: S311 (filler, not secrets)
+    return noise, zlib.crc32(noise, zlib.crc32(PADDING_CHUNK))
 
 
 def _extend(prompt: str) -> tuple[str, str]:
