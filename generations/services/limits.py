@@ -54,12 +54,12 @@ def generation_limits_check(*, user: AbstractBaseUser | None, count: int = 1) ->
     the rows are written, so that each is held for as few statements as possible: every request of every user
     passes through the queue's lock one at a time.
     """
-    now = timezone.now()
     with connection.cursor() as cursor:
         if user is None:
             cursor.execute(_QUEUE_LOCK_THEN_COUNT)
         else:
             # Every limit in one round trip (a form post's costliest step was its round trips), in lock order.
+            now = timezone.now()
             since = {setting: now - window for window, setting, _ in WINDOWS}
             cursor.execute(
                 _user_lock_then_counts() + _QUEUE_LOCK_THEN_COUNT,
@@ -67,11 +67,10 @@ def generation_limits_check(*, user: AbstractBaseUser | None, count: int = 1) ->
             )
             cursor.nextset()
             unfinished, *in_windows = cursor.fetchone()
+            _check_user(user, count, now, unfinished, dict(zip(since, in_windows, strict=True)))
             cursor.nextset()
         cursor.nextset()
         [queued] = cursor.fetchone()
-    if user is not None:
-        _check_user(user, count, now, unfinished, dict(zip(since, in_windows, strict=True)))
     if queued > settings.MAX_QUEUED_GENERATIONS:
         raise GenerationRefused(
             f"The playground's queue is full ({queued - count} images waiting{_asked(count)}). "
