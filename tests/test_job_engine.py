@@ -10,13 +10,16 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from importlib import import_module
 
 import httpx
 import pytest
 from django.conf import settings
+from django.db import connection, transaction
 from django.test import Client
 
 from generations.models import Generation, GenerationStatus
+from generations.tasks import run_generation
 from tests.factories import create_generation, make_generation
 from tests.fake_provider import FakeProvider
 
@@ -160,3 +163,18 @@ def test_metrics_ask_for_the_token_when_one_is_set(client, settings):
     settings.METRICS_TOKEN = "metrics-secret"
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer metrics-secret").status_code == 200
+
+
+def test_a_job_the_previous_release_queued_runs_once_the_migration_names_its_generation(
+    worker, use_fake_provider: FakeProvider
+):
+    generation = make_generation(prompt="A lighthouse queued before the upgrade")
+    with transaction.atomic():  # the worker sees the job only as the migration leaves it
+        run_generation.defer(generation_id=generation.pk, request_id="-")  # as the previous release queued it
+        with connection.cursor() as cursor:
+            cursor.execute(
+                import_module("generations.migrations.0012_jobs_name_generations_by_public_id").FORWARDS
+            )
+
+    wait_until(lambda: Generation.objects.get(pk=generation.pk).status == GenerationStatus.SUCCEEDED)
+    assert len(use_fake_provider.requests) == 1
