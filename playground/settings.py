@@ -87,7 +87,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "playground.health.health_check_middleware",
-    "playground.request_log.request_id_middleware",
+    "lib.request_log.request_id_middleware",
     "playground.middleware.SecurityMiddleware",
     "playground.middleware.ContentSecurityPolicyMiddleware",
     "playground.static_files.StaticFilesMiddleware",
@@ -196,7 +196,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 STORAGES = {
-    "default": {"BACKEND": "generations.storage.AtomicFileSystemStorage"},
+    "default": {"BACKEND": "lib.storage.AtomicFileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -226,10 +226,10 @@ if S3_BUCKET:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "playground.request_log.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "lib.request_log.RequestIdFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {"()": "playground.request_log.JsonFormatter"},
+        "json": {"()": "lib.request_log.JsonFormatter"},
     },
     "handlers": {
         "console": {
