@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "procrastinate.contrib.django",
     "axes",
     "generations",
+    "judging",
 ]
 
 MIDDLEWARE = [
@@ -293,3 +294,7 @@ LIMIT_QUEUED_PER_USER = envint("LIMIT_QUEUED_PER_USER", 100)
 BATCH_MAX_IMAGES = envint("BATCH_MAX_IMAGES", 100)
 # Beyond this many queued generations in all, new ones are refused ("busy, retry shortly").
 MAX_QUEUED_GENERATIONS = envint("MAX_QUEUED_GENERATIONS", 1000)
+
+# Blind judging: guests (through a round's guest link) are limited per address, counted in PostgreSQL.
+JUDGING_GUEST_VOTES_PER_MINUTE = envint("JUDGING_GUEST_VOTES_PER_MINUTE", 240)
+JUDGING_GUEST_JOINS_PER_HOUR = envint("JUDGING_GUEST_JOINS_PER_HOUR", 100)

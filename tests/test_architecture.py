@@ -7,6 +7,10 @@ playground/ (the shell: settings, urls, middleware, errors, sign-in)
   → provider/ (the only code that speaks HTTP to the provider), images.py
   → models, batch_plan, search → domain
   → lib/ (beneath the app and the shell)
+
+judging/ (blind judging rounds) is a room of its own above generations/: it may use generations, never the
+reverse, and has the same floors inside (views, urls → forms → selectors and services → models, pairing, fit,
+costs).
 """
 
 from __future__ import annotations
@@ -28,9 +32,25 @@ USE_CASES_AND_ABOVE = (
     "generations.services",
 )
 # Each floor, and what it must never import.
+JUDGING_ABOVE_THE_MODELS = (
+    "judging.views",
+    "judging.urls",
+    "judging.forms",
+    "judging.templatetags",
+    "judging.selectors",
+    "judging.services",
+)
 FORBIDDEN = {
-    "lib": ("generations", "playground"),
-    "generations": ("playground",),
+    "lib": ("generations", "judging", "playground"),
+    "generations": ("judging", "playground"),
+    "judging": ("playground",),
+    "judging.models": JUDGING_ABOVE_THE_MODELS,
+    "judging.pairing": (*JUDGING_ABOVE_THE_MODELS, "judging.models", "django.db"),
+    "judging.fit": (*JUDGING_ABOVE_THE_MODELS, "judging.models", "django"),
+    "judging.costs": JUDGING_ABOVE_THE_MODELS,
+    "judging.selectors": ("judging.views", "judging.urls", "judging.forms", "judging.services"),
+    "judging.services": ("judging.views", "judging.urls", "judging.forms"),
+    "judging.forms": ("judging.views", "judging.urls"),
     "generations.domain": ("generations.models", "generations.services", "generations.provider", "django.db"),
     "generations.models": (
         *USE_CASES_AND_ABOVE,
@@ -62,7 +82,7 @@ FORBIDDEN = {
 
 def modules() -> list[tuple[str, Path]]:
     found = []
-    for package in ("lib", "generations"):
+    for package in ("lib", "generations", "judging"):
         for path in sorted((ROOT / package).rglob("*.py")):
             if "migrations" in path.parts:
                 continue
