@@ -135,7 +135,8 @@ def test_a_rounds_images_come_at_one_size_without_metadata(client, demo_mode):
         picture = Image.open(io.BytesIO(response.content))
         assert picture.format == "WEBP"
         assert max(picture.size) == DISPLAY_LONG_SIDE, "the pixel count does not tell the size it was made at"
-        assert not picture.info.get("exif") and not picture.info.get("xmp")
+        assert not picture.info.get("exif")
+        assert not picture.info.get("xmp")
         assert "private" in response["Cache-Control"]
 
 
@@ -250,7 +251,8 @@ def test_ties_and_both_bad_count_as_half_wins_and_skips_not_at_all(demo_mode):
     assert match.observed.value == pytest.approx((2 + (2 + 2) / 2) / 12)
     # Two arms: the fit gives the observed share, moved a little towards even by one virtual tie.
     assert match.fitted.value == pytest.approx((2 + 2 + 0.5) / 13, abs=1e-6)
-    assert board.votes == 12 and board.skips == 2
+    assert board.votes == 12
+    assert board.skips == 2
     extended = board.arms[0]
     assert (extended.arm.label, extended.wins, extended.losses, extended.ties, extended.both_bad) == (
         "Prompt extend on",
