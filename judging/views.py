@@ -197,7 +197,8 @@ def ballot_vote_view(request: HtmxHttpRequest, token: str) -> HttpResponse:
         return redirect(
             judge.guest_link if judge.guest_link else reverse("judging:vote", args=[judge.round.public_id])
         )
-    context = {"ballots": ballots, "votes": judge_vote_count(judge=ballot.judge)}
+    # Every open ballot: the page keeps those it has, and loads the others' images.
+    context = {"queued": ballots, "votes": judge_vote_count(judge=ballot.judge)}
     return render(request, "judging/vote.html#ballots", context)
 
 
