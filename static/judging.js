@@ -39,10 +39,14 @@
         judging.dispatchEvent(new CustomEvent("judging:shown"));
       }));
     };
+    let emptySince; // when the stage emptied, waiting for the server to deal more
     const showNext = (since) => {
       if (waiting.length) show(waiting.shift(), since);
       else if (done) show(done, since);
-      else stage.replaceChildren();
+      else {
+        stage.replaceChildren();
+        emptySince = since;
+      }
     };
     const refuse = (text) => {
       stopped = true;
@@ -72,7 +76,7 @@
         }
         const container = html.querySelector("[data-ballot-queue]");
         if (container) enqueue(container);
-        if (!stage.firstElementChild) showNext();
+        if (!stage.firstElementChild) showNext(emptySince);
       });
     };
 
