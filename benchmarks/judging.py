@@ -14,7 +14,6 @@ get (made when first asked for, as in use).
 
 from __future__ import annotations
 
-import os
 import statistics
 import threading
 import time
