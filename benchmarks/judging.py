@@ -14,6 +14,7 @@ get (made when first asked for, as in use).
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
@@ -69,16 +70,20 @@ def _leaderboard() -> None:
     fit = _timed(lambda: round_leaderboard(round=round))
     votes = Ballot.objects.filter(round=round, voted_at__isnull=False).count()
     judges = Judge.objects.filter(round=round).count()
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(
         f"\njudging: leaderboard of {votes:,} votes by {judges} judges on {round.pairs.count()} pairs, {REPEAT} requests"
+        f" (load average {load} on {os.cpu_count()} cores)"
     )
     print(
-        f"  round page, median / p95                  {statistics.median(page):6.1f} / {p95(page):.1f} ms (target < 100 ms)"
+        f"  round page, median / p95                  {statistics.median(page):6.1f} / {p95(page):.1f} ms (target < 100 ms), CPU {CPU_MS[0]:.1f} ms"
     )
     print(
-        f"  live refresh (htmx partial), median / p95 {statistics.median(partial):6.1f} / {p95(partial):.1f} ms"
+        f"  live refresh (htmx partial), median / p95 {statistics.median(partial):6.1f} / {p95(partial):.1f} ms, CPU {CPU_MS[1]:.1f} ms"
     )
-    print(f"  of which the reads and the fit, median    {statistics.median(fit):6.1f} ms")
+    print(
+        f"  of which the reads and the fit, median    {statistics.median(fit):6.1f} ms, CPU {CPU_MS[2]:.1f} ms"
+    )
     print(f"  SQL queries per page                      {queries.total:6d}")
     print(f"  verdict: {round_leaderboard(round=round).verdict}")
 
