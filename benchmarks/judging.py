@@ -18,6 +18,7 @@ import os
 import statistics
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 import uvicorn
@@ -28,7 +29,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 from benchmarks.in_process import REPEAT, p95, run  # sets Django up
 from generations.batch_plan import BatchPlan
@@ -97,7 +98,7 @@ def _vote_at_random(round: Round, votes: int) -> None:
     judges = Judge.objects.bulk_create(
         Judge(round=round, name=f"Judge {number}") for number in range(-(-votes // len(pairs)))
     )
-    ballots = []
+    ballots: list[Ballot] = []
     for judge in judges:
         for pair in pairs[: votes - len(ballots)]:
             draw = chance.random()
@@ -165,7 +166,7 @@ def _next_pair() -> None:
         thread.join(timeout=10)
 
 
-def _vote(page, pause_s: float) -> float:
+def _vote(page: Page, pause_s: float) -> float:
     """Press ← after `pause_s` and return how long the next pair took to show, as the page measured it."""
     time.sleep(pause_s)
     # Wrapped in an object: a promise returned as it is would be awaited here, before the key is pressed.
@@ -232,7 +233,7 @@ def _bench_user():
     return user
 
 
-def _timed(call) -> list[float]:
+def _timed(call: Callable[[], object]) -> list[float]:
     """Wall times of REPEAT calls, sorted (after three to warm up); the CPU time this process spent on them too,
     in CPU_MS, since on a shared machine the wall time also counts other processes' turns."""
     for _ in range(3):

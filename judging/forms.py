@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from judging.selectors import RoundOption
@@ -26,10 +28,12 @@ class RoundForm(forms.Form):
         label="Compare", widget=forms.RadioSelect, error_messages={"required": "Pick what to compare."}
     )
 
-    def __init__(self, *args, options: list[RoundOption], **kwargs) -> None:
+    def __init__(self, *args: Any, options: list[RoundOption], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.options = {option.parameter: option for option in options}
-        self.fields["parameter"].choices = [
+        parameter = self.fields["parameter"]
+        assert isinstance(parameter, forms.ChoiceField)
+        parameter.choices = [
             (
                 option.parameter,
                 f"{option.label}: {' vs '.join(_short(arm) for arm in option.arms)} "
@@ -38,7 +42,7 @@ class RoundForm(forms.Form):
             for option in options
         ]
         if options:
-            self.fields["parameter"].initial = options[0].parameter
+            parameter.initial = options[0].parameter
 
 
 def _short(label: str) -> str:

@@ -11,6 +11,7 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 # What an image's values name, beyond the varied parameter: every one must agree for a pair of the first rank.
 MATCHED = ("prompt", "seed", "size", "extend", "model")
@@ -33,7 +34,7 @@ class RoundPlan:
 
 
 def round_plan(
-    candidates: Sequence[Candidate], parameter: str, arm_order: Callable[[Hashable], object] | None = None
+    candidates: Sequence[Candidate], parameter: str, arm_order: Callable[[Any], Any] | None = None
 ) -> RoundPlan:
     """The arms and pairs a round over `candidates` compares on `parameter` (arms sorted by `arm_order`, or in
     the order they first appear)."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import numpy as np
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection
 from django.db.models import Count
 from django.utils.text import Truncator
@@ -115,7 +115,7 @@ def batch_round_source(*, batch: Batch) -> RoundSource:
     return RoundSource(generations=generations, runs=runs, batch=batch)
 
 
-def gallery_round_source(*, filters: GalleryFilters, user: AbstractBaseUser | AnonymousUser) -> RoundSource:
+def gallery_round_source(*, filters: GalleryFilters, user: User | AnonymousUser) -> RoundSource:
     """The newest finished images a gallery filter shows (at most GALLERY_ROUND_MAX_IMAGES)."""
     page = gallery_page(
         filters=replace(filters, status=GenerationStatus.SUCCEEDED),

@@ -30,7 +30,7 @@ def serious_violations(page: Page) -> list[str]:
 
 
 def shown_ballot(page: Page) -> str:
-    return page.locator("[data-judging-stage] form[data-ballot]").get_attribute("data-ballot")
+    return page.locator("[data-judging-stage] form[data-ballot]").get_attribute("data-ballot") or ""
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])

@@ -47,7 +47,9 @@ def vote_page(client: Client, round: Round) -> str:
 
 def shown_ballot(page: str) -> str:
     """The token of the ballot a voting page shows (the first form)."""
-    return re.search(r'data-ballot="([\w-]+)"', page)[1]
+    found = re.search(r'data-ballot="([\w-]+)"', page)
+    assert found, "the page shows a pair"
+    return found[1]
 
 
 def test_it_pairs_each_cell_with_its_twin_in_the_other_arm(batch):
@@ -248,6 +250,8 @@ def test_ties_and_both_bad_count_as_half_wins_and_skips_not_at_all(demo_mode):
     board = round_leaderboard(round=round)
     [match] = board.head_to_heads
     assert (match.first_wins, match.second_wins, match.ties, match.both_bad) == (2, 6, 2, 2)
+    assert match.observed
+    assert match.fitted
     assert match.observed.value == pytest.approx((2 + (2 + 2) / 2) / 12)
     # Two arms: the fit gives the observed share, moved a little towards even by one virtual tie.
     assert match.fitted.value == pytest.approx((2 + 2 + 0.5) / 13, abs=1e-6)

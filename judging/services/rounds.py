@@ -3,7 +3,7 @@ one transaction), and open or close its guest links."""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,7 +24,7 @@ def round_create(
     question: str,
     described_as: str,
     source_url: str = "",
-    user: AbstractBaseUser | AnonymousUser | None = None,
+    user: User | AnonymousUser | None = None,
 ) -> Round:
     """A round comparing the arms of `parameter` over the source's images; RoundRefused when they make no pair."""
     plan = source.plan(parameter)
@@ -65,7 +65,7 @@ def round_create(
     return round
 
 
-def guest_link_create(*, round: Round, user: AbstractBaseUser | AnonymousUser | None = None) -> GuestLink:
+def guest_link_create(*, round: Round, user: User | AnonymousUser | None = None) -> GuestLink:
     owner = user if user is not None and user.is_authenticated else None
     return GuestLink.objects.create(round=round, created_by=owner)
 

@@ -9,9 +9,9 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from generations.services.events import event_announce
@@ -37,7 +37,7 @@ class JudgingRefused(Exception):
         self.retry_after_s = retry_after_s
 
 
-def judge_for_user(*, round: Round, user: AbstractBaseUser) -> Judge:
+def judge_for_user(*, round: Round, user: User) -> Judge:
     """The signed-in team member's judge in this round (made on their first vote)."""
     judge, _created = Judge.objects.get_or_create(
         round=round, user=user, defaults={"name": user.get_username()[:80]}
@@ -152,7 +152,9 @@ def _guest_link_check(link: GuestLink) -> None:
     )
 
 
-def _address_limit_check(address, recent, *, field: str, limit: int, window_s: int, what: str) -> None:
+def _address_limit_check(
+    address: str | None, recent: QuerySet, *, field: str, limit: int, window_s: int, what: str
+) -> None:
     """Refuse when `recent` already holds `limit` rows from this address; the address's lock is held to the
     commit, so simultaneous requests from one address are counted one after another."""
     if address is None:
