@@ -25,6 +25,7 @@ class RoundParameter(models.TextChoices):
     SEED = "seed", "Seed"
     PROMPT = "prompt", "Prompt"
     RUN = "run", "Run"
+    MODEL = "model", "Model"
 
 
 class Round(models.Model):

@@ -263,6 +263,15 @@ ZIMAGE_CONNECT_TIMEOUT_S = envfloat("ZIMAGE_CONNECT_TIMEOUT_S", 10.0)
 ZIMAGE_MAX_ATTEMPTS = envint("ZIMAGE_MAX_ATTEMPTS", 4)
 ZIMAGE_MAX_IMAGE_BYTES = envint("ZIMAGE_MAX_IMAGE_BYTES", 40 * 1024 * 1024)
 ZIMAGE_DEMO_LATENCY_S = envfloat("ZIMAGE_DEMO_LATENCY_S", 1.5)
+# Other image models the same account serves over the same protocol, and the parameters each accepts, e.g.
+# "qwen-image-plus:prompt_extend|seed|negative_prompt|watermark": a batch may then compare models. Parameters a
+# model does not list are never sent to it.
+EXTRA_MODELS: dict[str, frozenset[str]] = {}
+for _entry in envlist("EXTRA_MODELS"):
+    _name, _, _accepts = _entry.partition(":")
+    EXTRA_MODELS[_name.strip()] = frozenset(
+        option.strip() for option in _accepts.split("|") if option.strip()
+    )
 
 # The job engine (procrastinate, in the same PostgreSQL) runs generations on worker processes (bin/worker).
 # Workers x WORKER_CONCURRENCY is the cap on provider calls in flight; more waits in the queue.
