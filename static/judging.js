@@ -94,6 +94,8 @@
       vote(form, answer, event.timeStamp);
     });
     enqueue(judging.querySelector("[data-ballot-queue]"));
+    // On a phone the site's header would push the second image below the fold.
+    if (window.matchMedia("(max-width: 800px)").matches) judging.scrollIntoView({ block: "start" });
   };
 
   // A round's page follows its votes on the playground's event stream and refreshes the leaderboard.
