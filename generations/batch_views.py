@@ -33,7 +33,7 @@ from generations.services.batches import (
     value_label,
 )
 from generations.services.limits import GenerationRefused
-from generations.views import HtmxHttpRequest, login_required_if_configured
+from generations.views import HtmxHttpRequest, generating_allowed, login_required_if_configured
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -47,7 +47,7 @@ def batch_new(request: HtmxHttpRequest) -> HttpResponse:
     return _batch_submit(request)
 
 
-@login_required_if_configured
+@generating_allowed
 def _batch_submit(request: HtmxHttpRequest) -> HttpResponse:
     form = BatchForm(request.POST)
     if form.is_valid():
@@ -128,7 +128,7 @@ def batch_cancel_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def batch_retry_failed_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
     try:
@@ -139,7 +139,7 @@ def batch_retry_failed_view(request: HtmxHttpRequest, public_id: str) -> HttpRes
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def batch_run_again_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
     try:

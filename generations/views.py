@@ -25,6 +25,7 @@ from generations.forms import (
     GenerationForm,
 )
 from generations.models import Generation, GenerationStatus, is_public_id
+from generations.permissions import MAY_NOT_GENERATE, may_generate
 from generations.selectors import gallery_page, usage_summary
 from generations.services.generations import (
     generation_cancel,
@@ -62,6 +63,19 @@ def login_required_if_configured(view):
     return wrapper
 
 
+def generating_allowed(view):
+    """For views that spend: sign-in as configured, then the role (a viewer is refused with 403 saying why)."""
+
+    @functools.wraps(view)
+    @login_required_if_configured
+    def wrapper(request: HtmxHttpRequest, *args, **kwargs) -> HttpResponse:
+        if not may_generate(request.user):
+            raise PermissionDenied(MAY_NOT_GENERATE)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 @require_safe
 def home(request: HtmxHttpRequest) -> HttpResponse:
     source = _live_generation(request.GET.get("from", ""))
@@ -70,7 +84,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def generation_new(request: HtmxHttpRequest) -> HttpResponse:
     form = GenerationForm(request.POST)
     if not form.is_valid():
@@ -171,7 +185,7 @@ def generation_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def generation_new_seed(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     original = get_object_or_404(Generation.objects.live(), public_id=public_id)
     try:
@@ -271,7 +285,7 @@ COMPARED_FIELDS = (
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def generation_retry_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     original = get_object_or_404(Generation.objects.live(), public_id=public_id)
     try:
@@ -348,6 +362,7 @@ def usage(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
+@generating_allowed
 def api_tokens(request: HttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST if request.method == "POST" else None)
     new_token = None
