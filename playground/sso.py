@@ -20,7 +20,6 @@ from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp, SocialLogin
 from allauth.socialaccount.providers.base import AuthError
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -132,11 +131,20 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     ) -> None:
         if error == AuthError.CANCELLED:
             reason, status = f"Signing in with {settings.OIDC_NAME} was cancelled; nothing changed here.", 400
-        elif isinstance(exception, PermissionDenied):
+        elif exception is None and not (extra_context or {}).get("state"):
+            # No sign-in started here matches the callback's state: replayed, expired, forged, or another browser.
             reason, status = (
                 "This sign-in does not match one started from this browser in the last 10 minutes (it was "
                 "used already, expired, or began elsewhere). Start again from the sign-in page.",
                 400,
+            )
+        elif exception is None:
+            code = request.GET.get("error", "")
+            reason, status = (
+                f"{settings.OIDC_NAME} did not sign you in"
+                + (f" (it answered {code})" if code.replace("_", "").isalnum() and len(code) < 64 else "")
+                + ". Try again, or ask whoever manages your account there.",
+                403,
             )
         elif isinstance(exception, RequestException):
             reason, status = f"{settings.OIDC_NAME} could not be reached. Try again in a moment.", 502
@@ -147,7 +155,12 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                 "tell whoever runs the playground: its log says more.",
                 403,
             )
-        logger.warning("Signing in with the identity provider failed (%s): %r", error, exception)
+        logger.warning(
+            "Signing in with the identity provider failed (%s): %r, because %r",
+            error,
+            exception,
+            exception.__cause__ if exception is not None else None,
+        )
         audit_record(
             kind=AuditKind.SIGN_IN_REFUSED,
             subject_label=f"someone at {settings.OIDC_NAME}",

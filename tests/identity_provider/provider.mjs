@@ -45,18 +45,6 @@ function provider(mount, issuer, tokenFault) {
     pkce: { required: () => true },
     cookies: { keys: ['test-only-cookie-key'] },
     interactions: { url: (ctx, interaction) => `${mount}/interaction/${interaction.uid}` },
-    // The playground is this provider's own first-party client: no consent screen.
-    async loadExistingGrant(ctx) {
-      const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
-      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
-      const grant = new ctx.oidc.provider.Grant({
-        clientId: ctx.oidc.client.clientId,
-        accountId: ctx.oidc.session.accountId,
-      });
-      grant.addOIDCScope('openid email profile groups');
-      await grant.save();
-      return grant;
-    },
     async findAccount(ctx, id) {
       const user = users.get(id);
       if (!user) return undefined;
@@ -100,6 +88,15 @@ async function interaction(instance, req, res, rest) {
   const { oidc, mount } = instance;
   const [uid, action] = rest.split('/');
   const details = await oidc.interactionDetails(req, res);
+  if (details.prompt.name === 'consent') {
+    // The playground is this provider's first-party client: consent is given without asking.
+    const grant = details.grantId
+      ? await oidc.Grant.find(details.grantId)
+      : new oidc.Grant({ accountId: details.session.accountId, clientId: details.params.client_id });
+    grant.addOIDCScope(details.params.scope);
+    await oidc.interactionFinished(req, res, { consent: { grantId: await grant.save() } }, { mergeWithLastSubmission: true });
+    return;
+  }
   if (req.method === 'POST' && action === 'login') {
     const login = new URLSearchParams(await readBody(req)).get('login') || '';
     if (!users.has(login)) {
