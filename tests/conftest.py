@@ -94,6 +94,7 @@ def sso(settings, identity_provider: IdentityProvider) -> IdentityProvider:
     settings.OIDC_SCOPES = ["openid", "email", "profile", "groups"]
     settings.OIDC_ADMIN_GROUPS = ["admins"]
     settings.OIDC_MEMBER_GROUPS = ["artists"]
+    settings.SECURE_CSP = settings.SECURE_CSP | {"form-action": ["'self'", identity_provider.base_url]}
     return identity_provider
 
 
