@@ -137,7 +137,8 @@ def test_nobody_changes_their_own_role_or_deactivates_themselves(staff):
     page = client.post(reverse("accounts:person-active"), {"user": staff.pk}, follow=True).text
 
     staff.refresh_from_db()
-    assert staff.is_staff and staff.is_active
+    assert staff.is_staff
+    assert staff.is_active
     assert "You cannot deactivate yourself" in page
 
 
