@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import select
 import shutil
 import subprocess
 from pathlib import Path
@@ -49,7 +50,8 @@ class IdentityProvider:
         )
         log.close()
         assert self.process.stdout is not None
-        line = self.process.stdout.readline().decode().strip()
+        started, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT_S)
+        line = self.process.stdout.readline().decode().strip() if started else ""
         if not line.startswith("listening "):
             self.__exit__()
             raise RuntimeError(
@@ -90,6 +92,7 @@ class IdentityProvider:
         subprocess.run(
             [_tool("npm"), "ci", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"],
             cwd=self.folder,
+            stdout=subprocess.DEVNULL,
             check=True,
             timeout=START_TIMEOUT_S * 10,
         )
