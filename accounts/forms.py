@@ -5,16 +5,19 @@ from django.contrib.auth.forms import UserCreationForm
 
 from accounts.models import Invite, Role
 
-ID_FIELD = {"min_value": 1, "max_value": 2**63 - 1}
+
+def id_field(*, required: bool = True) -> forms.IntegerField:
+    """A row's number, as a form names it: anything else, or a number past a database id, is refused."""
+    return forms.IntegerField(min_value=1, max_value=2**63 - 1, required=required)
 
 
 class RoleForm(forms.Form):
-    user = forms.IntegerField(**ID_FIELD)
+    user = id_field()
     role = forms.ChoiceField(choices=Role.choices)
 
 
 class ActiveForm(forms.Form):
-    user = forms.IntegerField(**ID_FIELD)
+    user = id_field()
     active = forms.BooleanField(required=False)
 
 
@@ -28,7 +31,7 @@ class InviteForm(forms.Form):
 
 
 class InviteRevokeForm(forms.Form):
-    invite = forms.IntegerField(**ID_FIELD)
+    invite = id_field()
 
 
 class InviteAcceptForm(UserCreationForm):
@@ -36,4 +39,4 @@ class InviteAcceptForm(UserCreationForm):
 
 
 class AuditPageForm(forms.Form):
-    before = forms.IntegerField(required=False, **ID_FIELD)
+    before = id_field(required=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models
 from django.utils import timezone
 
@@ -35,7 +36,7 @@ class Person(models.Model):
         return str(self.user)
 
 
-def role_of(user) -> Role:
+def role_of(user: User) -> Role:
     """A signed-in account's role (the row is cached on the user, so asking again costs nothing)."""
     if user.is_staff:
         return Role.STAFF

@@ -11,7 +11,7 @@ from datetime import timedelta
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -24,7 +24,7 @@ class PeopleError(Exception):
     """A change to people that is refused; the message says why, for the staff member who asked."""
 
 
-def person_sign_in_with_identity(*, user: AbstractUser, identity: Identity, ip: str | None) -> None:
+def person_sign_in_with_identity(*, user: User, identity: Identity, ip: str | None) -> None:
     """At every sign-in through the identity provider: the role its groups give now (a superuser stays one)."""
     role = identity_role(identity)
     if role is not None and not user.is_superuser:
@@ -32,9 +32,7 @@ def person_sign_in_with_identity(*, user: AbstractUser, identity: Identity, ip: 
     audit_record(kind=AuditKind.SIGNED_IN, subject=user, detail=f"with {settings.OIDC_NAME}", ip=ip)
 
 
-def person_set_role(
-    *, user: AbstractUser, role: Role, actor: AbstractUser | None, ip: str | None, why: str = ""
-) -> None:
+def person_set_role(*, user: User, role: Role, actor: User | None, ip: str | None, why: str = "") -> None:
     """Give `user` a role (recorded when it changes). Superusers stay staff: they are the break-glass admins."""
     before = role_of(user)
     if user.is_superuser and role != Role.STAFF:
@@ -49,7 +47,7 @@ def person_set_role(
     user.person = person
 
 
-def person_change_role(*, user: AbstractUser, role: Role, actor: AbstractUser, ip: str | None) -> None:
+def person_change_role(*, user: User, role: Role, actor: User, ip: str | None) -> None:
     """A staff member gives someone a role on the people page. Not their own (nobody locks themselves out), and
     not where the identity provider's groups set it at every sign-in."""
     if user.pk == actor.pk:
@@ -62,7 +60,7 @@ def person_change_role(*, user: AbstractUser, role: Role, actor: AbstractUser, i
     person_set_role(user=user, role=role, actor=actor, ip=ip)
 
 
-def person_set_active(*, user: AbstractUser, active: bool, actor: AbstractUser, ip: str | None) -> None:
+def person_set_active(*, user: User, active: bool, actor: User, ip: str | None) -> None:
     """Deactivate (or bring back) an account. A deactivated person's sessions and API tokens stop working at
     once (Django's session check and the token check both ask `is_active`); their images stay."""
     if user.pk == actor.pk:
@@ -76,7 +74,7 @@ def person_set_active(*, user: AbstractUser, active: bool, actor: AbstractUser, 
     user.is_active = active
 
 
-def invite_create(*, note: str, role: Role, created_by: AbstractUser, ip: str | None) -> tuple[Invite, str]:
+def invite_create(*, note: str, role: Role, created_by: User, ip: str | None) -> tuple[Invite, str]:
     """A one-time link for a new local account with `role`. Returns the invite and its token, which is shown
     once and never stored (only its hash is)."""
     token = secrets.token_urlsafe(32)
@@ -103,7 +101,7 @@ def invite_pending(token: str) -> Invite | None:
     return Invite.objects.pending().filter(token_hash=_digest(token)).first()
 
 
-def invite_accept(*, token: str, username: str, password: str, ip: str | None) -> AbstractUser | None:
+def invite_accept(*, token: str, username: str, password: str, ip: str | None) -> User | None:
     """Make the invited account. None when the link was used, revoked or expired meanwhile: the invite's row is
     locked, so of two people opening one link at once exactly one gets the account."""
     with transaction.atomic():
@@ -129,7 +127,7 @@ def invite_accept(*, token: str, username: str, password: str, ip: str | None) -
     return user
 
 
-def invite_revoke(*, invite_id: int, actor: AbstractUser, ip: str | None) -> bool:
+def invite_revoke(*, invite_id: int, actor: User, ip: str | None) -> bool:
     """Revoke a pending invite; False when there is none by that number."""
     with transaction.atomic():
         invite = Invite.objects.select_for_update().pending().filter(pk=invite_id).first()
@@ -143,8 +141,8 @@ def invite_revoke(*, invite_id: int, actor: AbstractUser, ip: str | None) -> boo
 def audit_record(
     *,
     kind: AuditKind,
-    actor: AbstractUser | None = None,
-    subject: AbstractUser | None = None,
+    actor: User | None = None,
+    subject: User | None = None,
     subject_label: str = "",
     detail: str = "",
     ip: str | None = None,

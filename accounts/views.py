@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
@@ -33,25 +34,26 @@ from accounts.services import (
     person_change_role,
     person_set_active,
 )
+from generations.http import AuthenticatedHttpRequest
 
 # A session made by accepting an invite is Django's own (the sign-in page's backend).
 SESSION_BACKEND = "accounts.backends.RoleBackend"
 
 
-def staff_only(view):
+def staff_only[V: Callable[..., HttpResponse]](view: V) -> V:
     @functools.wraps(view)
     @login_required
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapper(request: AuthenticatedHttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if not request.user.is_staff:
             raise PermissionDenied("Only staff manage people.")
         return view(request, *args, **kwargs)
 
-    return wrapper
+    return wrapper  # type: ignore[return-value]
 
 
 @require_safe
 @staff_only
-def people(request: HttpRequest) -> HttpResponse:
+def people(request: AuthenticatedHttpRequest) -> HttpResponse:
     context = {
         "rows": people_overview(),
         "invites": invites_pending(),
@@ -63,7 +65,7 @@ def people(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @staff_only
-def person_role(request: HttpRequest) -> HttpResponse:
+def person_role(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = RoleForm(request.POST)
     if not form.is_valid():
         raise BadRequest("Name a person by their number and a role.")
@@ -80,7 +82,7 @@ def person_role(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @staff_only
-def person_active(request: HttpRequest) -> HttpResponse:
+def person_active(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ActiveForm(request.POST)
     if not form.is_valid():
         raise BadRequest("Name a person by their number.")
@@ -104,10 +106,10 @@ def person_active(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 @staff_only
 @never_cache
-def invite_new(request: HttpRequest) -> HttpResponse:
+def invite_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The invite form; after it, the link itself, shown this once (never cached: it opens an account)."""
     form = InviteForm(request.POST if request.method == "POST" else None)
-    context = {"valid_days": settings.INVITE_VALID_DAYS}
+    context: dict[str, object] = {"valid_days": settings.INVITE_VALID_DAYS}
     if request.method == "POST" and form.is_valid():
         invite, token = invite_create(
             note=form.cleaned_data["note"],
@@ -123,7 +125,7 @@ def invite_new(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @staff_only
-def invite_revoke_view(request: HttpRequest) -> HttpResponse:
+def invite_revoke_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = InviteRevokeForm(request.POST)
     if not form.is_valid():
         raise BadRequest("Name an invite by its number.")
@@ -156,7 +158,7 @@ def invite_accept_view(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_safe
 @staff_only
-def audit(request: HttpRequest) -> HttpResponse:
+def audit(request: AuthenticatedHttpRequest) -> HttpResponse:
     page = AuditPageForm(request.GET)
     if not page.is_valid():
         raise BadRequest("`before` is the number of an event.")

@@ -6,7 +6,7 @@ signing out."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 
 GENERATE_PERMISSION = "generations.add_generation"
 MAY_NOT_GENERATE = (
@@ -15,5 +15,5 @@ MAY_NOT_GENERATE = (
 )
 
 
-def may_generate(user: AbstractBaseUser | AnonymousUser) -> bool:
+def may_generate(user: User | AnonymousUser) -> bool:
     return not settings.REQUIRE_LOGIN or user.has_perm(GENERATE_PERMISSION)

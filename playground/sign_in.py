@@ -4,28 +4,33 @@ password form), its answer when django-axes pauses a username from an address (s
 
 from __future__ import annotations
 
+from typing import Any
+
 from allauth.socialaccount.models import SocialAccount
+from axes.conf import settings  # Django's settings, with axes's defaults filled in
 from axes.helpers import get_cool_off
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Field
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import AuditKind
 from accounts.services import audit_record, client_ip
+from generations.http import AuthenticatedHttpRequest
 from playground.sso import SIGNED_IN_WITH_SSO, sso_configured, sso_end_session_url, sso_sign_in_url
 
 
 class PasswordSignInForm(AuthenticationForm):
     """Django's sign-in form; with OIDC_ONLY it lets in superusers alone (the break-glass accounts)."""
 
-    def confirm_login_allowed(self, user) -> None:
+    def confirm_login_allowed(self, user: User) -> None:
         super().confirm_login_allowed(user)
         if settings.OIDC_ONLY and not user.is_superuser:
             raise ValidationError(
@@ -36,10 +41,10 @@ class PasswordSignInForm(AuthenticationForm):
 class SignInView(auth_views.LoginView):
     form_class = PasswordSignInForm
 
-    def get_context_data(self, **kwargs) -> dict:
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(**kwargs) | sign_in_context(self.request)
 
-    def form_valid(self, form: PasswordSignInForm) -> HttpResponse:
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         audit_record(
             kind=AuditKind.SIGNED_IN,
             subject=form.get_user(),
@@ -48,13 +53,14 @@ class SignInView(auth_views.LoginView):
         )
         return super().form_valid(form)
 
-    def form_invalid(self, form: PasswordSignInForm) -> HttpResponse:
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         if username := attempted_username(self.request, None):
             audit_record(
                 kind=AuditKind.SIGN_IN_REFUSED,
                 subject=form.get_user(),
                 subject_label=username,
-                detail=" ".join(form.non_field_errors()) or "The form was not filled in.",
+                detail=" ".join(str(error) for error in form.non_field_errors())
+                or "The form was not filled in.",
                 ip=client_ip(self.request),
             )
         return super().form_invalid(form)
@@ -84,7 +90,7 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
-def password_change(request: HttpRequest) -> HttpResponse:
+def password_change(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     if settings.OIDC_ONLY and SocialAccount.objects.filter(user=user).exists():
         raise PermissionDenied(
@@ -109,10 +115,12 @@ def attempted_username(request: HttpRequest, credentials: dict | None) -> str | 
     username = (credentials or request.POST).get(settings.AXES_USERNAME_FORM_FIELD)
     if not isinstance(username, str):
         return username
-    return username[: get_user_model()._meta.get_field(get_user_model().USERNAME_FIELD).max_length]
+    username_field = get_user_model()._meta.get_field(get_user_model().USERNAME_FIELD)
+    assert isinstance(username_field, Field)  # a column, never a relation
+    return username[: username_field.max_length]
 
 
-def locked_out(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+def locked_out(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
     """The site's own sign-in page, saying why and for how long, as 429 Too Many Requests.
 
     Axes passes the login view's response and the credentials in an order that differs between its sync and

@@ -11,6 +11,7 @@ for refusals, and the identity provider's sign-out.
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -20,6 +21,7 @@ from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp, SocialLogin
 from allauth.socialaccount.providers.base import AuthError
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -86,7 +88,9 @@ def sso_end_session_url(request: HttpRequest) -> str | None:
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
-    def list_apps(self, request: HttpRequest | None, provider=None, client_id=None) -> list[SocialApp]:
+    def list_apps(
+        self, request: HttpRequest | None, provider: str | None = None, client_id: str | None = None
+    ) -> list[SocialApp]:
         if not sso_configured():
             return []
         app = sso_app()
@@ -119,7 +123,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def can_authenticate_by_email(self, login: SocialLogin, email: str) -> bool:
         return identity_may_link(_identity(login))
 
-    def authenticate_by_email(self, sociallogin: SocialLogin):
+    def authenticate_by_email(self, sociallogin: SocialLogin) -> tuple[User, str] | None:
         found = super().authenticate_by_email(sociallogin)
         # A superuser is the break-glass account: an e-mail address never opens it (nor ends its password).
         if found is not None and found[0].is_superuser:
@@ -127,7 +131,12 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         return found
 
     def on_authentication_error(
-        self, request: HttpRequest, provider, error=None, exception=None, extra_context=None
+        self,
+        request: HttpRequest,
+        provider: object,
+        error: str | None = None,
+        exception: BaseException | None = None,
+        extra_context: dict | None = None,
     ) -> None:
         if error == AuthError.CANCELLED:
             reason, status = f"Signing in with {settings.OIDC_NAME} was cancelled; nothing changed here.", 400
@@ -176,7 +185,7 @@ class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False
 
-    def post_login(self, request: HttpRequest, user, **kwargs) -> HttpResponse:
+    def post_login(self, request: HttpRequest, user: User, **kwargs: Any) -> HttpResponse:
         sociallogin = (kwargs.get("signal_kwargs") or {}).get("sociallogin")
         if sociallogin is not None:
             person_sign_in_with_identity(user=user, identity=_identity(sociallogin), ip=client_ip(request))

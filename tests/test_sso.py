@@ -56,10 +56,12 @@ def authorize(visitor: Client, idp_browser: httpx.Client, user_id: str) -> str:
     answer = idp_browser.get(start["Location"])
     while answer.next_request is not None and "/interaction/" not in str(answer.next_request.url):
         answer = idp_browser.send(answer.next_request)
+    assert answer.next_request is not None
     login_page = idp_browser.send(answer.next_request)
     assert login_page.status_code == 200
     answer = idp_browser.post(f"{login_page.url}/login", data={"login": user_id})
     while not str(answer.headers.get("location", "")).startswith(PLAYGROUND + "/"):
+        assert answer.next_request is not None, answer.text
         answer = idp_browser.send(answer.next_request)
     return answer.headers["location"]
 
