@@ -4,7 +4,6 @@ invite links, and the audit trail."""
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import secrets
 from datetime import timedelta
 
@@ -13,7 +12,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.identity import Identity, identity_role, identity_roles_from_groups
@@ -157,15 +155,6 @@ def audit_record(
         detail=detail[:detail_length],
         ip_address=ip,
     )
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The address a request came from, as the server saw it (behind a proxy, gunicorn's trusted forwarding)."""
-    address = request.META.get("REMOTE_ADDR", "")
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None
 
 
 def _digest(token: str) -> str:

@@ -22,11 +22,11 @@ from accounts.forms import (
     InviteRevokeForm,
     RoleForm,
 )
+from accounts.http import client_ip
 from accounts.models import Role
 from accounts.selectors import AUDIT_PAGE_SIZE, audit_events, invites_pending, people_overview
 from accounts.services import (
     PeopleError,
-    client_ip,
     invite_accept,
     invite_create,
     invite_pending,
