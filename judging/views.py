@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from accounts.http import client_ip
 from generations.forms import GalleryFilterForm
 from generations.http import HtmxHttpRequest, login_required_if_configured
 from generations.models import Batch, is_public_id
@@ -160,7 +161,7 @@ def _judge_by_name(request: HtmxHttpRequest, round: Round, *, guest_link: GuestL
     if request.method == "POST" and form.is_valid():
         try:
             judge = judge_join(
-                round=round, name=form.cleaned_data["name"], guest_link=guest_link, address=_address(request)
+                round=round, name=form.cleaned_data["name"], guest_link=guest_link, address=client_ip(request)
             )
         except JudgingRefused as err:
             return _refused(request, err)
@@ -189,7 +190,7 @@ def ballot_vote_view(request: HtmxHttpRequest, token: str) -> HttpResponse:
     if not _votes_as(request, ballot.judge):
         raise Http404("No such ballot.")
     try:
-        ballots = ballot_vote(ballot=ballot, answer=request.POST.get("choice", ""), address=_address(request))
+        ballots = ballot_vote(ballot=ballot, answer=request.POST.get("choice", ""), address=client_ip(request))
     except JudgingRefused as err:
         return _refused(request, err)
     if not request.htmx:
@@ -221,10 +222,6 @@ def _session_judge(request: HttpRequest, round: Round) -> Judge | None:
     return (
         Judge.objects.filter(pk=judge_id, round=round).select_related("round").first() if judge_id else None
     )
-
-
-def _address(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 @require_safe

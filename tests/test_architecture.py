@@ -1,6 +1,7 @@
 """The house's floors: imports only go down (docs/design.md, "The floors").
 
 playground/ (the shell: settings, urls, middleware, errors, sign-in)
+  → accounts/ (people: roles, invites, the audit trail), beside the app and above it
   → generations/ views, gallery_views, batch_views, api, metrics, http (the view kit)
   → forms → selectors (reads) and services/ (use cases)
   → tasks (the job engine's entry points)
@@ -41,8 +42,10 @@ JUDGING_ABOVE_THE_MODELS = (
     "judging.services",
 )
 FORBIDDEN = {
-    "lib": ("generations", "judging", "playground"),
-    "generations": ("judging", "playground"),
+    "lib": ("generations", "judging", "accounts", "playground"),
+    "generations": ("judging", "accounts", "playground"),
+    # People sit beside the app: they read its rows and grant its permission, never the reverse.
+    "accounts": ("judging", "playground"),
     "judging": ("playground",),
     "judging.models": JUDGING_ABOVE_THE_MODELS,
     "judging.pairing": (*JUDGING_ABOVE_THE_MODELS, "judging.models", "django.db"),
@@ -82,7 +85,7 @@ FORBIDDEN = {
 
 def modules() -> list[tuple[str, Path]]:
     found = []
-    for package in ("lib", "generations", "judging"):
+    for package in ("lib", "generations", "accounts", "judging"):
         for path in sorted((ROOT / package).rglob("*.py")):
             if "migrations" in path.parts:
                 continue
