@@ -190,7 +190,9 @@ def ballot_vote_view(request: HtmxHttpRequest, token: str) -> HttpResponse:
     if not _votes_as(request, ballot.judge):
         raise Http404("No such ballot.")
     try:
-        ballots = ballot_vote(ballot=ballot, answer=request.POST.get("choice", ""), address=client_ip(request))
+        ballots = ballot_vote(
+            ballot=ballot, answer=request.POST.get("choice", ""), address=client_ip(request)
+        )
     except JudgingRefused as err:
         return _refused(request, err)
     if not request.htmx:
