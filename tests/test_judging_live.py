@@ -96,17 +96,22 @@ def test_the_guests_limit_per_address_holds_when_their_votes_come_at_once(asgi_s
 
 
 def test_a_vote_is_pushed_to_the_event_stream_of_its_round(asgi_server, demo_mode):
-    round = make_round(make_finished_batch(prompts=("A fox",), seeds=(1,)), "extend")
+    batch = make_finished_batch(prompts=("A fox",), seeds=(1,))
+    round = make_round(batch, "extend")
+    generation = batch.cells.first()
+    assert generation
     judge = judge_join(round=round, name="Ada", address=None)
     ballot = ballots_open(judge=judge)[0]
     subscribed = threading.Event()
     lines: list[str] = []
 
     def listen() -> None:
-        with httpx.stream("GET", f"{asgi_server}/events/?id={round.public_id}", timeout=30) as stream:
+        url = f"{asgi_server}/events/?id={round.public_id}&id={generation.public_id}"
+        with httpx.stream("GET", url, timeout=30) as stream:
             for line in stream.iter_lines():
-                subscribed.set()  # the stream's first line comes once the page is subscribed
                 lines.append(line)
+                if line == "event: status":  # a generation's status is read once the stream is subscribed
+                    subscribed.set()
                 if line.startswith("data:") and lines[-2] == "event: vote":
                     return
 
