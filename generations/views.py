@@ -85,7 +85,8 @@ def generation_card(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 @require_GET
 async def generation_stream(request: HttpRequest) -> StreamingHttpResponse:
-    """Server-sent events: each listed generation's status now, then every change, for a few minutes.
+    """Server-sent events: each listed generation's status now, then every change, for a few minutes (and what
+    the listed topics announce, e.g. a judging round's votes, as events of their own kind).
 
     The browser's EventSource reconnects by itself when the stream ends or drops; cards poll meanwhile.
     """
@@ -103,7 +104,7 @@ async def generation_stream(request: HttpRequest) -> StreamingHttpResponse:
                 yield ": keep-alive\n\n"
             else:
                 data = json.dumps({"id": event.public_id, "status": event.status})
-                yield f"event: status\ndata: {data}\n\n"
+                yield f"event: {event.kind}\ndata: {data}\n\n"
 
     response = StreamingHttpResponse(event_stream(), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"

@@ -8,6 +8,10 @@ playground/ (the shell: settings, urls, middleware, errors, sign-in)
   → provider/ (the only code that speaks HTTP to the provider), images.py
   → models, batch_plan, search → domain
   → lib/ (beneath the app and the shell)
+
+judging/ (blind judging rounds) is a room of its own above generations/: it may use generations, never the
+reverse, and has the same floors inside (views, urls → forms → selectors and services → models, pairing, fit,
+costs).
 """
 
 from __future__ import annotations
@@ -29,11 +33,27 @@ USE_CASES_AND_ABOVE = (
     "generations.services",
 )
 # Each floor, and what it must never import.
+JUDGING_ABOVE_THE_MODELS = (
+    "judging.views",
+    "judging.urls",
+    "judging.forms",
+    "judging.templatetags",
+    "judging.selectors",
+    "judging.services",
+)
 FORBIDDEN = {
-    "lib": ("generations", "playground"),
-    "generations": ("playground", "accounts"),
+    "lib": ("generations", "judging", "accounts", "playground"),
+    "generations": ("judging", "accounts", "playground"),
     # People sit beside the app: they read its rows and grant its permission, never the reverse.
-    "accounts": ("playground",),
+    "accounts": ("judging", "playground"),
+    "judging": ("playground",),
+    "judging.models": JUDGING_ABOVE_THE_MODELS,
+    "judging.pairing": (*JUDGING_ABOVE_THE_MODELS, "judging.models", "django.db"),
+    "judging.fit": (*JUDGING_ABOVE_THE_MODELS, "judging.models", "django"),
+    "judging.costs": JUDGING_ABOVE_THE_MODELS,
+    "judging.selectors": ("judging.views", "judging.urls", "judging.forms", "judging.services"),
+    "judging.services": ("judging.views", "judging.urls", "judging.forms"),
+    "judging.forms": ("judging.views", "judging.urls"),
     "generations.domain": ("generations.models", "generations.services", "generations.provider", "django.db"),
     "generations.models": (
         *USE_CASES_AND_ABOVE,
@@ -65,7 +85,7 @@ FORBIDDEN = {
 
 def modules() -> list[tuple[str, Path]]:
     found = []
-    for package in ("lib", "generations", "accounts"):
+    for package in ("lib", "generations", "accounts", "judging"):
         for path in sorted((ROOT / package).rglob("*.py")):
             if "migrations" in path.parts:
                 continue

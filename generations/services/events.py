@@ -1,9 +1,11 @@
-"""Live status changes of generations, from PostgreSQL's LISTEN/NOTIFY.
+"""Live status changes of generations, and other things open pages follow, from PostgreSQL's LISTEN/NOTIFY.
 
 A trigger on the generations table announces every status change on CHANNEL (payload "public_id status"),
 whichever process made it: the web (queued, cancelled), a worker (running, finished) or the recovery of a dead
-worker. Each web process's event loop keeps one listening connection, shared by every open page and waiting API
-call, and reconnects by itself. A notification can still be missed while it reconnects: waiters re-read the
+worker. Other rooms announce their own events on TOPIC_CHANNEL (payload "topic kind", e.g. a judging round's
+public id and "vote") through `event_announce`; subscribers name topics as they name generations. Each web
+process's event loop keeps one listening connection, shared by every open page and waiting API call, and
+reconnects by itself. A notification can still be missed while it reconnects: waiters re-read the
 database now and then, and pages keep polling as a fallback.
 """
 
@@ -18,11 +20,13 @@ from dataclasses import dataclass
 
 import psycopg
 from asgiref.sync import sync_to_async
+from django.db import connection as database
 from procrastinate.contrib.django.utils import connector_params
 
 logger = logging.getLogger(__name__)
 
 CHANNEL = "generation_events"
+TOPIC_CHANNEL = "topic_events"
 # How long a new subscriber waits for the listening connection before relying on re-reads alone.
 CONNECT_WAIT_S = 2.0
 RECONNECT_DELAY_S = 1.0
@@ -30,8 +34,15 @@ RECONNECT_DELAY_S = 1.0
 
 @dataclass(frozen=True, slots=True)
 class GenerationEvent:
-    public_id: str
+    public_id: str  # a generation's, or a topic's
     status: str
+    kind: str = "status"  # or what a topic announced
+
+
+def event_announce(*, topic: str, kind: str) -> None:
+    """Tell the pages following `topic` that `kind` happened, once the current transaction commits."""
+    with database.cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, %s)", [TOPIC_CHANNEL, f"{topic} {kind}"])
 
 
 class _Listener:
@@ -60,19 +71,20 @@ class _Listener:
             try:
                 params = await sync_to_async(connector_params)()
                 async with await psycopg.AsyncConnection.connect(**params, autocommit=True) as connection:
-                    await connection.execute(f"LISTEN {CHANNEL}")
+                    await connection.execute(f"LISTEN {CHANNEL}; LISTEN {TOPIC_CHANNEL}")
                     self.listening.set()
                     async for notify in connection.notifies():
-                        self._dispatch(notify.payload)
+                        self._dispatch(notify.channel, notify.payload)
             except Exception as err:  # whatever broke the connection, listen again: pages rely on it
                 logger.warning("generation events: listening connection lost (%s), reconnecting", err)
             finally:
                 self.listening.clear()
             await asyncio.sleep(RECONNECT_DELAY_S)
 
-    def _dispatch(self, payload: str) -> None:
+    def _dispatch(self, channel: str, payload: str) -> None:
         public_id, _, status = payload.partition(" ")
-        event = GenerationEvent(public_id=public_id, status=status)
+        kind = "status" if channel == CHANNEL else status
+        event = GenerationEvent(public_id=public_id, status=status, kind=kind)
         for queue in self.subscribers.get(public_id, ()):
             queue.put_nowait(event)
 

@@ -70,8 +70,11 @@ def generations_queue(
     maker_session: str = "",
     batch: Batch | None = None,
     cell_indexes: Sequence[int | None] | None = None,
+    models: Sequence[str] | None = None,
 ) -> list[Generation]:
     """Record queued generations and queue their jobs. Call inside a transaction that checks the limits next.
+
+    `models` names an extra model for each ("" for the configured one), where a batch compares models.
 
     Each row is written once, with its job's id: the jobs name their generations by public id, and nothing is
     visible to a worker before the transaction commits.
@@ -81,7 +84,7 @@ def generations_queue(
         Generation(
             public_id=new_public_id(),
             **asked.with_seed().model_fields(),
-            model=provider.model,
+            model=model or provider.model,
             is_demo=provider.is_demo,
             user=owner,
             source=source,
@@ -89,7 +92,12 @@ def generations_queue(
             batch=batch,
             cell_index=cell_index,
         )
-        for asked, cell_index in zip(parameters, cell_indexes or [None] * len(parameters), strict=True)
+        for asked, cell_index, model in zip(
+            parameters,
+            cell_indexes or [None] * len(parameters),
+            models or [""] * len(parameters),
+            strict=True,
+        )
     ]
     # The request id travels with the job, so that the worker's log lines match the request's.
     jobs: list[JSONDict] = [
