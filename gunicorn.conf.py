@@ -20,6 +20,6 @@ control_socket_disable = True
 
 def post_worker_init(worker) -> None:
     """Access log lines name the path only, never the query string (where a token may have been pasted)."""
-    from playground.request_log import AccessLogWithoutQuery
+    from lib.request_log import AccessLogWithoutQuery
 
     logging.getLogger("uvicorn.access").addFilter(AccessLogWithoutQuery())

@@ -20,11 +20,13 @@ from django.test import Client
 from django.utils import timezone
 
 from benchmarks.in_process import REPEAT, p95, run
+from generations.batch_plan import BatchPlan
 from generations.domain import GenerationParameters
+from generations.images import image_store
 from generations.models import Batch, GenerationStatus
-from generations.services.batches import BatchPlan, batch_create, batch_grid_png
-from generations.services.demo_provider import draw_demo_image
-from generations.services.images import image_store
+from generations.provider.demo import draw_demo_image
+from generations.services.batch_files import batch_grid_png
+from generations.services.batches import batch_create
 from tests.query_count import count_queries
 
 PREFIX = "bench-grid"

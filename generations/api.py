@@ -30,10 +30,10 @@ from generations.domain import (
     validate_seed,
 )
 from generations.models import Generation, GenerationSource, GenerationStatus
-from generations.services.generations import generation_cancel, generation_create, generation_wait
+from generations.services.lifecycle import generation_cancel, generation_create, generation_wait
 from generations.services.limits import GenerationRefused
 from generations.services.tokens import api_token_user
-from playground.db import database_sync_to_async
+from lib.db import database_sync_to_async
 
 DO_NOT_RETRY = {"x-should-retry": "false"}
 

@@ -7,33 +7,26 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
 
-from generations.forms import BatchForm
-from generations.models import Batch, Generation
-from generations.services.batches import (
+from generations.batch_plan import (
     PARAMETER_LABELS,
     PARAMETERS,
     BatchPlan,
-    batch_cancel,
-    batch_comparison,
-    batch_create,
-    batch_grid_png,
-    batch_progress,
-    batch_retry_failed,
-    batch_run_again,
-    batch_zip,
     default_axes,
     grid_sections,
-    latest_cells,
     value_label,
 )
+from generations.forms import BatchForm
+from generations.http import HtmxHttpRequest, htmx_redirect, login_required_if_configured
+from generations.models import Batch, Generation
+from generations.selectors import batch_progress, latest_cells
+from generations.services.batch_files import batch_comparison, batch_grid_png, batch_zip
+from generations.services.batches import batch_cancel, batch_create, batch_retry_failed, batch_run_again
 from generations.services.limits import GenerationRefused
-from generations.views import HtmxHttpRequest, login_required_if_configured
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -58,9 +51,7 @@ def _batch_submit(request: HtmxHttpRequest) -> HttpResponse:
         except GenerationRefused as err:
             form.add_error(None, err.user_message)
         else:
-            if request.htmx:
-                return HttpResponseClientRedirect(batch.get_absolute_url())
-            return redirect(batch)
+            return htmx_redirect(request, batch)
     context = {"form": form, "batch_max": settings.BATCH_MAX_IMAGES}
     if request.htmx:  # htmx swaps only 2xx answers: the form with its errors replaces itself
         return render(request, "generations/batch_new.html#batch-form", context)
@@ -207,6 +198,4 @@ def _axes(request: HttpRequest, plan: BatchPlan) -> tuple[str, str]:
 
 
 def _back_to(request: HtmxHttpRequest, batch: Batch) -> HttpResponse:
-    if request.htmx:
-        return HttpResponseClientRedirect(batch.get_absolute_url())
-    return redirect(batch)
+    return htmx_redirect(request, batch)

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from playground.untrusted_text import text_problem
+from lib.untrusted_text import text_problem
 
 MAX_PROMPT_CHARS = 4000
 MAX_SEED = 2_147_483_647

@@ -5,6 +5,7 @@ import re
 from django import forms
 from django.conf import settings
 
+from generations.batch_plan import BatchPlan, draw_seeds, expand_alternatives
 from generations.domain import (
     DEFAULT_SIZE,
     MAX_PROMPT_CHARS,
@@ -21,7 +22,6 @@ from generations.domain import (
 )
 from generations.models import Generation, GenerationStatus, is_public_id
 from generations.selectors import ANY_STATUS, GalleryFilters
-from generations.services.batches import BatchPlan, draw_seeds, expand_alternatives
 
 CUSTOM_SIZE = "custom"
 

@@ -1,21 +1,81 @@
-"""The gallery's requests besides its pages: a tile refreshed while its image is made, and what a reader does to
-several tiles at once (favourite, unfavourite, delete). Pages are in views.py."""
+"""The gallery: its pages (filtered, keyset-paginated, a page at a time for infinite scroll), a tile refreshed
+while its image is made, what a reader does to several tiles at once (favourite, unfavourite, delete), and the
+comparison of the tiles they picked."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.http import trigger_client_event
 
-from generations.forms import GallerySelectionForm, SelectionDeleteForm
+from generations.forms import GalleryFilterForm, GallerySelectionForm, SelectionDeleteForm
+from generations.http import HtmxHttpRequest, login_required_if_configured, may_delete
 from generations.models import Generation
-from generations.selectors import picked_generations
-from generations.services.generations import generations_delete, generations_set_favourite
-from generations.views import MAKER_SESSION_KEY, HtmxHttpRequest, login_required_if_configured
+from generations.selectors import gallery_page, picked_generations
+from generations.services.lifecycle import generations_delete, generations_set_favourite
+
+
+@require_safe
+def gallery(request: HtmxHttpRequest) -> HttpResponse:
+    filter_form = GalleryFilterForm(request.GET)
+    page = gallery_page(
+        filters=filter_form.filters(),
+        user=request.user,
+        cursor=request.GET.get("after", ""),
+        until=request.GET.get("until", ""),
+    )
+    next_url = None
+    if page.next_cursor:
+        query = request.GET.copy()
+        query.pop("until", None)
+        query["after"] = page.next_cursor
+        # A whole path: the lightbox's share URL is in the address bar while it loads the next page.
+        next_url = f"{request.path}?{query.urlencode()}"
+    context = {"filter_form": filter_form, "page": page, "next_url": next_url}
+    if request.htmx and request.GET.get("after"):
+        return render(request, "generations/gallery.html#gallery-page", context)
+    if request.htmx and request.htmx.target == "gallery-results":
+        return render(request, "generations/gallery.html#gallery-results", context)
+    return render(request, "generations/gallery.html", context)
+
+
+@require_safe
+def compare(request: HttpRequest) -> HttpResponse:
+    picked = list(dict.fromkeys(request.GET.getlist("id")))
+    public_ids = picked[:COMPARE_MAX]
+    by_id = Generation.objects.live().in_bulk(public_ids, field_name="public_id")
+    generations = [by_id[public_id] for public_id in public_ids if public_id in by_id]
+    rows = [
+        (label, values, len(set(values)) > 1)
+        for label, values in (
+            (label, [getter(generation) for generation in generations]) for label, getter in COMPARED_FIELDS
+        )
+    ]
+    context = {
+        "generations": generations,
+        "rows": rows,
+        "picked": len(picked),
+        "left_out": len(picked) - len(public_ids),
+        "compare_max": COMPARE_MAX,
+    }
+    return render(request, "generations/compare.html", context)
+
+
+COMPARE_MAX = 4
+COMPARED_FIELDS = (
+    ("Prompt", lambda g: g.prompt),
+    ("Revised prompt", lambda g: g.revised_prompt or "—"),
+    ("Size", lambda g: f"{g.width}×{g.height}"),
+    ("Seed", lambda g: str(g.seed)),
+    ("Prompt extend", lambda g: "on" if g.prompt_extend else "off"),
+    ("Model", lambda g: g.model),
+    ("Status", lambda g: g.get_status_display()),
+    ("Provider time", lambda g: f"{g.provider_latency_ms} ms" if g.provider_latency_ms is not None else "—"),
+)
 
 
 @require_safe
@@ -49,12 +109,7 @@ def gallery_selection(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _delete(request: HtmxHttpRequest, generations: list[Generation], next_url: str) -> HttpResponse:
-    maker_session = request.session.get(MAKER_SESSION_KEY, "")
-    deletable = [
-        generation
-        for generation in generations
-        if generation.can_be_deleted_by(request.user, maker_session=maker_session)
-    ]
+    deletable = [generation for generation in generations if may_delete(request, generation)]
     confirming = request.method == "POST" and "confirmed" in request.POST
     form = SelectionDeleteForm(
         request.POST if confirming else None, favourites=sum(g.is_favourite for g in deletable)

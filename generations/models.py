@@ -222,6 +222,11 @@ class Generation(models.Model):
         return self.deleted_at is not None
 
     @property
+    def has_image(self) -> bool:
+        """Made, stored and not deleted: an image to show, download or compare."""
+        return self.status == GenerationStatus.SUCCEEDED and self.deleted_at is None
+
+    @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 

@@ -1,4 +1,5 @@
-"""Reads: the gallery's pages (newest first, filtered, keyset-paginated), the usage figures, operations metrics."""
+"""Reads: the gallery's pages (newest first, filtered, keyset-paginated), a batch's cells and progress, the usage
+figures, operations metrics."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from django.db.models.functions import Extract, TruncDate
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateWorker
 
-from generations.models import ACTIVE_STATUSES, Generation, GenerationStatus, is_public_id
+from generations.models import ACTIVE_STATUSES, Batch, Generation, GenerationStatus, is_public_id
 from generations.search import search_query_text
 
 GALLERY_PAGE_SIZE = 48
@@ -32,7 +33,17 @@ GALLERY_RESTORE_MAX = 20 * GALLERY_PAGE_SIZE
 GALLERY_DEFAULT_STATUSES = (GenerationStatus.SUCCEEDED, *ACTIVE_STATUSES)
 ANY_STATUS = "all"
 # What a gallery tile shows, plus the cursor: the search vector and long provider texts stay in the database.
-TILE_FIELDS = ("public_id", "prompt", "width", "height", "status", "is_favourite", "created_at", "thumbnail")
+TILE_FIELDS = (
+    "public_id",
+    "prompt",
+    "width",
+    "height",
+    "status",
+    "is_favourite",
+    "created_at",
+    "thumbnail",
+    "deleted_at",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,4 +265,69 @@ def _histogram(rows: QuerySet, seconds, bounds: tuple[float, ...]) -> Histogram:
         buckets=[(bound, figures[f"le_{index}"]) for index, bound in enumerate(bounds)],
         count=figures["count"],
         sum_s=figures["sum_s"] or 0.0,
+    )
+
+
+def latest_cells(batch: Batch) -> dict[int, Generation]:
+    """Each cell's latest attempt (a retry replaces a failure in its place), by cell index. One query."""
+    cells = (
+        Generation.objects.filter(batch=batch, cell_index__isnull=False)
+        .only(*CELL_FIELDS)
+        .order_by("cell_index", "pk")
+    )
+    return {cell.cell_index: cell for cell in cells}
+
+
+CELL_FIELDS = (
+    "public_id",
+    "batch_id",
+    "cell_index",
+    "prompt",
+    "width",
+    "height",
+    "seed",
+    "prompt_extend",
+    "status",
+    "error_message",
+    "thumbnail",
+    "image",
+    "image_sha256",
+    "image_dhash",
+    "deleted_at",
+    "started_at",
+    "finished_at",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchProgress:
+    total: int
+    done: int
+    failed: int
+    cancelled: int
+
+    @property
+    def finished_count(self) -> int:
+        return self.done + self.failed + self.cancelled
+
+    @property
+    def finished(self) -> bool:
+        return self.finished_count >= self.total
+
+    def __str__(self) -> str:
+        parts = [f"{self.done} of {self.total} done"]
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if self.cancelled:
+            parts.append(f"{self.cancelled} cancelled")
+        return ", ".join(parts)
+
+
+def batch_progress(cells: dict[int, Generation], total: int) -> BatchProgress:
+    statuses = [cell.status for cell in cells.values()]
+    return BatchProgress(
+        total=total,
+        done=statuses.count(GenerationStatus.SUCCEEDED),
+        failed=statuses.count(GenerationStatus.FAILED) + statuses.count(GenerationStatus.INTERRUPTED),
+        cancelled=statuses.count(GenerationStatus.CANCELLED),
     )

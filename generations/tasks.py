@@ -22,12 +22,13 @@ from procrastinate.job_context import AbortReason
 from procrastinate.jobs import Status
 
 from generations.domain import ErrorCode, aspect_ratio
+from generations.images import InvalidImageError, StoredImage, image_store
 from generations.models import Generation, GenerationStatus
-from generations.services.images import StoredImage, image_store
-from generations.services.provider import GeneratedImage, ProviderError
-from generations.services.provider_config import configured_provider
-from playground.db import database_calls_in_parallel, database_sync_to_async
-from playground.request_log import request_id as request_id_var
+from generations.provider.client import GeneratedImage
+from generations.provider.config import configured_provider
+from generations.provider.errors import ProviderError
+from lib.db import database_calls_in_parallel, database_sync_to_async
+from lib.request_log import request_id as request_id_var
 
 logger = logging.getLogger(__name__)
 
@@ -91,9 +92,9 @@ async def _make_image(generation: Generation) -> Outcome:
         return Failure.from_error(err)
     try:
         stored = await asyncio.to_thread(image_store, result.data)
-    except ProviderError as err:
-        err.attempts = result.attempts  # the provider's requests that made this image
-        return Failure.from_error(err)
+    except InvalidImageError as err:
+        # The provider's requests made this image, so they count as its attempts.
+        return Failure(err.code, err.user_message, err.detail, result.request_id, result.attempts)
     return result, stored
 
 

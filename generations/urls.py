@@ -24,12 +24,12 @@ app_name = "generations"
 urlpatterns = [
     path("", views.home, name="home"),
     path("generate/", views.generation_new, name="new"),
-    path("gallery/", views.gallery, name="gallery"),
+    path("gallery/", gallery_views.gallery, name="gallery"),
     path("gallery/selection/", gallery_views.gallery_selection, name="gallery-selection"),
     path("usage/", views.usage, name="usage"),
     path("settings/tokens/", views.api_tokens, name="api-tokens"),
     path("settings/tokens/revoke/", views.api_token_revoke_view, name="api-token-revoke"),
-    path("compare/", views.compare, name="compare"),
+    path("compare/", gallery_views.compare, name="compare"),
     path("events/", views.generation_stream, name="events"),
     path("batch/", batch_views.batch_new, name="batch-new"),
     path("batch/preview/", batch_views.batch_preview, name="batch-preview"),
@@ -54,18 +54,11 @@ urlpatterns = [
     path("g/<public_id:public_id>/new-seed/", views.generation_new_seed, name="new-seed"),
     path("g/<public_id:public_id>/favourite/", views.generation_favourite, name="favourite"),
     path("g/<public_id:public_id>/delete/", views.generation_delete_view, name="delete"),
-    path(
-        "g/<public_id:public_id>/download/", views.generation_image, {"variant": "download"}, name="download"
-    ),
+    path("g/<public_id:public_id>/download/", views.generation_download, name="download"),
     path("g/<public_id:public_id>/card/", views.generation_card, name="card"),
     path("g/<public_id:public_id>/tile/", gallery_views.generation_tile, name="tile"),
     path("g/<public_id:public_id>/retry/", views.generation_retry_view, name="retry"),
     path("g/<public_id:public_id>/cancel/", views.generation_cancel_view, name="cancel"),
-    path("g/<public_id:public_id>/image/", views.generation_image, {"variant": "image"}, name="image"),
-    path(
-        "g/<public_id:public_id>/thumbnail/",
-        views.generation_image,
-        {"variant": "thumbnail"},
-        name="thumbnail",
-    ),
+    path("g/<public_id:public_id>/image/", views.generation_image, name="image"),
+    path("g/<public_id:public_id>/thumbnail/", views.generation_thumbnail_image, name="thumbnail"),
 ]

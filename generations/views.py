@@ -1,65 +1,50 @@
 from __future__ import annotations
 
-import functools
 import json
-import secrets
-from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, PermissionDenied
+from django.db.models.fields.files import FieldFile
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render, resolve_url
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_event
-from django_htmx.middleware import HtmxDetails
 
 from generations.domain import PRESETS
 from generations.forms import (
     ApiTokenForm,
     ApiTokenRevokeForm,
-    GalleryFilterForm,
     GenerationDeleteForm,
     GenerationForm,
 )
+from generations.http import (
+    HtmxHttpRequest,
+    htmx_redirect,
+    login_required_if_configured,
+    maker_session,
+    may_delete,
+)
+from generations.images import InvalidImageError
 from generations.models import Generation, GenerationStatus, is_public_id
-from generations.selectors import gallery_page, usage_summary
-from generations.services.generations import (
+from generations.selectors import usage_summary
+from generations.services.generation_files import generation_download_png, generation_thumbnail
+from generations.services.lifecycle import (
     generation_cancel,
     generation_create,
     generation_delete,
-    generation_download_png,
     generation_repeat,
     generation_set_favourite,
     generation_status_changes,
-    generation_thumbnail,
 )
-from generations.services.images import InvalidImageError
 from generations.services.limits import GenerationRefused
 from generations.services.snippets import api_example_snippets, generation_request_snippets
 from generations.services.tokens import api_token_create, api_token_revoke
 
 RECENT_RESULTS = 24
 ONE_YEAR_S = 365 * 24 * 3600
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
-def login_required_if_configured(view):
-    """Sign-in is required for this view when REQUIRE_LOGIN is on (the default with DEBUG off)."""
-
-    @functools.wraps(view)
-    def wrapper(request: HtmxHttpRequest, *args, **kwargs) -> HttpResponse:
-        if settings.REQUIRE_LOGIN and not request.user.is_authenticated:
-            login_url = f"{resolve_url(settings.LOGIN_URL)}?next={quote(request.get_full_path())}"
-            return HttpResponseClientRedirect(login_url) if request.htmx else redirect(login_url)
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 @require_safe
@@ -77,7 +62,7 @@ def generation_new(request: HtmxHttpRequest) -> HttpResponse:
         return _form_with_errors(request, form, status=400)
     try:
         generation = generation_create(
-            parameters=form.parameters, user=request.user, maker_session=_maker_session(request)
+            parameters=form.parameters, user=request.user, maker_session=maker_session(request)
         )
     except GenerationRefused as err:
         form.add_error(None, err.user_message)
@@ -147,12 +132,9 @@ def _render_card(request: HtmxHttpRequest, generation: Generation) -> HttpRespon
     context = {
         "generation": generation,
         "large": large,
-        "can_delete": large
-        and generation.can_be_deleted_by(
-            request.user, maker_session=request.session.get(MAKER_SESSION_KEY, "")
-        ),
+        "can_delete": large and may_delete(request, generation),
     }
-    return render(request, "generations/home.html#generation-card", context)
+    return render(request, "generations/card.html", context)
 
 
 @require_safe
@@ -162,9 +144,7 @@ def generation_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         return render(request, "generations/deleted.html", {"generation": generation}, status=410)
     context = {
         "generation": generation,
-        "can_delete": generation.can_be_deleted_by(
-            request.user, maker_session=request.session.get(MAKER_SESSION_KEY, "")
-        ),
+        "can_delete": may_delete(request, generation),
         "snippets": generation_request_snippets(generation=generation, base_url=settings.ZIMAGE_BASE_URL),
     }
     return render(request, "generations/detail.html", context)
@@ -176,13 +156,11 @@ def generation_new_seed(request: HtmxHttpRequest, public_id: str) -> HttpRespons
     original = get_object_or_404(Generation.objects.live(), public_id=public_id)
     try:
         generation = generation_repeat(
-            generation=original, new_seed=True, user=request.user, maker_session=_maker_session(request)
+            generation=original, new_seed=True, user=request.user, maker_session=maker_session(request)
         )
     except GenerationRefused as err:
         return _refused(request, err, original)
-    if request.htmx:
-        return HttpResponseClientRedirect(generation.get_absolute_url())
-    return redirect(generation)
+    return htmx_redirect(request, generation)
 
 
 @require_POST
@@ -199,9 +177,7 @@ def generation_favourite(request: HtmxHttpRequest, public_id: str) -> HttpRespon
 @login_required_if_configured
 def generation_delete_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
-    if not generation.can_be_deleted_by(
-        request.user, maker_session=request.session.get(MAKER_SESSION_KEY, "")
-    ):
+    if not may_delete(request, generation):
         raise PermissionDenied("Only the person who made a generation (or a staff member) can delete it.")
     form = GenerationDeleteForm(request.POST if request.method == "POST" else None, generation=generation)
     if request.method == "POST" and form.is_valid():
@@ -211,107 +187,67 @@ def generation_delete_view(request: HtmxHttpRequest, public_id: str) -> HttpResp
     return render(request, "generations/delete.html", {"generation": generation, "form": form})
 
 
-@require_safe
-def gallery(request: HtmxHttpRequest) -> HttpResponse:
-    filter_form = GalleryFilterForm(request.GET)
-    page = gallery_page(
-        filters=filter_form.filters(),
-        user=request.user,
-        cursor=request.GET.get("after", ""),
-        until=request.GET.get("until", ""),
-    )
-    next_url = None
-    if page.next_cursor:
-        query = request.GET.copy()
-        query.pop("until", None)
-        query["after"] = page.next_cursor
-        # A whole path: the lightbox's share URL is in the address bar while it loads the next page.
-        next_url = f"{request.path}?{query.urlencode()}"
-    context = {"filter_form": filter_form, "page": page, "next_url": next_url}
-    if request.htmx and request.GET.get("after"):
-        return render(request, "generations/gallery.html#gallery-page", context)
-    if request.htmx and request.htmx.target == "gallery-results":
-        return render(request, "generations/gallery.html#gallery-results", context)
-    return render(request, "generations/gallery.html", context)
-
-
-@require_safe
-def compare(request: HttpRequest) -> HttpResponse:
-    picked = list(dict.fromkeys(request.GET.getlist("id")))
-    public_ids = picked[:COMPARE_MAX]
-    by_id = Generation.objects.live().in_bulk(public_ids, field_name="public_id")
-    generations = [by_id[public_id] for public_id in public_ids if public_id in by_id]
-    rows = [
-        (label, values, len(set(values)) > 1)
-        for label, values in (
-            (label, [getter(generation) for generation in generations]) for label, getter in COMPARED_FIELDS
-        )
-    ]
-    context = {
-        "generations": generations,
-        "rows": rows,
-        "picked": len(picked),
-        "left_out": len(picked) - len(public_ids),
-        "compare_max": COMPARE_MAX,
-    }
-    return render(request, "generations/compare.html", context)
-
-
-COMPARE_MAX = 4
-COMPARED_FIELDS = (
-    ("Prompt", lambda g: g.prompt),
-    ("Revised prompt", lambda g: g.revised_prompt or "—"),
-    ("Size", lambda g: f"{g.width}×{g.height}"),
-    ("Seed", lambda g: str(g.seed)),
-    ("Prompt extend", lambda g: "on" if g.prompt_extend else "off"),
-    ("Model", lambda g: g.model),
-    ("Status", lambda g: g.get_status_display()),
-    ("Provider time", lambda g: f"{g.provider_latency_ms} ms" if g.provider_latency_ms is not None else "—"),
-)
-
-
 @require_POST
 @login_required_if_configured
 def generation_retry_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     original = get_object_or_404(Generation.objects.live(), public_id=public_id)
     try:
         generation = generation_repeat(
-            generation=original, user=request.user, maker_session=_maker_session(request)
+            generation=original, user=request.user, maker_session=maker_session(request)
         )
     except GenerationRefused as err:
         return _refused(request, err, original)
     if request.htmx and request.htmx.target == "results":
-        return render(request, "generations/home.html#generation-card", {"generation": generation})
-    if request.htmx:
-        return HttpResponseClientRedirect(generation.get_absolute_url())
-    return redirect(generation)
+        return render(request, "generations/card.html", {"generation": generation})
+    return htmx_redirect(request, generation)
 
 
 @require_safe
-def generation_image(request: HttpRequest, public_id: str, variant: str) -> HttpResponse:
-    generation = get_object_or_404(
+def generation_image(request: HttpRequest, public_id: str) -> HttpResponse:
+    generation = _generation_with_image(public_id)
+    if not generation.image:
+        raise Http404("This generation has no stored image.")
+    return _stored_file(generation.image)
+
+
+@require_safe
+def generation_thumbnail_image(request: HttpRequest, public_id: str) -> HttpResponse:
+    generation = _generation_with_image(public_id)
+    try:
+        generation_thumbnail(generation=generation)
+    except InvalidImageError as err:
+        raise Http404("This image cannot be decoded for a thumbnail.") from err
+    return _stored_file(generation.thumbnail)
+
+
+@require_safe
+def generation_download(request: HttpRequest, public_id: str) -> HttpResponse:
+    generation = _generation_with_image(public_id)
+    share_url = request.build_absolute_uri(generation.get_absolute_url())
+    response = HttpResponse(
+        generation_download_png(generation=generation, share_url=share_url), content_type="image/png"
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="zimage-{generation.public_id}-{generation.seed}.png"'
+    )
+    return _cached_for_good(response)
+
+
+def _generation_with_image(public_id: str) -> Generation:
+    return get_object_or_404(
         Generation.objects.live(), public_id=public_id, status=GenerationStatus.SUCCEEDED
     )
-    if variant == "download":
-        share_url = request.build_absolute_uri(generation.get_absolute_url())
-        response = HttpResponse(generation_download_png(generation=generation, share_url=share_url))
-        response["Content-Type"] = "image/png"
-        response["Content-Disposition"] = (
-            f'attachment; filename="zimage-{generation.public_id}-{generation.seed}.png"'
-        )
-    else:
-        if not generation.image:
-            raise Http404("This generation has no stored image.")
-        if variant == "thumbnail":
-            try:
-                generation_thumbnail(generation=generation)
-            except InvalidImageError as err:
-                raise Http404("This image cannot be decoded for a thumbnail.") from err
-        with getattr(generation, variant).open("rb") as file:
-            response = HttpResponse(file.read(), content_type=_IMAGE_TYPES.get(file.name.rsplit(".", 1)[-1]))
-    # A generation's image never changes once stored, so browsers and proxies may keep it for good.
+
+
+def _stored_file(file: FieldFile) -> HttpResponse:
+    with file.open("rb") as opened:
+        response = HttpResponse(opened.read(), content_type=_IMAGE_TYPES.get(file.name.rsplit(".", 1)[-1]))
+    return _cached_for_good(response)
+
+
+def _cached_for_good(response: HttpResponse) -> HttpResponse:
+    """A generation's image never changes once stored, so browsers and proxies may keep it for good."""
     patch_cache_control(response, public=True, max_age=ONE_YEAR_S, immutable=True)
-    response.headers["ETag"] = f'"{generation.image_sha256}-{variant}"'
     return response
 
 
@@ -391,16 +327,6 @@ def _render_home(request: HttpRequest, form: GenerationForm, status: int = 200) 
         "refresh_while_active": any(generation.is_active for generation in generations),
     }
     return render(request, "generations/home.html", context, status=status)
-
-
-def _maker_session(request: HttpRequest) -> str:
-    """The random id this browser session gives the generations it asks for (made on first use)."""
-    if not request.session.get(MAKER_SESSION_KEY):
-        request.session[MAKER_SESSION_KEY] = secrets.token_urlsafe(16)
-    return request.session[MAKER_SESSION_KEY]
-
-
-MAKER_SESSION_KEY = "maker_session"
 
 
 def _live_generation(public_id: str) -> Generation | None:

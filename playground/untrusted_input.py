@@ -1,4 +1,4 @@
-"""The rule for untrusted text (playground/untrusted_text.py), applied to every request before anything reads it.
+"""The rule for untrusted text (lib/untrusted_text.py), applied to every request before anything reads it.
 
 The path, the query string and form fields are checked before any view, the admin or a library (the sign-in
 throttle records what it is sent) sees them; a request that breaks the rule is answered in the page's own format (playground/errors.py): 404 for
@@ -19,8 +19,8 @@ from django.http.multipartparser import MultiPartParserError
 from django.utils.decorators import sync_and_async_middleware
 
 from generations.domain import ErrorCode
+from lib.untrusted_text import text_problem
 from playground.errors import error_response
-from playground.untrusted_text import text_problem
 
 
 @sync_and_async_middleware

@@ -22,7 +22,7 @@ from procrastinate.contrib.django import app as job_engine
 from procrastinate.contrib.django.utils import connector_params
 from procrastinate.psycopg_connector import PsycopgConnector
 
-from generations.services.provider import HttpProvider
+from generations.provider.client import HttpProvider
 from playground.embedded_postgres import EmbeddedPostgres
 from tests.fake_provider import FakeProvider
 
@@ -104,7 +104,7 @@ def pauses(monkeypatch) -> list[float]:
     async def record(seconds: float) -> None:
         waits.append(seconds)
 
-    monkeypatch.setattr("generations.services.provider._pause", record)
+    monkeypatch.setattr("generations.provider.client._pause", record)
     return waits
 
 

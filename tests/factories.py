@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 
 from generations.domain import GenerationParameters
 from generations.models import Generation
-from generations.services.generations import generation_create
+from generations.services.lifecycle import generation_create
 from generations.services.tokens import api_token_create
 from generations.tasks import generation_execute
 from tests.conftest import run_async

@@ -223,7 +223,7 @@ def test_a_crash_shows_the_plain_error_page_without_the_key(client, settings, mo
     def crash(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("generations.views.gallery_page", crash)
+    monkeypatch.setattr("generations.gallery_views.gallery_page", crash)
     response = client.get(reverse("generations:gallery"))
 
     assert response.status_code == 500

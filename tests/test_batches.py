@@ -12,15 +12,9 @@ from django.urls import reverse
 from PIL import Image
 from procrastinate.contrib.django.models import ProcrastinateJob
 
+from generations.batch_plan import BatchPlan, expand_alternatives
 from generations.models import Batch, Generation, GenerationStatus
-from generations.services.batches import (
-    BatchPlan,
-    batch_cancel,
-    batch_create,
-    batch_retry_failed,
-    batch_run_again,
-    expand_alternatives,
-)
+from generations.services.batches import batch_cancel, batch_create, batch_retry_failed, batch_run_again
 from generations.services.limits import GenerationRefused
 from tests.factories import finish, make_generation
 from tests.query_count import count_queries

@@ -13,7 +13,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from generations.models import Generation, GenerationStatus, new_public_id
-from generations.services.generations import generation_thumbnail
+from generations.services.generation_files import generation_thumbnail
 from tests.conftest import DESKTOP, PHONE
 from tests.factories import create_generation, finish, make_generation
 

@@ -10,7 +10,7 @@ from PIL import Image, PngImagePlugin
 from playwright.sync_api import Page, expect
 
 from generations.models import Generation
-from generations.services.generations import generation_download_png
+from generations.services.generation_files import generation_download_png
 from tests.conftest import PHONE
 from tests.factories import finish, make_generation
 

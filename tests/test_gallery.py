@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
+from generations.http import MAKER_SESSION_KEY
 from generations.models import Generation, GenerationStatus
-from generations.services.provider import provider_request_body
-from generations.views import MAKER_SESSION_KEY
+from generations.provider.client import provider_request_body
 from tests.factories import finish, make_generation
 from tests.query_count import count_queries
 

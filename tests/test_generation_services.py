@@ -10,13 +10,10 @@ from PIL import Image
 from procrastinate.contrib.django import app as job_engine
 from procrastinate.contrib.django.models import ProcrastinateJob
 
+from generations.images import InvalidImageError, image_store
 from generations.models import Generation, GenerationStatus
-from generations.services.generations import (
-    generation_cancel,
-    generation_repeat,
-    generation_thumbnail,
-)
-from generations.services.images import InvalidImageError, image_store
+from generations.services.generation_files import generation_thumbnail
+from generations.services.lifecycle import generation_cancel, generation_repeat
 from generations.services.limits import GenerationRefused
 from generations.tasks import recover_stalled_generations
 from tests.conftest import run_async

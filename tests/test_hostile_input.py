@@ -25,9 +25,9 @@ from django.utils.regex_helper import normalize
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from generations.models import Generation
-from generations.services.generations import generation_thumbnail
+from generations.services.generation_files import generation_thumbnail
 from generations.services.tokens import api_token_create
-from playground.untrusted_text import MAX_TEXT_CHARS
+from lib.untrusted_text import MAX_TEXT_CHARS
 from tests.factories import finish, make_generation
 
 

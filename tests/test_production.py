@@ -92,7 +92,7 @@ def test_it_serves_the_form_the_api_images_and_static_files_then_stops_cleanly(p
     assert static.headers["Content-Encoding"] == "gzip"
     assert "max-age=315360000" in static.headers["Cache-Control"]
 
-    # The security middleware, by what it does (settings.SILENCED_SYSTEM_CHECKS says why).
+    # The security middleware, by what it does.
     sign_in_page = httpx.get(f"{production.url}/accounts/login/")
     assert sign_in_page.headers["X-Frame-Options"] == "DENY"
     assert sign_in_page.headers["X-Content-Type-Options"] == "nosniff"

@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from generations.images import image_store
 from generations.models import Generation, GenerationStatus
-from generations.services.images import image_store
 from tests.factories import finish, form_data, make_generation
 from tests.fake_provider import draw_image
 

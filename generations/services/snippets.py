@@ -12,7 +12,7 @@ from django.conf import settings
 
 from generations.domain import GenerationParameters
 from generations.models import Generation
-from generations.services.provider import provider_request_body
+from generations.provider.client import provider_request_body
 
 # The API tokens page's example: the provider's own example request.
 EXAMPLE = GenerationParameters(

@@ -8,9 +8,9 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from generations.domain import PRESETS, GenerationParameters, aspect_ratio, draw_seed
+from generations.images import StoredImage, StoredThumbnail, image_store, thumbnail_store
 from generations.models import Generation, GenerationStatus, new_public_id
-from generations.services.demo_provider import DEMO_MODEL_NAME, draw_demo_image
-from generations.services.images import StoredImage, StoredThumbnail, image_store, thumbnail_store
+from generations.provider.demo import DEMO_MODEL_NAME, draw_demo_image
 
 SUBJECTS = [
     "a lighthouse",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from generations.services.demo_provider import DemoProvider
-from generations.services.provider import HttpProvider
+from generations.provider.client import HttpProvider
+from generations.provider.demo import DemoProvider
 
 
 def configured_provider() -> HttpProvider | DemoProvider:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from generations.domain import GenerationParameters
-from generations.services.provider import GeneratedImage
+from generations.provider.client import GeneratedImage
 
 DEMO_MODEL_NAME = "offline-demo"
 DEMO_LABEL = "OFFLINE DEMO · not Z-Image"

@@ -14,7 +14,6 @@ from django.core.files.storage import default_storage
 from PIL import Image, UnidentifiedImageError
 
 from generations.domain import ErrorCode
-from generations.services.provider import ProviderError
 
 # Twice a gallery tile's width (about 190 CSS pixels): sharp there on a 2x screen, and keeps the first gallery page
 # under 400 KB. The larger home cards show them a little soft on a 2x screen; a card's link opens the original.
@@ -23,9 +22,15 @@ _EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
 Image.MAX_IMAGE_PIXELS = 4096 * 4096
 
 
-class InvalidImageError(ProviderError):
+class InvalidImageError(Exception):
+    """Bytes that are not a whole, supported image: what the provider sent, or a stored file that will not decode."""
+
     code = ErrorCode.NOT_AN_IMAGE
-    reason = "The provider sent something that is not a usable image."
+    user_message = "The provider sent something that is not a usable image."
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)

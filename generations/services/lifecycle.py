@@ -1,4 +1,4 @@
-"""Use cases of a generation: queue it, cancel it, repeat it, wait for it, favourite, delete and download it.
+"""A generation's life as people drive it: queue it, cancel it, wait for it, repeat it, favourite and delete it.
 
 Running it is the job engine's part (generations/tasks.py).
 """
@@ -7,27 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from procrastinate.contrib.django import app as job_engine
 
 from generations.domain import ErrorCode, GenerationParameters
 from generations.models import Batch, Generation, GenerationSource, GenerationStatus, new_public_id
+from generations.provider.config import configured_provider
 from generations.services.events import GenerationEvent, generation_events
-from generations.services.images import StoredThumbnail, png_with_text, thumbnail_store
 from generations.services.limits import generation_limits_check
-from generations.services.provider_config import configured_provider
 from generations.tasks import run_generation
-from playground.db import database_sync_to_async
-from playground.request_log import request_id
+from lib.db import database_sync_to_async
+from lib.request_log import request_id
 
 QUEUED_CANCEL_MESSAGE = "Cancelled before it was sent to the provider: nothing was billed."
 RUNNING_CANCEL_MESSAGE = "Cancelled while the provider was making it: the provider may still bill for it."
@@ -101,18 +99,29 @@ def generation_cancel(*, generation: Generation) -> Generation:
     A running generation's request may already be with the provider, which may bill it: the card says so.
     A finished generation is returned as it is.
     """
-    with transaction.atomic():
-        generation = Generation.objects.select_for_update().get(pk=generation.pk)
-        if not generation.is_active:
-            return generation
-        generation.error_message = QUEUED_CANCEL_MESSAGE if generation.is_queued else RUNNING_CANCEL_MESSAGE
-        generation.status = GenerationStatus.CANCELLED
-        generation.error_code = ErrorCode.CANCELLED
-        generation.finished_at = timezone.now()
-        generation.save(update_fields=["status", "error_code", "error_message", "finished_at"])
-        if generation.job_id is not None:
-            job_engine.job_manager.cancel_job_by_id(generation.job_id, abort=True)
+    generations_cancel(generations=Generation.objects.filter(pk=generation.pk))
+    generation.refresh_from_db()
     return generation
+
+
+def generations_cancel(*, generations: QuerySet[Generation]) -> int:
+    """Cancel the queued or running generations among `generations` (see `generation_cancel`); how many."""
+    with transaction.atomic():
+        active = list(generations.active().select_for_update().only("pk", "status", "job_id"))
+        for status, message in (
+            (GenerationStatus.QUEUED, QUEUED_CANCEL_MESSAGE),
+            (GenerationStatus.RUNNING, RUNNING_CANCEL_MESSAGE),
+        ):
+            Generation.objects.filter(pk__in=[g.pk for g in active if g.status == status]).update(
+                status=GenerationStatus.CANCELLED,
+                error_code=ErrorCode.CANCELLED,
+                error_message=message,
+                finished_at=timezone.now(),
+            )
+        for generation in active:
+            if generation.job_id is not None:
+                job_engine.job_manager.cancel_job_by_id(generation.job_id, abort=True)
+    return len(active)
 
 
 async def generation_wait(*, public_id: str, timeout_s: float) -> Generation:
@@ -198,57 +207,3 @@ def generations_set_favourite(*, generations: list[Generation], favourite: bool)
 def generations_delete(*, generations: list[Generation]) -> list[Generation]:
     """Delete several generations (see `generation_delete`); the caller has checked who may delete which."""
     return [generation_delete(generation=generation) for generation in generations]
-
-
-def generation_download_png(*, generation: Generation, share_url: str) -> bytes:
-    """The stored image as a PNG that carries its prompt, seed and settings as text chunks."""
-    parameters = {
-        "prompt": generation.prompt,
-        "revised_prompt": generation.revised_prompt,
-        "size": generation.size,
-        "seed": generation.seed,
-        "prompt_extend": generation.prompt_extend,
-        "model": generation.model,
-        "share_url": share_url,
-    }
-    with generation.image.open("rb") as file:
-        data = file.read()
-    texts = {
-        "parameters": json.dumps(parameters, ensure_ascii=False),
-        "Description": generation.prompt,
-        "Software": "Z-Image Playground",
-    }
-    return png_with_text(data, texts)
-
-
-def generations_thumbnails(*, generations: list[Generation]) -> None:
-    """Make the missing thumbnails (and perceptual hashes) of several finished generations at once, in
-    parallel: a batch's grid or comparison needs a hundred, and decoding their images is most of the work."""
-    missing = [
-        generation for generation in generations if not generation.thumbnail or not generation.image_dhash
-    ]
-    if not missing:
-        return
-    with ThreadPoolExecutor(max_workers=THUMBNAIL_THREADS) as pool:
-        made = list(pool.map(_thumbnail_of, missing))
-    for generation, stored in zip(missing, made, strict=True):
-        generation.thumbnail.name, generation.image_dhash = stored.name, stored.dhash
-    Generation.objects.bulk_update(missing, ["thumbnail", "image_dhash"])
-
-
-THUMBNAIL_THREADS = 4
-
-
-def _thumbnail_of(generation: Generation) -> StoredThumbnail:
-    with generation.image.open("rb") as file:
-        return thumbnail_store(file.read(), sha256=generation.image_sha256)
-
-
-def generation_thumbnail(*, generation: Generation) -> str:
-    """The name of the generation's WebP thumbnail, made from the stored image the first time it is asked for
-    (with the image's perceptual hash, which the comparison of two batch runs uses)."""
-    if not generation.thumbnail or not generation.image_dhash:
-        stored = _thumbnail_of(generation)
-        Generation.objects.filter(pk=generation.pk).update(thumbnail=stored.name, image_dhash=stored.dhash)
-        generation.thumbnail.name, generation.image_dhash = stored.name, stored.dhash
-    return generation.thumbnail.name

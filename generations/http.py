@@ -1,0 +1,58 @@
+"""The view kit that every view module of the app shares: the typed request, sign-in when it is required, the
+browser session that stands for a person on an open instance, and a redirect that htmx follows."""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from collections.abc import Callable
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, resolve_url
+from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
+
+from generations.models import Generation
+
+MAKER_SESSION_KEY = "maker_session"
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def htmx_redirect(request: HtmxHttpRequest, to: str | Model) -> HttpResponse:
+    """Go to `to` (a URL, a URL name or an object with get_absolute_url): htmx loads it as a whole page."""
+    url = resolve_url(to)
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def login_required_if_configured[V: Callable[..., HttpResponse]](view: V) -> V:
+    """Sign-in is required for this view when REQUIRE_LOGIN is on (the default with DEBUG off)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HtmxHttpRequest, *args, **kwargs) -> HttpResponse:
+        if settings.REQUIRE_LOGIN and not request.user.is_authenticated:
+            return htmx_redirect(
+                request, f"{resolve_url(settings.LOGIN_URL)}?next={quote(request.get_full_path())}"
+            )
+        return view(request, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def maker_session(request: HttpRequest) -> str:
+    """The random id this browser session gives the generations it asks for (made on first use)."""
+    if not request.session.get(MAKER_SESSION_KEY):
+        request.session[MAKER_SESSION_KEY] = secrets.token_urlsafe(16)
+    return request.session[MAKER_SESSION_KEY]
+
+
+def may_delete(request: HttpRequest, generation: Generation) -> bool:
+    """Whether the person behind `request` (on an open instance, their browser session) may delete `generation`."""
+    return generation.can_be_deleted_by(
+        request.user, maker_session=request.session.get(MAKER_SESSION_KEY, "")
+    )

@@ -1,0 +1,167 @@
+"""A batch's files and images: the composite PNG of its grid, the ZIP of its originals, and the comparison of two
+runs by perceptual hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tempfile
+import zipfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image, ImageDraw, ImageFont
+
+from generations.batch_plan import BatchPlan, Cell, grid_sections, value_label
+from generations.images import dhash_distance, png_with_text
+from generations.models import Batch, Generation
+from generations.selectors import latest_cells
+from generations.services.generation_files import generation_download_png, generations_thumbnails
+
+
+def batch_grid_png(*, batch: Batch, x: str, y: str, share_url: str) -> str:
+    """The name of a composite PNG of the batch's grid with labelled axes, made once per set of images.
+
+    The batch's parameters travel in its text chunks. Built from the cells' thumbnails.
+    """
+    plan = BatchPlan.of(batch)
+    cells = latest_cells(batch)
+    images = [cells[index].image_sha256 if index in cells else "" for index in range(plan.count)]
+    key = hashlib.sha256(json.dumps([batch.public_id, x, y, images]).encode()).hexdigest()
+    name = f"grids/{key[:2]}/{key}.png"
+    if default_storage.exists(name):
+        return name
+    grid = _compose(plan, cells, x, y)
+    buffer = io.BytesIO()
+    grid.save(buffer, format="PNG", compress_level=1)
+    parameters = {
+        "prompts": plan.prompts,
+        "seeds": plan.seeds,
+        "sizes": plan.sizes,
+        "prompt_extend": plan.extend_modes,
+        "x": x,
+        "y": y,
+        "share_url": share_url,
+    }
+    texts = {
+        "parameters": json.dumps(parameters, ensure_ascii=False),
+        "Description": plan.summary(),
+        "Software": "Z-Image Playground",
+    }
+    return default_storage.save(name, ContentFile(png_with_text(buffer.getvalue(), texts)))
+
+
+CELL_PX = 256
+LABEL_PX = 28
+HEADER_PX = 180
+
+
+def _compose(plan: BatchPlan, cells: dict[int, Generation], x: str, y: str) -> Image.Image:
+    """Rows of `y` values by columns of `x` values; the other parameters' combinations stacked as sections."""
+    finished = [cell for cell in cells.values() if cell.has_image]
+    generations_thumbnails(generations=finished)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        pictures = dict(
+            zip((cell.cell_index for cell in finished), pool.map(_cell_picture, finished), strict=True)
+        )
+    sections = grid_sections(plan, x, y)
+    columns = len(plan.values(x))
+    rows = len(plan.values(y))
+    section_height = LABEL_PX * 2 + rows * CELL_PX
+    canvas = Image.new(
+        "RGB", (HEADER_PX + columns * CELL_PX, len(sections) * section_height), (255, 255, 255)
+    )
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=14)
+    for number, section in enumerate(sections):
+        top = number * section_height
+        draw.text((8, top + 6), section.caption or plan.summary(), fill=(0, 0, 0), font=font)
+        for column, value in enumerate(plan.values(x)):
+            label = _fit(value_label(x, value), CELL_PX // 8)
+            draw.text(
+                (HEADER_PX + column * CELL_PX + 6, top + LABEL_PX + 6), label, fill=(0, 0, 0), font=font
+            )
+        for row_number, row in enumerate(section.rows):
+            row_top = top + LABEL_PX * 2 + row_number * CELL_PX
+            for line, text in enumerate(_wrap(value_label(y, row.value), HEADER_PX // 8, 8)):
+                draw.text((6, row_top + 6 + line * 18), text, fill=(0, 0, 0), font=font)
+            for column, index in enumerate(row.cell_indexes):
+                left = HEADER_PX + column * CELL_PX
+                if picture := pictures.get(index):
+                    offset = ((CELL_PX - picture.width) // 2, (CELL_PX - picture.height) // 2)
+                    canvas.paste(picture, (left + offset[0], row_top + offset[1]))
+                else:
+                    draw.rectangle(
+                        (left + 4, row_top + 4, left + CELL_PX - 4, row_top + CELL_PX - 4), fill=EMPTY_CELL
+                    )
+    return canvas
+
+
+EMPTY_CELL = (230, 230, 230)
+
+
+def _cell_picture(generation: Generation) -> Image.Image:
+    with default_storage.open(generation.thumbnail.name, "rb") as file:
+        image = Image.open(file)
+        image.thumbnail((CELL_PX - 8, CELL_PX - 8))
+        return image.convert("RGB")
+
+
+def _fit(text: str, characters: int) -> str:
+    return text if len(text) <= characters else text[: characters - 1] + "…"
+
+
+def _wrap(text: str, width: int, lines: int) -> list[str]:
+    chunks = [text[start : start + width] for start in range(0, len(text), width)] or [""]
+    return chunks[: lines - 1] + ([_fit("".join(chunks[lines - 1 :]), width)] if len(chunks) >= lines else [])
+
+
+@dataclass(frozen=True, slots=True)
+class ComparedCell:
+    cell: Cell
+    before: Generation | None
+    after: Generation | None
+    distance: int | None  # differing bits of the two images' perceptual hashes (0 the same, 64 all different)
+
+    @property
+    def pair(self) -> tuple[Generation | None, Generation | None]:
+        return self.before, self.after
+
+
+def batch_comparison(*, before: Batch, after: Batch) -> list[ComparedCell]:
+    """Two runs of the same cells side by side, each pair with how much its images differ."""
+    plan = BatchPlan.of(before)
+    first, second = latest_cells(before), latest_cells(after)
+    rows = []
+    # Thumbnails come with the perceptual hashes: made once, for the cells that lack them.
+    generations_thumbnails(
+        generations=[cell for cell in (*first.values(), *second.values()) if cell.has_image]
+    )
+    for cell in plan.cells():
+        old, new = first.get(cell.index), second.get(cell.index)
+        distance = (
+            dhash_distance(old.image_dhash, new.image_dhash)
+            if old is not None and new is not None and old.has_image and new.has_image
+            else None
+        )
+        rows.append(ComparedCell(cell=cell, before=old, after=new, distance=distance))
+    return rows
+
+
+def batch_zip(*, batch: Batch, share_url_of: Callable[[Generation], str]) -> tempfile.SpooledTemporaryFile:
+    """The originals of the batch's finished cells as a ZIP, each PNG carrying its own parameters."""
+    finished = [cell.pk for cell in latest_cells(batch).values() if cell.has_image]
+    archive_file = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)  # noqa: SIM115 (the caller streams and closes it)
+    with zipfile.ZipFile(archive_file, "w", compression=zipfile.ZIP_STORED) as archive:
+        for generation in Generation.objects.filter(pk__in=finished).order_by("cell_index"):
+            data = generation_download_png(generation=generation, share_url=share_url_of(generation))
+            archive.writestr(
+                f"{generation.cell_index:03d}-seed{generation.seed}-{generation.public_id}.png", data
+            )
+    archive_file.seek(0)
+    return archive_file

@@ -1,0 +1,65 @@
+"""A generation's image files beyond the stored original: the PNG download that carries its parameters, and
+thumbnails (with the perceptual hash a batch comparison uses), made when first asked for.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+from generations.images import StoredThumbnail, png_with_text, thumbnail_store
+from generations.models import Generation
+
+
+def generation_download_png(*, generation: Generation, share_url: str) -> bytes:
+    """The stored image as a PNG that carries its prompt, seed and settings as text chunks."""
+    parameters = {
+        "prompt": generation.prompt,
+        "revised_prompt": generation.revised_prompt,
+        "size": generation.size,
+        "seed": generation.seed,
+        "prompt_extend": generation.prompt_extend,
+        "model": generation.model,
+        "share_url": share_url,
+    }
+    with generation.image.open("rb") as file:
+        data = file.read()
+    texts = {
+        "parameters": json.dumps(parameters, ensure_ascii=False),
+        "Description": generation.prompt,
+        "Software": "Z-Image Playground",
+    }
+    return png_with_text(data, texts)
+
+
+def generations_thumbnails(*, generations: list[Generation]) -> None:
+    """Make the missing thumbnails (and perceptual hashes) of several finished generations at once, in
+    parallel: a batch's grid or comparison needs a hundred, and decoding their images is most of the work."""
+    missing = [
+        generation for generation in generations if not generation.thumbnail or not generation.image_dhash
+    ]
+    if not missing:
+        return
+    with ThreadPoolExecutor(max_workers=THUMBNAIL_THREADS) as pool:
+        made = list(pool.map(_thumbnail_of, missing))
+    for generation, stored in zip(missing, made, strict=True):
+        generation.thumbnail.name, generation.image_dhash = stored.name, stored.dhash
+    Generation.objects.bulk_update(missing, ["thumbnail", "image_dhash"])
+
+
+THUMBNAIL_THREADS = 4
+
+
+def _thumbnail_of(generation: Generation) -> StoredThumbnail:
+    with generation.image.open("rb") as file:
+        return thumbnail_store(file.read(), sha256=generation.image_sha256)
+
+
+def generation_thumbnail(*, generation: Generation) -> str:
+    """The name of the generation's WebP thumbnail, made from the stored image the first time it is asked for
+    (with the image's perceptual hash, which the comparison of two batch runs uses)."""
+    if not generation.thumbnail or not generation.image_dhash:
+        stored = _thumbnail_of(generation)
+        Generation.objects.filter(pk=generation.pk).update(thumbnail=stored.name, image_dhash=stored.dhash)
+        generation.thumbnail.name, generation.image_dhash = stored.name, stored.dhash
+    return generation.thumbnail.name

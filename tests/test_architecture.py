@@ -1,0 +1,100 @@
+"""The house's floors: imports only go down (docs/design.md, "The floors").
+
+playground/ (the shell: settings, urls, middleware, errors, sign-in)
+  → generations/ views, gallery_views, batch_views, api, metrics, http (the view kit)
+  → forms → selectors (reads) and services/ (use cases)
+  → tasks (the job engine's entry points)
+  → provider/ (the only code that speaks HTTP to the provider), images.py
+  → models, batch_plan, search → domain
+  → lib/ (beneath the app and the shell)
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+VIEWS = ("generations.views", "generations.gallery_views", "generations.batch_views", "generations.api")
+USE_CASES_AND_ABOVE = (
+    *VIEWS,
+    "generations.http",
+    "generations.forms",
+    "generations.metrics",
+    "generations.urls",
+    "generations.services",
+)
+# Each floor, and what it must never import.
+FORBIDDEN = {
+    "lib": ("generations", "playground"),
+    "generations": ("playground",),
+    "generations.domain": ("generations.models", "generations.services", "generations.provider", "django.db"),
+    "generations.models": (
+        *USE_CASES_AND_ABOVE,
+        "generations.selectors",
+        "generations.tasks",
+        "generations.provider",
+    ),
+    "generations.batch_plan": (*USE_CASES_AND_ABOVE, "generations.selectors", "generations.tasks"),
+    "generations.provider": (
+        *USE_CASES_AND_ABOVE,
+        "generations.selectors",
+        "generations.tasks",
+        "generations.models",
+    ),
+    "generations.images": (
+        *USE_CASES_AND_ABOVE,
+        "generations.selectors",
+        "generations.tasks",
+        "generations.provider",
+    ),
+    "generations.tasks": USE_CASES_AND_ABOVE,
+    "generations.selectors": (*USE_CASES_AND_ABOVE, "generations.tasks"),
+    "generations.services": (*VIEWS, "generations.http", "generations.forms", "generations.metrics"),
+    "generations.forms": (*VIEWS, "generations.http"),
+    # Views reach the provider only through the use cases.
+    **{view: ("generations.provider",) for view in VIEWS},
+}
+
+
+def modules() -> list[tuple[str, Path]]:
+    found = []
+    for package in ("lib", "generations"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+            found.append((name, path))
+    return found
+
+
+def imported(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def is_within(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+@pytest.mark.parametrize(("module", "path"), modules(), ids=[name for name, _ in modules()])
+def test_imports_only_go_down_a_floor(module, path):
+    rules = [(floor, banned) for floor, banned in FORBIDDEN.items() if is_within(module, floor)]
+    assert rules, f"{module} belongs to no floor: add it to FORBIDDEN"
+    upward = sorted(
+        name
+        for name in imported(path)
+        for floor, banned in rules
+        for package in banned
+        if is_within(name, package) and not is_within(name, floor)
+    )
+    assert upward == [], f"{module} imports up a floor: {upward}"
