@@ -22,9 +22,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -38,6 +39,8 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 EVERY_INTERFACE = {"0.0.0.0", "::"}  # noqa: S104 (only when a person asks for it with HOST)
 # Folders whose changes the server reloads for (with Python and templates): the project's own, never .venv or var/.
 NOT_SERVED_FOLDERS = {"tests", "benchmarks"}
+# procrastinate's worker says this once it runs; the ready message covers it.
+WORKER_STARTED = "Launching a worker on "
 _APPLIED_MIGRATION = re.compile(r"^\s+Applying \S+\.\.\. OK", re.MULTILINE)
 
 
@@ -75,24 +78,21 @@ def main() -> int:
 
     database = _embedded_database()
     children: list[subprocess.Popen] = []
-    first_account: str | None = ""
+    account: subprocess.Popen | None = None
     announced = False
     try:
         print("Preparing the database…", flush=True)
         if database:
             database.ensure_running()
-        migrate = _run_quietly("migrate", "--no-input")
+        migrate = _output_of(_manage_quietly("migrate", "--no-input"))
         if stop_requested or migrate is None:
             return 1
         applied = len(_APPLIED_MIGRATION.findall(migrate))
         print(f"Database ready ({applied} migrations applied)" if applied else "Database ready", flush=True)
-        first_account = _run_quietly("ensure_local_account")
-        if stop_requested or first_account is None:
-            return 1
-        children = [
-            _spawn(*_server_command(host, port, reload=reload)),
-            _manage("procrastinate", "worker"),
-        ]
+        # Made while the server and the worker start; its password is shown with the address.
+        account = _manage_quietly("ensure_local_account")
+        worker_started = threading.Event()
+        children = [_spawn(*_server_command(host, port, reload=reload)), _start_worker(worker_started)]
         while not stop_requested:
             if any(child.poll() is not None for child in children):
                 print(
@@ -100,7 +100,10 @@ def main() -> int:
                     file=sys.stderr,
                 )
                 return 1
-            if not announced and _answers(host, port):
+            if not announced and worker_started.is_set() and _answers(host, port):
+                first_account = _output_of(account)
+                if first_account is None:
+                    return 1
                 print(_ready_message(host, port, settings, first_account=first_account), flush=True)
                 announced = True
             time.sleep(0.2)
@@ -108,11 +111,11 @@ def main() -> int:
     finally:
         for signum in STOP_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        if account is not None and not announced and (first_account := _output_of(account)):
+            print(first_account)  # stopped before the ready message: its password is never shown again
         _stop(children)
         if database:
             database.stop()
-        if first_account and not announced:
-            print(first_account.strip())  # its password is never shown again
 
 
 def _port_to_listen_on(host: str, port_text: str) -> int:
@@ -246,21 +249,36 @@ def _embedded_database():
     return EmbeddedPostgres(Path(os.environ.get("VAR_DIR", ROOT / "var")) / "pgdata")
 
 
-def _run_quietly(*command: str) -> str | None:
-    """Runs a management command, returning what it printed; on failure prints that and returns None."""
-    process = _spawn(sys.executable, "manage.py", *command, stdout=subprocess.PIPE)
-    output = process.communicate()[0]
-    if process.returncode != 0:
+def _manage_quietly(*command: str) -> subprocess.Popen:
+    """A management command whose output is kept for `_output_of`."""
+    return _spawn(sys.executable, "manage.py", *command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _output_of(command: subprocess.Popen) -> str | None:
+    """What the command printed, once it ends; if it failed, that is printed here and the answer is None."""
+    output = command.communicate()[0].strip()
+    if command.returncode != 0:
         print(output, file=sys.stderr)
         return None
     return output
 
 
-def _manage(*args: str) -> subprocess.Popen:
-    return _spawn(sys.executable, "manage.py", *args)
+def _start_worker(started: threading.Event) -> subprocess.Popen:
+    """The job worker, its messages relayed but for the one that says it started: that one sets `started`."""
+    worker = _spawn(sys.executable, "manage.py", "procrastinate", "worker", stderr=subprocess.PIPE)
+
+    def relay(messages: IO[str]) -> None:
+        for line in messages:
+            if line.startswith(WORKER_STARTED):
+                started.set()
+            else:
+                sys.stderr.write(line)
+
+    threading.Thread(target=relay, args=[worker.stderr], daemon=True).start()
+    return worker
 
 
-def _spawn(*command: str, stdout: int | None = None) -> subprocess.Popen:
+def _spawn(*command: str, stdout: int | None = None, stderr: int | None = None) -> subprocess.Popen:
     # A process group of its own: the terminal's Ctrl-C reaches this process only, which stops each child once.
     return subprocess.Popen(
         command,
@@ -268,7 +286,7 @@ def _spawn(*command: str, stdout: int | None = None) -> subprocess.Popen:
         process_group=0,
         preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         stdout=stdout,
-        stderr=subprocess.STDOUT if stdout else None,
+        stderr=stderr,
         text=True,
     )
 
