@@ -35,6 +35,9 @@ DEFAULT_SIZE = "1024x1536"
 MIN_PIXELS, MAX_PIXELS = 512 * 512, 2048 * 2048
 MAX_SEED = 2_147_483_647
 TIMEOUT_FAULT_S = 30.0
+# For a client's deadline that ends a call the fake never answers (a timeout fault): room for a busy machine to
+# connect and send the request first (a timeout while connecting is retried, another spec's outcome).
+ROOM_TO_CONNECT_S = 3.0
 OVERSIZED_BYTES = 64 * 1024 * 1024
 STREAM_CHUNK_BYTES = 256 * 1024
 NOT_AN_IMAGE = b"<html><body>this is not an image, whatever the content-type says</body></html>\n"
@@ -94,6 +97,7 @@ class FakeProvider:
         self._era = 0
         self._flaky_counts: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -133,8 +137,20 @@ class FakeProvider:
         self.stop()
 
     def record(self, body: dict) -> None:
-        with self._lock:
+        with self._arrived:
             self.requests.append(body)
+            self._arrived.notify_all()
+
+    def wait_for_requests(self, count: int, timeout_s: float = 30) -> list[dict]:
+        """The generation requests seen, once there are at least `count`. A request its client gave up on (a
+        timeout) reaches the fake's own thread when that thread runs, which a busy machine delays past the
+        client's return: a spec about a timeout waits for this rather than reading `requests` at once."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: len(self.requests) >= count, timeout_s):
+                raise AssertionError(
+                    f"the fake saw {len(self.requests)} requests, not {count}, in {timeout_s} s"
+                )
+            return list(self.requests)
 
     @contextlib.contextmanager
     def answering(self) -> Iterator[None]:
@@ -321,12 +337,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _fault(self, prompt: str) -> tuple[str, str | None]:
         """The fault the prompt asks for and its argument; ("", None) for none. A flaky fault resolves here
-        to its status while its count lasts, then to none."""
-        match = FAULT_PATTERN.search(prompt)
-        if match is None:
-            return "", None
-        fault, arg = match.groups()
-        if fault == "flaky":
+        to its status while its count lasts, then to the prompt's next fault, if any:
+        `[fault:flaky:500:1] [fault:timeout]` answers 500 once, then never answers."""
+        for match in FAULT_PATTERN.finditer(prompt):
+            fault, arg = match.groups()
+            if fault != "flaky":
+                return self._checked(fault, arg)
             status, _, count = (arg or "").partition(":")
             if not (status.isdigit() and int(status) in ERRORS and count.isdigit()):
                 raise _InvalidRequest(
@@ -334,7 +350,11 @@ class _Handler(BaseHTTPRequestHandler):
                     param="prompt",
                     code="unknown_fault",
                 )
-            return (status if self.fake.count_flaky(prompt) < int(count) else ""), None
+            if self.fake.count_flaky(prompt) < int(count):
+                return status, None
+        return "", None
+
+    def _checked(self, fault: str, arg: str | None) -> tuple[str, str | None]:
         if fault not in FAULTS:
             raise _InvalidRequest(f"Unknown fault {fault!r}.", param="prompt", code="unknown_fault")
         if arg is not None and (fault not in ("slow", "429") or not re.fullmatch(r"\d+(\.\d+)?", arg)):

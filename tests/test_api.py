@@ -15,6 +15,7 @@ import pytest
 
 from generations.models import ApiToken, Generation, GenerationSource
 from generations.services.tokens import api_token_create
+from tests.fake_provider import ROOM_TO_CONNECT_S
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -162,7 +163,7 @@ def test_a_failed_call_costs_one_provider_request_even_with_the_sdks_default_ret
     api, settings, fault, error, code
 ):
     settings.ZIMAGE_MAX_ATTEMPTS = 1
-    settings.ZIMAGE_DEADLINE_S = 1.5  # room for a busy machine to connect first
+    settings.ZIMAGE_DEADLINE_S = ROOM_TO_CONNECT_S  # what ends the timeout's call
     client = openai.OpenAI(base_url=api["base_url"], api_key=api["token"])  # max_retries=2, the default
 
     with pytest.raises(error) as raised:
@@ -170,7 +171,7 @@ def test_a_failed_call_costs_one_provider_request_even_with_the_sdks_default_ret
 
     assert raised.value.response.headers["x-should-retry"] == "false"
     assert raised.value.body["code"] == code
-    assert len(api["fake"].requests) == 1, "the SDK did not repeat the paid call"
+    assert len(api["fake"].wait_for_requests(1)) == 1, "the SDK did not repeat the paid call"
     assert Generation.objects.get().status == "failed"
 
 
