@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -54,7 +54,8 @@ FAULT_PATTERN = re.compile(r"\[fault:([a-z0-9-]+)(?::([^\]]*))?\]")
 STATUS_FAULTS = {"500", "502", "503", "504", "429", "401", "403", "400"}
 REPLY_FAULTS = {"garbage", "empty-data", "no-url", "bad-b64", "unsafe-text"}
 URL_FAULTS = {"expired-url", "not-image", "oversized", "oversized-nolength"}
-FAULTS = STATUS_FAULTS | REPLY_FAULTS | URL_FAULTS | {"slow", "timeout", "html", "flaky"}
+# hold: answer only once the spec calls `release()`, so that a spec can look at work in flight without racing it.
+FAULTS = STATUS_FAULTS | REPLY_FAULTS | URL_FAULTS | {"slow", "timeout", "hold", "html", "flaky"}
 ERRORS = {
     400: ("invalid_request_error", "data_inspection_failed", "Input data may contain inappropriate content."),
     401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
@@ -97,8 +98,9 @@ class FakeProvider:
         self._era = 0
         self._flaky_counts: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._arrived = threading.Condition(self._lock)
+        self._changed = threading.Condition(self._lock)  # a request arrived, or began or ended its answer
         self._stopping = threading.Event()
+        self._released = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -112,6 +114,7 @@ class FakeProvider:
 
     def start(self) -> FakeProvider:
         self._stopping.clear()
+        self._released = threading.Event()
         self._server = _Server((self.host, self.port), _Handler)
         self._server.fake = self
         self.port = self._server.server_address[1]
@@ -122,8 +125,9 @@ class FakeProvider:
         return self
 
     def stop(self) -> None:
-        """Stop serving; handlers still sleeping (latency, slow, timeout) wake up and leave at once."""
+        """Stop serving; handlers still sleeping (latency, slow, timeout, hold) wake up and leave at once."""
         self._stopping.set()
+        self._released.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -137,42 +141,57 @@ class FakeProvider:
         self.stop()
 
     def record(self, body: dict) -> None:
-        with self._arrived:
+        with self._changed:
             self.requests.append(body)
-            self._arrived.notify_all()
+            self._changed.notify_all()
 
-    def wait_for_requests(self, count: int, timeout_s: float = 30) -> list[dict]:
-        """The generation requests seen, once there are at least `count`. A request its client gave up on (a
-        timeout) reaches the fake's own thread when that thread runs, which a busy machine delays past the
-        client's return: a spec about a timeout waits for this rather than reading `requests` at once."""
-        with self._arrived:
-            if not self._arrived.wait_for(lambda: len(self.requests) >= count, timeout_s):
-                raise AssertionError(
-                    f"the fake saw {len(self.requests)} requests, not {count}, in {timeout_s} s"
-                )
-            return list(self.requests)
+    def wait_for(self, condition: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
+        """Wait until `condition` (of `requests`, `in_flight`) holds. Requests reach the fake's own threads
+        when those run, which a busy machine delays past what a spec does: it waits for the fake's signal."""
+        with self._changed:
+            if not self._changed.wait_for(condition, timeout_s):
+                raise AssertionError(f"the fake never saw {what} in {timeout_s} s")
+
+    def wait_for_requests(self, count: int) -> list[dict]:
+        """The generation requests seen, once there are at least `count` (one its client gave up on, a timeout,
+        may come after the client's return)."""
+        self.wait_for(lambda: len(self.requests) >= count, f"{count} requests")
+        return list(self.requests)
+
+    def release(self) -> None:
+        """Let the requests of hold faults answer, those waiting and those to come (until a `reset()`)."""
+        self._released.set()
+
+    def hold(self) -> bool:
+        """A hold fault's wait, until `release()` or at most TIMEOUT_FAULT_S; True when the server is stopping."""
+        self._released.wait(TIMEOUT_FAULT_S)
+        return self.stopping
 
     @contextlib.contextmanager
     def answering(self) -> Iterator[None]:
         """Count a generation request as in flight while it is answered (requests of an earlier `reset()` era,
         such as a timeout fault still sleeping, are not counted)."""
-        with self._lock:
+        with self._changed:
             era = self._era
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self._changed.notify_all()
         try:
             yield
         finally:
-            with self._lock:
+            with self._changed:
                 if era == self._era:
                     self.in_flight -= 1
+                    self._changed.notify_all()
 
     def reset(self) -> None:
-        """As new: no requests seen or in flight, no latency, the usual key, the usual pictures."""
+        """As new: no requests seen or in flight, no latency, the usual key, the usual pictures, holds held."""
         with self._lock:
             self._era += 1
             self.requests.clear()
             self.in_flight = self.max_in_flight = self.bytes_streamed = 0
+            self._released.set()  # an earlier spec's holds leave
+            self._released = threading.Event()
         self.latency_s = 0.0
         self.api_key = "test-key"
         self.image_variant = ""
@@ -299,6 +318,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault == "timeout":
             self.fake.sleep(TIMEOUT_FAULT_S)
+            self.close_connection = True
+            return
+        if fault == "hold" and self.fake.hold():
             self.close_connection = True
             return
         if fault in STATUS_FAULTS:

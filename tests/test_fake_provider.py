@@ -5,6 +5,7 @@ import io
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -188,6 +189,18 @@ def test_it_waits_latency_s_before_answering_and_takes_a_new_latency_at_once():
         started = time.monotonic()
         post(fake, make_body(), timeout=30)  # the first latency would have timed out
         assert time.monotonic() - started >= 0.3
+
+
+def test_it_holds_a_hold_prompt_until_released_and_then_answers_it(fake_provider):
+    with ThreadPoolExecutor() as pool:
+        answers = [pool.submit(post, fake_provider, make_body(prompt=f"{i} [fault:hold]")) for i in range(2)]
+        fake_provider.wait_for(lambda: fake_provider.in_flight == 2, "two held requests")
+        assert not any(answer.done() for answer in answers)
+
+        fake_provider.release()
+
+        assert [answer.result().status_code for answer in answers] == [200, 200]
+    assert post(fake_provider, make_body(prompt="After [fault:hold]")).status_code == 200, "released for good"
 
 
 def test_it_stops_quickly_while_a_request_hangs():

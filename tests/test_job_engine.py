@@ -100,8 +100,11 @@ def test_the_queue_cap_holds_when_many_people_submit_at_once(asgi_server, users,
 def test_the_workers_concurrency_caps_the_calls_the_provider_sees_and_the_rest_waits(
     worker, use_fake_provider: FakeProvider
 ):
-    use_fake_provider.latency_s = 0.15
-    generations = [create_generation(prompt=f"Capped {index}", seed=index) for index in range(12)]
+    generations = [
+        create_generation(prompt=f"Capped {index} [fault:hold]", seed=index) for index in range(12)
+    ]
+    use_fake_provider.wait_for(lambda: use_fake_provider.in_flight == 3, "three calls in flight")
+    use_fake_provider.release()
 
     wait_until(lambda: not Generation.objects.active().exists())
 
@@ -113,7 +116,7 @@ def test_the_workers_concurrency_caps_the_calls_the_provider_sees_and_the_rest_w
 def test_an_open_page_is_told_of_each_status_change_as_it_happens(
     playground, use_fake_provider: FakeProvider
 ):
-    generation = create_generation(prompt="A lighthouse [fault:slow:0.5]")
+    generation = create_generation(prompt="A lighthouse [fault:hold]")
     statuses = []
     with httpx.stream(
         "GET", f"{playground}/events/", params={"id": generation.public_id}, timeout=30
@@ -124,6 +127,8 @@ def test_an_open_page_is_told_of_each_status_change_as_it_happens(
                 event = json.loads(line.removeprefix("data: "))
                 assert event["id"] == generation.public_id
                 statuses.append(event["status"])
+                if event["status"] == "running":
+                    use_fake_provider.release()  # held by the provider until this page saw it running
                 if event["status"] == "succeeded":
                     break
 

@@ -34,7 +34,8 @@ def processes_of(var_dir: Path) -> list[int]:
     return found
 
 
-def wait_until(condition, what: str, timeout_s: float = 60) -> None:
+def wait_until(condition, what: str, timeout_s: float = 180) -> None:
+    """Only a bound on a hang: a first start (initdb, every migration) on a busy machine takes a minute or more."""
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
@@ -89,8 +90,9 @@ def test_make_run_survives_being_stopped_at_any_moment_and_then_starts_and_stops
 
     make = start()
     ready = f"Z-Image Playground is ready: http://127.0.0.1:{port}"
-    wait_until(lambda: ready in logs[-1].read_text(), f"make run serving (seed {seed})", 120)
-    assert _answers(f"http://127.0.0.1:{port}/healthz")  # the address is given once the server answers
+    wait_until(lambda: ready in logs[-1].read_text(), f"make run serving (seed {seed})")
+    # The address is given once the server answers.
+    assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code == 200
     console = logs[-1].read_text()
     assert "Database ready" in console
     assert "Applying" not in console
@@ -138,10 +140,3 @@ def test_make_run_installs_what_running_needs_and_no_development_tool(tmp_path):
     assert imports("django, uvicorn, procrastinate, pgserver, watchfiles")
     for development_tool in ("pytest", "playwright", "moto", "respx", "ruff"):
         assert not imports(development_tool), f"make run installs {development_tool}"
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -131,7 +131,7 @@ def test_after_faults_and_a_killed_worker_every_prompt_ends_final_and_no_file_is
         f"Late prompt {index} [fault:timeout]" for index in range(9)
     ]  # still with the provider at the kill
     after_the_crash = [f"Queued while no worker ran {index}" for index in range(5)]
-    with httpx.Client(base_url=production.url, timeout=10) as client:
+    with httpx.Client(base_url=production.url, timeout=30) as client:
         token = csrf_token(client)
         for prompt in faulty:
             post_generation(client, token, prompt)
@@ -186,7 +186,7 @@ def test_a_stopping_worker_finishes_what_it_runs_and_leaves_the_queue_alone(
 ):
     production.env |= {"REQUIRE_LOGIN": "false", "WORKER_CONCURRENCY": "1"}
     production.start()
-    with httpx.Client(base_url=production.url, timeout=10) as client:
+    with httpx.Client(base_url=production.url, timeout=30) as client:
         token = csrf_token(client)
         post_generation(client, token, "A slow lighthouse [fault:slow:2]")
         post_generation(client, token, "Waits in the queue")
