@@ -33,6 +33,8 @@ from django.core.exceptions import ImproperlyConfigured
 if TYPE_CHECKING:
     from django.conf import LazySettings
 
+    from playground.embedded_postgres import EmbeddedPostgres
+
 ROOT = Path(__file__).resolve().parent.parent
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -135,9 +137,8 @@ def _port_to_listen_on(host: str, port_text: str) -> int:
 def _bind_and_release(host: str, port: int) -> None:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(
-            socket.SOL_SOCKET, socket.SO_REUSEADDR, 1
-        )  # as uvicorn binds: a closing port counts free
+        # As uvicorn binds: a port whose last connections are still closing counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind((host, port))
 
 
@@ -236,12 +237,13 @@ def _ready_message(host: str, port: int, settings: LazySettings, *, first_accoun
         lines.append(f"  provider: {urlsplit(settings.ZIMAGE_BASE_URL).hostname} (each image is billed)")
     else:
         lines.append("  offline demo: no ZIMAGE_API_KEY set")
-    lines += [f"  {line.strip()}" for line in first_account.splitlines() if line.strip()]
+    if first_account:
+        lines.append(f"  {first_account}")
     lines.append("  Ctrl-C stops the server, the worker and the database.")
     return "\n".join(lines)
 
 
-def _embedded_database():
+def _embedded_database() -> EmbeddedPostgres | None:
     if os.environ.get("DATABASE_URL"):
         return None
     from playground.embedded_postgres import EmbeddedPostgres
