@@ -36,9 +36,10 @@ test: $(VENV)/.synced ## the whole suite (~6 min): PostgreSQL, a worker, a fake 
 test-fast: $(VENV)/.synced ## the quick loop: all but the browser, production and slow specs (~1 min)
 	$(VENV)/bin/pytest -m "not browser and not production and not slow"
 
-lint: $(VENV)/.synced ## ruff's checks and formatting check
+lint: $(VENV)/.synced ## ruff (checks and formatting) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(VENV)/.synced ## let ruff fix what it can and format the code
 	$(VENV)/bin/ruff check --fix .

@@ -128,7 +128,7 @@ class FakeProvider:
         """Stop serving; handlers still sleeping (latency, slow, timeout, hold) wake up and leave at once."""
         self._stopping.set()
         self._released.set()
-        if self._server is not None:
+        if self._server is not None and self._thread is not None:
             self._server.shutdown()
             self._server.server_close()
             self._thread.join()

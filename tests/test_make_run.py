@@ -18,7 +18,7 @@ from tests.conftest import free_port
 from tests.production import ROOT, clean_environment
 
 ATTEMPTS = 8
-MAKE = shutil.which("make")
+MAKE = shutil.which("make") or "make"
 
 
 def processes_of(var_dir: Path) -> list[int]:
