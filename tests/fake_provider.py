@@ -185,7 +185,7 @@ class FakeProvider:
                     self._changed.notify_all()
 
     def reset(self) -> None:
-        """As new: no requests seen or in flight, no latency, the usual key, the usual pictures, holds held."""
+        """As new: no requests seen or in flight, no latency, the usual key, the usual pictures, holds holding."""
         with self._lock:
             self._era += 1
             self.requests.clear()

@@ -230,7 +230,8 @@ def _loop_pools() -> Iterator[httpx.AsyncClient]:
 
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
-    """One for every pool: each client making its own loaded the CA bundle 16 times per loop (0.5 s of CPU)."""
+    """One for every pool: a context each loaded the CA bundle 16 times per loop (0.8 s of CPU on a loaded
+    development machine, against 1 ms for 16 clients sharing one)."""
     return httpx.create_ssl_context()
 
 
