@@ -86,6 +86,8 @@ def main() -> int:
         print("Preparing the database…", flush=True)
         if database:
             database.ensure_running()
+        if stop_requested:  # a Ctrl-C during start-up: no migration started (it would run to its end first)
+            return 1
         migrate = _output_of(_manage_quietly("migrate", "--no-input"))
         if stop_requested or migrate is None:
             return 1

@@ -18,6 +18,9 @@ from tests.conftest import free_port
 from tests.production import ROOT, clean_environment
 
 ATTEMPTS = 8
+# Only a bound on a hang: a first start (initdb, every migration) on a busy machine takes a minute or more, and
+# a stop waits for a migration under way.
+HANG_S = 180
 MAKE = shutil.which("make") or "make"
 
 
@@ -34,8 +37,7 @@ def processes_of(var_dir: Path) -> list[int]:
     return found
 
 
-def wait_until(condition, what: str, timeout_s: float = 180) -> None:
-    """Only a bound on a hang: a first start (initdb, every migration) on a busy machine takes a minute or more."""
+def wait_until(condition, what: str, timeout_s: float = HANG_S) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
@@ -78,7 +80,7 @@ def test_make_run_survives_being_stopped_at_any_moment_and_then_starts_and_stops
         )
         stop = chance.choice([signal.SIGINT, signal.SIGINT, signal.SIGKILL])
         os.killpg(make.pid, stop)
-        make.wait(timeout=60)
+        make.wait(timeout=HANG_S)
         print(f"seed {seed}, attempt {attempt}: {stop.name} after {after_lines} lines")
         # The server and worker go with make (a killed launcher's children follow it); PostgreSQL may stay.
         wait_until(
@@ -100,7 +102,7 @@ def test_make_run_survives_being_stopped_at_any_moment_and_then_starts_and_stops
     # The local account's password is shown once, with the address; none if a kill came between the two.
     assert sum(log.read_text().count("made the account 'admin' with password") for log in logs) <= 1
     os.killpg(make.pid, signal.SIGINT)
-    make.wait(timeout=60)
+    make.wait(timeout=HANG_S)
 
     wait_until(lambda: not processes_of(var_dir), "nothing left running after Ctrl-C")
 
