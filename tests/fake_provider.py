@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -42,6 +42,9 @@ DEFAULT_SIZE = "1024x1536"
 MIN_PIXELS, MAX_PIXELS = 512 * 512, 2048 * 2048
 MAX_SEED = 2_147_483_647
 TIMEOUT_FAULT_S = 30.0
+# For a client's deadline that ends a call the fake never answers (a timeout fault): room for a busy machine to
+# connect and send the request first (a timeout while connecting is retried, another spec's outcome).
+ROOM_TO_CONNECT_S = 3.0
 OVERSIZED_BYTES = 64 * 1024 * 1024
 STREAM_CHUNK_BYTES = 256 * 1024
 NOT_AN_IMAGE = b"<html><body>this is not an image, whatever the content-type says</body></html>\n"
@@ -58,7 +61,8 @@ FAULT_PATTERN = re.compile(r"\[fault:([a-z0-9-]+)(?::([^\]]*))?\]")
 STATUS_FAULTS = {"500", "502", "503", "504", "429", "401", "403", "400"}
 REPLY_FAULTS = {"garbage", "empty-data", "no-url", "bad-b64", "unsafe-text"}
 URL_FAULTS = {"expired-url", "not-image", "oversized", "oversized-nolength"}
-FAULTS = STATUS_FAULTS | REPLY_FAULTS | URL_FAULTS | {"slow", "timeout", "html", "flaky"}
+# hold: answer only once the spec calls `release()`, so that a spec can look at work in flight without racing it.
+FAULTS = STATUS_FAULTS | REPLY_FAULTS | URL_FAULTS | {"slow", "timeout", "hold", "html", "flaky"}
 ERRORS = {
     400: ("invalid_request_error", "data_inspection_failed", "Input data may contain inappropriate content."),
     401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
@@ -101,7 +105,9 @@ class FakeProvider:
         self._era = 0
         self._flaky_counts: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # a request arrived, or began or ended its answer
         self._stopping = threading.Event()
+        self._released = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -115,6 +121,7 @@ class FakeProvider:
 
     def start(self) -> FakeProvider:
         self._stopping.clear()
+        self._released = threading.Event()
         self._server = _Server((self.host, self.port), _Handler)
         self._server.fake = self
         self.port = self._server.server_address[1]
@@ -125,8 +132,9 @@ class FakeProvider:
         return self
 
     def stop(self) -> None:
-        """Stop serving; handlers still sleeping (latency, slow, timeout) wake up and leave at once."""
+        """Stop serving; handlers still sleeping (latency, slow, timeout, hold) wake up and leave at once."""
         self._stopping.set()
+        self._released.set()
         if self._server is not None and self._thread is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -140,30 +148,57 @@ class FakeProvider:
         self.stop()
 
     def record(self, body: dict) -> None:
-        with self._lock:
+        with self._changed:
             self.requests.append(body)
+            self._changed.notify_all()
+
+    def wait_for(self, condition: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
+        """Wait until `condition` (of `requests`, `in_flight`) holds. Requests reach the fake's own threads
+        when those run, which a busy machine delays past what a spec does: it waits for the fake's signal."""
+        with self._changed:
+            if not self._changed.wait_for(condition, timeout_s):
+                raise AssertionError(f"the fake never saw {what} in {timeout_s} s")
+
+    def wait_for_requests(self, count: int) -> list[dict]:
+        """The generation requests seen, once there are at least `count` (one its client gave up on, a timeout,
+        may come after the client's return)."""
+        self.wait_for(lambda: len(self.requests) >= count, f"{count} requests")
+        return list(self.requests)
+
+    def release(self) -> None:
+        """Let the requests of hold faults answer, those waiting and those to come (until a `reset()`)."""
+        self._released.set()
+
+    def hold(self) -> bool:
+        """A hold fault's wait, until `release()` or at most TIMEOUT_FAULT_S; True when the server is stopping."""
+        self._released.wait(TIMEOUT_FAULT_S)
+        return self.stopping
 
     @contextlib.contextmanager
     def answering(self) -> Iterator[None]:
         """Count a generation request as in flight while it is answered (requests of an earlier `reset()` era,
         such as a timeout fault still sleeping, are not counted)."""
-        with self._lock:
+        with self._changed:
             era = self._era
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self._changed.notify_all()
         try:
             yield
         finally:
-            with self._lock:
+            with self._changed:
                 if era == self._era:
                     self.in_flight -= 1
+                    self._changed.notify_all()
 
     def reset(self) -> None:
-        """As new: no requests seen or in flight, no latency, the usual key, the usual pictures."""
+        """As new: no requests seen or in flight, no latency, the usual key, the usual pictures, holds holding."""
         with self._lock:
             self._era += 1
             self.requests.clear()
             self.in_flight = self.max_in_flight = self.bytes_streamed = 0
+            self._released.set()  # an earlier spec's holds leave
+            self._released = threading.Event()
         self.latency_s = 0.0
         self.api_key = "test-key"
         self.image_variant = ""
@@ -292,6 +327,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake.sleep(TIMEOUT_FAULT_S)
             self.close_connection = True
             return
+        if fault == "hold" and self.fake.hold():
+            self.close_connection = True
+            return
         if fault in STATUS_FAULTS:
             status = int(fault)
             headers = {"Retry-After": arg or "1"} if status == 429 else {}
@@ -328,12 +366,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _fault(self, prompt: str) -> tuple[str, str | None]:
         """The fault the prompt asks for and its argument; ("", None) for none. A flaky fault resolves here
-        to its status while its count lasts, then to none."""
-        match = FAULT_PATTERN.search(prompt)
-        if match is None:
-            return "", None
-        fault, arg = match.groups()
-        if fault == "flaky":
+        to its status while its count lasts, then to the prompt's next fault, if any:
+        `[fault:flaky:500:1] [fault:timeout]` answers 500 once, then never answers."""
+        for match in FAULT_PATTERN.finditer(prompt):
+            fault, arg = match.groups()
+            if fault != "flaky":
+                return self._checked(fault, arg)
             status, _, count = (arg or "").partition(":")
             if not (status.isdigit() and int(status) in ERRORS and count.isdigit()):
                 raise _InvalidRequest(
@@ -341,7 +379,11 @@ class _Handler(BaseHTTPRequestHandler):
                     param="prompt",
                     code="unknown_fault",
                 )
-            return (status if self.fake.count_flaky(prompt) < int(count) else ""), None
+            if self.fake.count_flaky(prompt) < int(count):
+                return status, None
+        return "", None
+
+    def _checked(self, fault: str, arg: str | None) -> tuple[str, str | None]:
         if fault not in FAULTS:
             raise _InvalidRequest(f"Unknown fault {fault!r}.", param="prompt", code="unknown_fault")
         if arg is not None and (fault not in ("slow", "429") or not re.fullmatch(r"\d+(\.\d+)?", arg)):

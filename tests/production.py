@@ -90,18 +90,21 @@ class ProductionServer:
     def start(self, *, output: IO[str] | None = None) -> None:
         """Start the web (bin/start) until /healthz answers, and one worker; their output goes to `output`."""
         self.web = self._spawn("start", output)
-        for _ in range(300):
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
+        # Only a bound on a hang: gunicorn and its workers import Django, which a busy machine slows a lot.
+        deadline = time.monotonic() + 120
+        while not self._healthy():
             if self.web.poll() is not None:
                 raise RuntimeError(f"bin/start exited with {self.web.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the production server did not become healthy in 120 s")
             time.sleep(0.1)
-        else:
-            raise RuntimeError("the production server did not become healthy in 30 s")
         self.start_worker(output=output)
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def start_worker(self, *, output: IO[str] | None = None) -> subprocess.Popen:
         worker = self._spawn("worker", output)

@@ -31,13 +31,14 @@ def test_it_generates_an_image_with_the_revised_prompt(page: Page, use_fake_prov
 def test_ctrl_enter_submits_and_shows_a_pending_card_with_elapsed_time(page: Page, use_fake_provider):
     page.goto("/")
     prompt = page.get_by_label("Prompt", exact=True)
-    prompt.fill("A slow lighthouse [fault:slow:3]")
+    prompt.fill("A slow lighthouse [fault:hold]")
     prompt.press("Control+Enter")
 
     card = page.locator("#results article").first
     expect(card).to_contain_text("Generating")
     expect(card.locator(".elapsed")).to_have_text(re.compile(r"^[1-9]\d*\.\d s$"))
-    expect(card.locator("img")).to_be_visible(timeout=20_000)
+    use_fake_provider.release()
+    expect(card.locator("img")).to_be_visible()
 
 
 def test_a_failed_generation_can_be_retried(page: Page, use_fake_provider):
@@ -137,7 +138,7 @@ def test_a_queued_image_shows_its_place_in_line_and_cancelling_it_costs_nothing(
 ):
     page.goto("/")
     prompt = page.get_by_label("Prompt", exact=True)
-    for text in ("First, slow [fault:slow:3]", "Second", "Third"):
+    for text in ("First, slow [fault:hold]", "Second", "Third"):
         prompt.fill(text)
         page.get_by_role("button", name="Generate").click()
         expect(page.locator("#results article").first).to_contain_text(text)
@@ -149,8 +150,9 @@ def test_a_queued_image_shows_its_place_in_line_and_cancelling_it_costs_nothing(
     expect(third).to_contain_text(
         "Cancelled. Cancelled before it was sent to the provider: nothing was billed."
     )
+    use_fake_provider.release()
     expect(page.locator("#results article").nth(1).locator("img")).to_be_visible()
     assert [request["prompt"] for request in use_fake_provider.requests] == [
-        "First, slow [fault:slow:3]",
+        "First, slow [fault:hold]",
         "Second",
     ]

@@ -424,13 +424,14 @@ def test_filters_apply_as_they_change_and_search_finds_chinese_and_japanese_word
 
 
 def test_a_tile_shows_its_image_when_it_lands(page: Page, use_fake_provider):
-    generation = create_generation(prompt="A slow lighthouse [fault:slow:3]", width=640, height=640)
+    generation = create_generation(prompt="A slow lighthouse [fault:hold]", width=640, height=640)
     page.goto("/gallery/")
     live = tile(page, generation)
     expect(live).to_have_attribute("data-live-card", generation.public_id)
     expect(live).to_contain_text(re.compile("Queued|Generating"))
 
-    expect(live.locator("img")).to_be_visible(timeout=20_000)
+    use_fake_provider.release()
+    expect(live.locator("img")).to_be_visible()
     expect(live).not_to_have_attribute("data-live-card", re.compile(".*"))
 
 

@@ -25,7 +25,7 @@ from generations.provider.errors import (
 )
 from tests.conftest import make_http_provider, run_async
 from tests.factories import make_parameters
-from tests.fake_provider import NOT_AN_IMAGE, OVERSIZED_BYTES, SECOND_MODEL, UNSAFE_TEXT
+from tests.fake_provider import NOT_AN_IMAGE, OVERSIZED_BYTES, ROOM_TO_CONNECT_S, SECOND_MODEL, UNSAFE_TEXT
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -38,9 +38,9 @@ def make_request(prompt: str = "A lighthouse at dusk", **fields) -> GenerationPa
     return make_parameters(prompt=prompt, **({"height": 768} | fields))
 
 
-def unique_prompt(fault: str) -> str:
+def unique_prompt(*faults: str) -> str:
     """The fake counts flaky faults per prompt for the whole session, so each test needs its own prompt."""
-    return f"A lighthouse {uuid.uuid4().hex} [fault:{fault}]"
+    return " ".join([f"A lighthouse {uuid.uuid4().hex}", *(f"[fault:{fault}]" for fault in faults)])
 
 
 @pytest.fixture
@@ -117,31 +117,29 @@ def test_it_waits_for_a_slow_provider_within_the_deadline(fake_provider):
 
 
 def test_it_raises_a_timeout_at_the_deadline_and_does_not_retry_it(fake_provider):
-    provider = make_http_provider(fake_provider, deadline_s=1.5)
+    # The fake never answers: the deadline alone ends the call, and only connecting must fit in it first.
+    provider = make_http_provider(fake_provider, deadline_s=ROOM_TO_CONNECT_S)
 
     with pytest.raises(ProviderTimeout) as raised:
         generate(provider, make_request("A lighthouse [fault:timeout]"))
 
-    assert len(fake_provider.requests) == 1, "the provider may have billed it: never sent twice"
+    assert len(fake_provider.wait_for_requests(1)) == 1, "the provider may have billed it: never sent twice"
     assert raised.value.attempts == 1
     assert "did not answer in time" in raised.value.user_message
     assert "so it was not sent again" in raised.value.user_message
 
 
 def test_it_says_it_retried_provider_trouble_until_out_of_time_when_the_last_attempt_times_out(
-    fake_provider, monkeypatch
+    fake_provider, pauses
 ):
-    # Each answer takes 1 s: the first 500 comes at 1 s, the retry starts 0.1 s later and cannot finish by 2 s
-    # (a busy machine has 0.9 s to spare before the retry would not be tried at all).
-    fake_provider.latency_s = 1.0
-    monkeypatch.setattr("generations.provider.client._backoff_s", lambda attempt: 0.1)
-    provider = make_http_provider(fake_provider, deadline_s=2.0)
+    # A 500 at once, then a retry that is never answered: the deadline ends the second attempt.
+    provider = make_http_provider(fake_provider, deadline_s=ROOM_TO_CONNECT_S)
 
     with pytest.raises(ProviderTimeout) as raised:
-        generate(provider, make_request("A lighthouse [fault:500]"))
+        generate(provider, make_request(unique_prompt("flaky:500:1", "timeout")))
 
     message = raised.value.user_message
-    assert raised.value.attempts == len(fake_provider.requests) == 2
+    assert raised.value.attempts == len(fake_provider.wait_for_requests(2)) == 2
     assert "failed (HTTP 500) and was retried once, then out of time" in message
     assert "not sent again" not in message
     assert "did not answer in time" not in message
@@ -160,15 +158,20 @@ def test_it_retries_provider_trouble_then_raises_unavailable(fake_provider, stat
     assert raised.value.user_message.endswith("Retried once without success.")
 
 
-def test_it_says_it_retried_until_out_of_time_when_the_next_retry_would_pass_the_deadline(fake_provider):
-    # The second 500 comes at about 1 s, when the wait before a third attempt (0.75 s or more) passes 1.6 s.
-    fake_provider.latency_s = 0.3
-    provider = make_http_provider(fake_provider, deadline_s=1.6)
+def test_it_says_it_retried_until_out_of_time_when_the_next_retry_would_pass_the_deadline(
+    fake_provider, pauses, monkeypatch
+):
+    # The first wait fits in the deadline, the second (an hour) does not, however long the attempts took.
+    monkeypatch.setattr(
+        "generations.provider.client._backoff_s", lambda attempt: 0.5 if attempt == 1 else 3600
+    )
+    provider = make_http_provider(fake_provider, deadline_s=60)
 
     with pytest.raises(ProviderUnavailable) as raised:
         generate(provider, make_request("A lighthouse [fault:503]"))
 
     assert raised.value.attempts == len(fake_provider.requests) == 2
+    assert pauses == [0.5]
     assert raised.value.user_message.endswith("Retried once, then out of time.")
 
 

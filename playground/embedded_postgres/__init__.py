@@ -143,6 +143,10 @@ class EmbeddedPostgres:
         self._run("pg_ctl", "-D", str(self.data_dir), *args)
 
     def _run(self, program: str, *args: str) -> None:
+        if _as_root() and self.data_dir.exists():
+            # Again before each command: a test run starting meanwhile closes its temporary folders to others
+            # (pytest's chmod 700 of /tmp/pytest-of-<user>), and pg_ctl, run as the system user, must pass them.
+            _pgserver().utils.ensure_prefix_permissions(self.data_dir)
         completed = subprocess.run(
             [str(_pgserver()._commands.POSTGRES_BIN_PATH / program), *args],
             user=_SYSTEM_USER if _as_root() else None,

@@ -17,7 +17,7 @@ class Command(BaseCommand):
         users.create_superuser("admin", password=password)
         self.stdout.write(
             self.style.SUCCESS(
-                f"\n  Made the local account 'admin' with password {password}\n"
-                "  (shown this once; change it in the admin at /admin/).\n"
+                f"first run: made the account 'admin' with password {password} "
+                "(shown this once; change it at /admin/password_change/)"
             )
         )
