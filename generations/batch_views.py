@@ -59,8 +59,12 @@ def _batch_submit(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_POST
+@login_required_if_configured
 def batch_preview(request: HtmxHttpRequest) -> HttpResponse:
-    """What the form as it stands would make, and cost, or why it would be refused."""
+    """What the form as it stands would make, and cost, or why it would be refused.
+
+    The form's own helper: with REQUIRE_LOGIN on, only signed-in people see the form, so only they may ask.
+    """
     form = BatchForm(request.POST)
     return render(request, "generations/batch_new.html#batch-summary", {"form": form})
 
