@@ -5,6 +5,7 @@ from __future__ import annotations
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -21,7 +22,13 @@ from generations.batch_plan import (
     value_label,
 )
 from generations.forms import BatchForm
-from generations.http import HtmxHttpRequest, htmx_redirect, login_required_if_configured
+from generations.http import (
+    HtmxHttpRequest,
+    htmx_redirect,
+    login_required_if_configured,
+    maker_session,
+    may_change,
+)
 from generations.models import Batch, Generation
 from generations.selectors import batch_progress, latest_cells
 from generations.services.batch_files import batch_comparison, batch_grid_png, batch_zip
@@ -46,7 +53,10 @@ def _batch_submit(request: HtmxHttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             batch = batch_create(
-                plan=form.cleaned_data["plan"], prompts_text=form.cleaned_data["prompts"], user=request.user
+                plan=form.cleaned_data["plan"],
+                prompts_text=form.cleaned_data["prompts"],
+                user=request.user,
+                maker_session=maker_session(request),
             )
         except GenerationRefused as err:
             form.add_error(None, err.user_message)
@@ -118,6 +128,8 @@ def batch_cell(request: HttpRequest, public_id: str) -> HttpResponse:
 @login_required_if_configured
 def batch_cancel_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
+    if not may_change(request, batch):
+        raise PermissionDenied("Only the person who made a batch (or a staff member) can cancel it.")
     batch_cancel(batch=batch)
     return _back_to(request, batch)
 
@@ -127,7 +139,7 @@ def batch_cancel_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 def batch_retry_failed_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
     try:
-        batch_retry_failed(batch=batch, user=request.user)
+        batch_retry_failed(batch=batch, user=request.user, maker_session=maker_session(request))
     except GenerationRefused as err:
         messages.error(request, err.user_message)
     return _back_to(request, batch)
@@ -138,7 +150,7 @@ def batch_retry_failed_view(request: HtmxHttpRequest, public_id: str) -> HttpRes
 def batch_run_again_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
     try:
-        rerun = batch_run_again(batch=batch, user=request.user)
+        rerun = batch_run_again(batch=batch, user=request.user, maker_session=maker_session(request))
     except GenerationRefused as err:
         messages.error(request, err.user_message)
         return _back_to(request, batch)

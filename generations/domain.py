@@ -192,6 +192,7 @@ class ErrorCode(StrEnum):
     INVALID_TEXT = "invalid_text", 400
     INVALID_BODY = "invalid_body", 400
     REQUEST_TOO_LARGE = "request_too_large", 413
+    PERMISSION_DENIED = "permission_denied", 403
     NOT_FOUND = "not_found", 404
     SERVER_ERROR = "server_error", 500
     INVALID_API_KEY = "invalid_api_key", 401

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.http import trigger_client_event
 
 from generations.forms import GalleryFilterForm, GallerySelectionForm, SelectionDeleteForm
-from generations.http import HtmxHttpRequest, login_required_if_configured, may_delete
+from generations.http import HtmxHttpRequest, login_required_if_configured, may_change
 from generations.models import Generation
 from generations.selectors import gallery_page, picked_generations
 from generations.services.lifecycle import generations_delete, generations_set_favourite
@@ -109,7 +109,7 @@ def gallery_selection(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _delete(request: HtmxHttpRequest, generations: list[Generation], next_url: str) -> HttpResponse:
-    deletable = [generation for generation in generations if may_delete(request, generation)]
+    deletable = [generation for generation in generations if may_change(request, generation)]
     confirming = request.method == "POST" and "confirmed" in request.POST
     form = SelectionDeleteForm(
         request.POST if confirming else None, favourites=sum(g.is_favourite for g in deletable)

@@ -15,7 +15,7 @@ from django.shortcuts import redirect, resolve_url
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from generations.models import Generation
+from generations.models import MadeByAPerson
 
 MAKER_SESSION_KEY = "maker_session"
 
@@ -51,8 +51,7 @@ def maker_session(request: HttpRequest) -> str:
     return request.session[MAKER_SESSION_KEY]
 
 
-def may_delete(request: HttpRequest, generation: Generation) -> bool:
-    """Whether the person behind `request` (on an open instance, their browser session) may delete `generation`."""
-    return generation.can_be_deleted_by(
-        request.user, maker_session=request.session.get(MAKER_SESSION_KEY, "")
-    )
+def may_change(request: HttpRequest, made: MadeByAPerson) -> bool:
+    """Whether the person behind `request` (on an open instance, their browser session) may cancel or delete
+    `made`, a generation or a batch."""
+    return made.can_be_changed_by(request.user, maker_session=request.session.get(MAKER_SESSION_KEY, ""))

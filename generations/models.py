@@ -59,6 +59,25 @@ class GenerationSource(models.TextChoices):
     API = "api", "API"
 
 
+class MadeByAPerson:
+    """Something a person made (a generation, a batch): who may cancel or delete it."""
+
+    user_id: int | None
+    maker_session: str
+
+    def can_be_changed_by(self, user, *, maker_session: str = "") -> bool:
+        """Staff change anything, a signed-in user what they made. What was made without signing in (an open
+        instance) only the browser session that made it may change, `maker_session` being that session's id."""
+        if user.is_authenticated and (user.is_staff or self.user_id == user.pk):
+            return True
+        return (
+            not settings.REQUIRE_LOGIN
+            and self.user_id is None
+            and self.maker_session != ""
+            and self.maker_session == maker_session
+        )
+
+
 class GenerationQuerySet(models.QuerySet):
     def active(self) -> GenerationQuerySet:
         """Generations still waiting in the queue or being made."""
@@ -83,7 +102,7 @@ class GenerationQuerySet(models.QuerySet):
         return self.order_by("-created_at", "-public_id")
 
 
-class Generation(models.Model):
+class Generation(MadeByAPerson, models.Model):
     """One image request and its outcome.
 
     Every change of `status` is announced on the PostgreSQL channel `generation_events` by a trigger (see the
@@ -149,7 +168,7 @@ class Generation(models.Model):
     maker_session = models.CharField(
         max_length=32,
         blank=True,
-        help_text="A random id kept in the browser session that made it: on an open instance, who may delete it.",
+        help_text="A random id kept in the browser session that made it: on an open instance, who may change it.",
     )
     search_vector = models.GeneratedField(
         # English words stemmed; Chinese, Japanese and Korean as character pairs and characters (see search.py).
@@ -205,18 +224,6 @@ class Generation(models.Model):
     def parameters(self) -> GenerationParameters:
         return GenerationParameters(self.prompt, self.width, self.height, self.seed, self.prompt_extend)
 
-    def can_be_deleted_by(self, user, *, maker_session: str = "") -> bool:
-        """Staff delete any generation, a signed-in user their own. One made without signing in (an open
-        instance) only the browser session that made it may delete, `maker_session` being that session's id."""
-        if user.is_authenticated and (user.is_staff or self.user_id == user.pk):
-            return True
-        return (
-            not settings.REQUIRE_LOGIN
-            and self.user_id is None
-            and self.maker_session != ""
-            and self.maker_session == maker_session
-        )
-
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
@@ -256,7 +263,7 @@ class Generation(models.Model):
         return Generation.objects.filter(status=GenerationStatus.QUEUED, pk__lt=self.pk).count()
 
 
-class Batch(models.Model):
+class Batch(MadeByAPerson, models.Model):
     """Many generations queued as one, every combination of prompts × seeds × sizes × prompt extend.
 
     Each cell is an ordinary generation linked here; the lists keep the order the grid's rows and columns follow.
@@ -271,6 +278,11 @@ class Batch(models.Model):
     seeds = models.JSONField()
     sizes = models.JSONField(help_text='"WxH" values.')
     extend_modes = models.JSONField(help_text="[false], [true] or [false, true].")
+    maker_session = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="A random id kept in the browser session that made it: on an open instance, who may cancel it.",
+    )
     rerun_of = models.ForeignKey(
         "self",
         null=True,

@@ -25,7 +25,7 @@ from generations.http import (
     htmx_redirect,
     login_required_if_configured,
     maker_session,
-    may_delete,
+    may_change,
 )
 from generations.images import InvalidImageError
 from generations.models import Generation, GenerationStatus, is_public_id
@@ -118,9 +118,10 @@ STREAM_RETRY_MS = 2000
 @require_POST
 @login_required_if_configured
 def generation_cancel_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    generation = generation_cancel(
-        generation=get_object_or_404(Generation.objects.live(), public_id=public_id)
-    )
+    generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
+    if not may_change(request, generation):
+        raise PermissionDenied("Only the person who made a generation (or a staff member) can cancel it.")
+    generation = generation_cancel(generation=generation)
     if request.htmx:
         return _render_card(request, generation)
     return redirect(generation)
@@ -128,13 +129,9 @@ def generation_cancel_view(request: HtmxHttpRequest, public_id: str) -> HttpResp
 
 def _render_card(request: HtmxHttpRequest, generation: Generation) -> HttpResponse:
     """A card as htmx refreshes it: the large one of a detail page (`?large=1`) carries its page's actions."""
-    large = request.GET.get("large") == "1"
-    context = {
-        "generation": generation,
-        "large": large,
-        "can_delete": large and may_delete(request, generation),
-    }
-    return render(request, "generations/card.html", context)
+    return render(
+        request, "generations/card.html", {"generation": generation, "large": request.GET.get("large") == "1"}
+    )
 
 
 @require_safe
@@ -144,7 +141,6 @@ def generation_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         return render(request, "generations/deleted.html", {"generation": generation}, status=410)
     context = {
         "generation": generation,
-        "can_delete": may_delete(request, generation),
         "snippets": generation_request_snippets(generation=generation, base_url=settings.ZIMAGE_BASE_URL),
     }
     return render(request, "generations/detail.html", context)
@@ -177,7 +173,7 @@ def generation_favourite(request: HtmxHttpRequest, public_id: str) -> HttpRespon
 @login_required_if_configured
 def generation_delete_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
-    if not may_delete(request, generation):
+    if not may_change(request, generation):
         raise PermissionDenied("Only the person who made a generation (or a staff member) can delete it.")
     form = GenerationDeleteForm(request.POST if request.method == "POST" else None, generation=generation)
     if request.method == "POST" and form.is_valid():

@@ -1,6 +1,6 @@
 """Error answers in the format of the page asked for: the site's own pages, or OpenAI-shaped JSON under /v1/.
 
-Django's handlers for 400, 404 and 500 (playground/urls.py) come here too, so an API client never parses HTML.
+Django's handlers for 400, 403, 404 and 500 (playground/urls.py) come here too, so an API client never parses HTML.
 """
 
 from __future__ import annotations
@@ -31,6 +31,13 @@ def is_api_request(request: HttpRequest) -> bool:
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     return error_response(request, ErrorCode.BAD_REQUEST, "This request could not be read.")
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    message = str(exception) or "This is not yours to change."
+    if is_api_request(request):
+        return error_response(request, ErrorCode.PERMISSION_DENIED, message)
+    return render(request, "403.html", {"message": message}, status=403)
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

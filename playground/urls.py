@@ -19,5 +19,6 @@ urlpatterns = [
 ]
 
 handler400 = "playground.errors.bad_request"
+handler403 = "playground.errors.permission_denied"
 handler404 = "playground.errors.not_found"
 handler500 = "playground.errors.server_error"

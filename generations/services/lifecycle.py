@@ -44,7 +44,7 @@ def generation_create(
 
     A blank seed is drawn here, because the provider does not report the seed it picks. Raises
     GenerationRefused when a limit is reached, and then nothing is recorded or queued. `maker_session` is the
-    id kept in the browser session that asked for it (see Generation.can_be_deleted_by).
+    id kept in the browser session that asked for it (see Generation.can_be_changed_by).
     """
     owner = user if user is not None and user.is_authenticated else None
     with transaction.atomic():
