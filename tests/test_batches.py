@@ -16,7 +16,9 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 from generations.batch_plan import BatchPlan, count_alternatives, expand_alternatives
 from generations.forms import BatchForm
 from generations.models import Batch, Generation, GenerationStatus
+from generations.services.batch_files import CELL_PX, EMPTY_CELL, HEADER_PX, LABEL_PX
 from generations.services.batches import batch_cancel, batch_create, batch_retry_failed, batch_run_again
+from generations.services.lifecycle import generation_delete
 from generations.services.limits import GenerationRefused
 from tests.factories import finish, make_generation
 from tests.query_count import count_queries
@@ -218,6 +220,24 @@ def test_the_composite_png_is_labelled_carries_the_parameters_and_is_made_once(c
     assert parameters["seeds"] == [1, 2]
     assert image.text["Description"] == "2 prompts × 2 seeds × 1 size = 4 images"
     assert second.content == first.content
+
+
+def test_a_deleted_cell_is_blank_in_the_composite_and_the_stale_one_is_removed(client, demo_mode, media_root):
+    batch = make_batch()
+    finish_all(batch)
+    url = reverse("generations:batch-grid-image", args=[batch.public_id])
+    before = client.get(url).content
+    [stale] = (media_root / "grids" / batch.public_id).iterdir()
+    first_cell = batch.cells.get(cell_index=0)
+
+    generation_delete(generation=first_cell)
+
+    assert not stale.exists(), "the composite that showed it is gone"
+    after = client.get(url).content
+    assert after != before
+    centre = (HEADER_PX + CELL_PX // 2, 2 * LABEL_PX + CELL_PX // 2)  # prompts down, seeds across: cell 0
+    assert Image.open(io.BytesIO(before)).getpixel(centre) != EMPTY_CELL
+    assert Image.open(io.BytesIO(after)).getpixel(centre) == EMPTY_CELL
 
 
 @pytest.mark.django_db(transaction=True)

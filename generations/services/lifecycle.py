@@ -21,6 +21,7 @@ from procrastinate.contrib.django import app as job_engine
 from generations.domain import ErrorCode, GenerationParameters
 from generations.models import Batch, Generation, GenerationSource, GenerationStatus, new_public_id
 from generations.provider.config import configured_provider
+from generations.services.batch_files import batch_composites_delete
 from generations.services.events import GenerationEvent, generation_events
 from generations.services.limits import generation_limits_check
 from generations.tasks import run_generation
@@ -183,7 +184,8 @@ def generation_set_favourite(*, generation: Generation, favourite: bool) -> Gene
 def generation_delete(*, generation: Generation) -> Generation:
     """Hide a generation for good and remove its files unless another live generation has the same image.
 
-    The row stays (marked deleted) so that its share link can say it was deleted instead of "not found".
+    The row stays (marked deleted) so that its share link can say it was deleted instead of "not found". A
+    batch's composites that may show it go too.
     """
     generation.deleted_at = timezone.now()
     generation.save(update_fields=["deleted_at"])
@@ -191,6 +193,8 @@ def generation_delete(*, generation: Generation) -> Generation:
         name = getattr(generation, field).name
         if name and not Generation.objects.live().filter(**{field: name}).exists():
             default_storage.delete(name)
+    if generation.batch is not None:
+        batch_composites_delete(batch=generation.batch)
     return generation
 
 
