@@ -5,15 +5,14 @@ comparison of the tiles they picked."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.http import trigger_client_event
 
 from generations.forms import GalleryFilterForm, GallerySelectionForm, SelectionDeleteForm
-from generations.http import HtmxHttpRequest, login_required_if_configured, may_change
+from generations.http import HtmxHttpRequest, login_required_if_configured, may_change, our_page_or
 from generations.models import Generation
 from generations.selectors import gallery_page, picked_generations
 from generations.services.lifecycle import generations_delete, generations_set_favourite
@@ -105,7 +104,7 @@ def gallery_selection(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx:
         return render(request, "generations/selection.html#changed-tiles", {**context, "message": message})
     messages.success(request, message)
-    return redirect(next_url)
+    return HttpResponseRedirect(next_url)
 
 
 def _delete(request: HtmxHttpRequest, generations: list[Generation], next_url: str) -> HttpResponse:
@@ -122,7 +121,7 @@ def _delete(request: HtmxHttpRequest, generations: list[Generation], next_url: s
             response = render(request, "generations/selection.html#changed-tiles", context)
             return trigger_client_event(response, "gallery-selection-done")
         messages.success(request, message)
-        return redirect(next_url)
+        return HttpResponseRedirect(next_url)
     context = {
         "form": form,
         "operation": "delete",
@@ -141,8 +140,4 @@ def _counted(count: int, what: str) -> str:
 def _next_url(request: HtmxHttpRequest) -> str:
     """The gallery page the reader came from (kept in the form, else its Referer), so they go back to it."""
     candidate = request.POST.get("next") or request.GET.get("next") or request.headers.get("Referer", "")
-    if url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return reverse("generations:gallery")
+    return our_page_or(request, candidate, default=reverse("generations:gallery"))

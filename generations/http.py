@@ -6,12 +6,14 @@ from __future__ import annotations
 import functools
 import secrets
 from collections.abc import Callable
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, resolve_url
+from django.urls import Resolver404, resolve
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
@@ -28,6 +30,24 @@ def htmx_redirect(request: HtmxHttpRequest, to: str | Model) -> HttpResponse:
     """Go to `to` (a URL, a URL name or an object with get_absolute_url): htmx loads it as a whole page."""
     url = resolve_url(to)
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def our_page_or(request: HttpRequest, candidate: str, *, default: str) -> str:
+    """`candidate` (a `next` field, a Referer) when it leads to one of our pages, else `default`.
+
+    Only a path on this host that the URL resolver knows is followed, and only its path and query are kept: a
+    bare word would be taken for a URL name by redirect(), and another host is not ours to send people to.
+    """
+    if not url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return default
+    parts = urlsplit(candidate)
+    try:
+        resolve(parts.path)
+    except Resolver404:
+        return default
+    return urlunsplit(("", "", parts.path, parts.query, ""))
 
 
 def login_required_if_configured[V: Callable[..., HttpResponse]](view: V) -> V:

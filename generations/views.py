@@ -10,6 +10,7 @@ from django.db.models.fields.files import FieldFile
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_cache_control
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_event
 
@@ -26,6 +27,7 @@ from generations.http import (
     login_required_if_configured,
     maker_session,
     may_change,
+    our_page_or,
 )
 from generations.images import InvalidImageError
 from generations.models import Generation, GenerationStatus, is_public_id
@@ -260,7 +262,8 @@ def _form_with_errors(request: HtmxHttpRequest, form: GenerationForm, *, status:
 def _refused(request: HtmxHttpRequest, err: GenerationRefused, original: Generation) -> HttpResponse:
     messages.error(request, err.user_message)
     if request.htmx:
-        return HttpResponseClientRedirect(request.htmx.current_url or original.get_absolute_url())
+        back = our_page_or(request, request.htmx.current_url or "", default=original.get_absolute_url())
+        return HttpResponseClientRedirect(back)
     return redirect(original)
 
 
@@ -279,6 +282,7 @@ def usage(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@never_cache  # a new token is shown once: no cache, and no Back button, may show it again
 @login_required
 def api_tokens(request: HttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST if request.method == "POST" else None)

@@ -11,6 +11,7 @@ import binascii
 import email.utils
 import itertools
 import logging
+import math
 import random
 import time
 import weakref
@@ -259,9 +260,11 @@ def _retry_after_s(response: httpx.Response) -> float | None:
     if not value:
         return None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(seconds, 0.0) if math.isfinite(seconds) else None  # "nan" is no wait at all
     try:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
