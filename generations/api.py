@@ -20,6 +20,7 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from generations.api_fields import unknown_field
 from generations.domain import (
     DEFAULT_SIZE,
     SEED_RULE,
@@ -62,8 +63,24 @@ def models(request: HttpRequest) -> JsonResponse:
         _authenticate(request, method="GET")
     except ApiError as err:
         return api_error_response(err)
-    model = {"id": settings.ZIMAGE_MODEL, "object": "model", "created": 0, "owned_by": "z-image-playground"}
-    return JsonResponse({"object": "list", "data": [model]})
+    return JsonResponse({"object": "list", "data": [_model_object()]})
+
+
+@csrf_exempt
+def model(request: HttpRequest, model_id: str) -> JsonResponse:
+    try:
+        _authenticate(request, method="GET")
+        if model_id != settings.ZIMAGE_MODEL:
+            raise ApiError(
+                ErrorCode.MODEL_NOT_FOUND, f"The model `{model_id}` does not exist.", param="model"
+            )
+    except ApiError as err:
+        return api_error_response(err)
+    return JsonResponse(_model_object())
+
+
+def _model_object() -> dict:
+    return {"id": settings.ZIMAGE_MODEL, "object": "model", "created": 0, "owned_by": "z-image-playground"}
 
 
 @csrf_exempt
@@ -147,6 +164,12 @@ def _parse(raw: bytes) -> ApiImageRequest:
         raise ApiError(
             ErrorCode.MODEL_NOT_FOUND, f"The model `{body.get('model')}` does not exist.", param="model"
         )
+    parameters = body.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise ApiError(ErrorCode.INVALID_PARAMETERS, "parameters must be an object.", param="parameters")
+    if unknown := unknown_field(body, parameters, model=settings.ZIMAGE_MODEL):
+        param, message = unknown
+        raise ApiError(ErrorCode.UNKNOWN_PARAMETER, message, param=param)
     prompt = body.get("prompt")
     try:
         prompt = validate_prompt(prompt if isinstance(prompt, str) else "")
@@ -166,9 +189,6 @@ def _parse(raw: bytes) -> ApiImageRequest:
             "response_format must be url or b64_json.",
             param="response_format",
         )
-    parameters = body.get("parameters") or {}
-    if not isinstance(parameters, dict):
-        raise ApiError(ErrorCode.INVALID_PARAMETERS, "parameters must be an object.", param="parameters")
     seed = parameters.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise ApiError(ErrorCode.INVALID_SEED, SEED_RULE, param="parameters.seed")

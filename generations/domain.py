@@ -206,6 +206,7 @@ class ErrorCode(StrEnum):
     INVALID_RESPONSE_FORMAT = "invalid_response_format", 400
     INVALID_PARAMETERS = "invalid_parameters", 400
     INVALID_SEED = "invalid_seed", 400
+    UNKNOWN_PARAMETER = "unknown_parameter", 400
 
 
 # Failures that end the same way however often the same request is sent again: the provider refused the
