@@ -308,6 +308,38 @@ class Batch(MadeByAPerson, models.Model):
         return len(self.prompts) * len(self.seeds) * len(self.sizes) * len(self.extend_modes)
 
 
+class ApiCall(models.Model):
+    """A `/v1` image call, kept so that a repeat of it gets the first call's outcome instead of a second paid
+    image: the same `Idempotency-Key` with the same body, or an SDK's retry of the very same bytes after its
+    connection dropped. Kept in PostgreSQL, so every web process sees it.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_calls")
+    idempotency_key = models.CharField(max_length=255, blank=True, help_text="Blank when none was sent.")
+    body_sha256 = models.CharField(max_length=64)
+    generation = models.OneToOneField(
+        Generation, null=True, on_delete=models.CASCADE, related_name="api_call"
+    )
+    waiting = models.PositiveIntegerField(
+        default=1,
+        help_text="Callers waiting for its outcome now: the last to go away cancels it while queued.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="api_call_idempotency_key_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["user", "body_sha256", "-created_at"], name="api_call_body_idx")]
+
+    def __str__(self) -> str:
+        return f"API call {self.pk} of {self.user_id}"
+
+
 class ApiTokenQuerySet(models.QuerySet):
     def active(self) -> ApiTokenQuerySet:
         return self.filter(revoked_at__isnull=True)
