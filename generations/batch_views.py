@@ -30,7 +30,7 @@ from generations.http import (
     may_change,
 )
 from generations.models import Batch, Generation
-from generations.selectors import batch_progress, latest_cells
+from generations.selectors import batch_progress, latest_cells, with_silent_workers_shown
 from generations.services.batch_files import batch_comparison, batch_grid_png, batch_zip
 from generations.services.batches import batch_cancel, batch_create, batch_retry_failed, batch_run_again
 from generations.services.limits import GenerationRefused
@@ -121,6 +121,7 @@ def batch_progress_view(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_safe
 def batch_cell(request: HttpRequest, public_id: str) -> HttpResponse:
     generation = get_object_or_404(Generation, public_id=public_id, batch__isnull=False)
+    with_silent_workers_shown([generation])
     return render(request, "generations/batch.html#grid-cell", {"cell": generation})
 
 

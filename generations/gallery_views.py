@@ -14,7 +14,7 @@ from django_htmx.http import trigger_client_event
 from generations.forms import GalleryFilterForm, GallerySelectionForm, SelectionDeleteForm
 from generations.http import HtmxHttpRequest, login_required_if_configured, may_change, our_page_or
 from generations.models import Generation
-from generations.selectors import gallery_page, picked_generations
+from generations.selectors import gallery_page, picked_generations, with_silent_workers_shown
 from generations.services.lifecycle import generations_delete, generations_set_favourite
 
 
@@ -80,6 +80,7 @@ COMPARED_FIELDS = (
 @require_safe
 def generation_tile(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
+    with_silent_workers_shown([generation])
     return render(request, "generations/gallery.html#gallery-tile", {"generation": generation})
 
 

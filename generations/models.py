@@ -52,6 +52,10 @@ class GenerationStatus(models.TextChoices):
 
 
 ACTIVE_STATUSES = (GenerationStatus.QUEUED, GenerationStatus.RUNNING)
+INTERRUPTED_MESSAGE = (
+    "The worker making this image stopped before it finished, so the provider may have billed it. "
+    "Retry to make it again."
+)
 
 
 class GenerationSource(models.TextChoices):
@@ -88,10 +92,7 @@ class GenerationQuerySet(models.QuerySet):
         return self.filter(status=GenerationStatus.RUNNING).update(
             status=GenerationStatus.INTERRUPTED,
             error_code=ErrorCode.INTERRUPTED,
-            error_message=(
-                "The worker making this image stopped before it finished, so the provider may have billed it. "
-                "Retry to make it again."
-            ),
+            error_message=INTERRUPTED_MESSAGE,
             finished_at=timezone.now(),
         )
 
@@ -223,6 +224,13 @@ class Generation(MadeByAPerson, models.Model):
     @property
     def parameters(self) -> GenerationParameters:
         return GenerationParameters(self.prompt, self.width, self.height, self.seed, self.prompt_extend)
+
+    def show_as_interrupted(self) -> None:
+        """Show it (in memory only) as its worker's death will record it: the row itself is closed by the
+        recovery of dead workers, which needs a live worker to run."""
+        self.status = GenerationStatus.INTERRUPTED
+        self.error_code = ErrorCode.INTERRUPTED
+        self.error_message = INTERRUPTED_MESSAGE
 
     @property
     def is_deleted(self) -> bool:

@@ -31,7 +31,7 @@ from generations.http import (
 )
 from generations.images import InvalidImageError
 from generations.models import Generation, GenerationStatus, is_public_id
-from generations.selectors import usage_summary
+from generations.selectors import usage_summary, with_silent_workers_shown
 from generations.services.generation_files import generation_download_png, generation_thumbnail
 from generations.services.lifecycle import (
     generation_cancel,
@@ -80,7 +80,9 @@ def generation_new(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_safe
 def generation_card(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    return _render_card(request, get_object_or_404(Generation.objects.live(), public_id=public_id))
+    generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
+    with_silent_workers_shown([generation])
+    return _render_card(request, generation)
 
 
 @require_GET
@@ -141,6 +143,7 @@ def generation_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     generation = get_object_or_404(Generation.objects.select_related("user", "batch"), public_id=public_id)
     if generation.is_deleted:
         return render(request, "generations/deleted.html", {"generation": generation}, status=410)
+    with_silent_workers_shown([generation])
     context = {
         "generation": generation,
         "snippets": generation_request_snippets(generation=generation, base_url=settings.ZIMAGE_BASE_URL),
@@ -318,7 +321,7 @@ USAGE_DAYS = 30
 
 
 def _render_home(request: HttpRequest, form: GenerationForm, status: int = 200) -> HttpResponse:
-    generations = list(Generation.objects.live().newest_first()[:RECENT_RESULTS])
+    generations = with_silent_workers_shown(list(Generation.objects.live().newest_first()[:RECENT_RESULTS]))
     context = {
         "form": form,
         "generations": generations,

@@ -59,7 +59,7 @@ def main() -> int:
                 "--timeout-graceful-shutdown",
                 "3",
             ),
-            _manage("procrastinate", "worker"),
+            _manage("worker"),
         ]
         print(
             f"Z-Image Playground on http://127.0.0.1:{port} (Ctrl-C stops the server, the worker and the database)"

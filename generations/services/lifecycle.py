@@ -21,11 +21,12 @@ from procrastinate.contrib.django import app as job_engine
 from generations.domain import ErrorCode, GenerationParameters
 from generations.models import Batch, Generation, GenerationSource, GenerationStatus, new_public_id
 from generations.provider.config import configured_provider
+from generations.selectors import with_silent_workers_shown
 from generations.services.batch_files import batch_composites_delete
 from generations.services.events import GenerationEvent, generation_events
 from generations.services.limits import generation_limits_check
 from generations.tasks import run_generation
-from lib.db import database_sync_to_async
+from lib.db import database_sync_to_async, through_database_outage
 from lib.request_log import request_id
 
 QUEUED_CANCEL_MESSAGE = "Cancelled before it was sent to the provider: nothing was billed."
@@ -126,11 +127,18 @@ def generations_cancel(*, generations: QuerySet[Generation]) -> int:
 
 
 async def generation_wait(*, public_id: str, timeout_s: float) -> Generation:
-    """The generation once it is final, or as it stands after `timeout_s`, woken by its status notifications."""
+    """The generation once it is final, or as it stands after `timeout_s`, woken by its status notifications.
+
+    A database restart meanwhile is waited out (within `timeout_s`): the worker records the outcome once it is back.
+    """
     deadline = time.monotonic() + timeout_s
     async with generation_events([public_id]) as events:
         while True:
-            generation = await _generation_by_public_id(public_id)
+            generation = await through_database_outage(
+                lambda: _generation_by_public_id(public_id),
+                grace_s=max(deadline - time.monotonic(), 0),
+                what=f"waiting for generation {public_id}",
+            )
             remaining = deadline - time.monotonic()
             if not generation.is_active or remaining <= 0:
                 return generation
@@ -155,7 +163,9 @@ async def generation_status_changes(
 
 @database_sync_to_async
 def _generation_by_public_id(public_id: str) -> Generation:
-    return Generation.objects.get(public_id=public_id)
+    """The generation as its reader sees it: one whose worker went silent is over (interrupted)."""
+    [generation] = with_silent_workers_shown([Generation.objects.get(public_id=public_id)])
+    return generation
 
 
 @database_sync_to_async
