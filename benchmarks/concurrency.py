@@ -463,7 +463,13 @@ def _wait_for(server: ProductionServer, condition_sql: str, timeout_s: float = 6
 
 
 def _delete_rows(server: ProductionServer) -> None:
-    server.database().execute("DELETE FROM generations_generation WHERE prompt LIKE %s", [f"{PREFIX} %"])
+    with server.database() as database:
+        database.execute(
+            "DELETE FROM generations_apicall WHERE generation_id IN "
+            "(SELECT id FROM generations_generation WHERE prompt LIKE %s)",
+            [f"{PREFIX} %"],
+        )
+        database.execute("DELETE FROM generations_generation WHERE prompt LIKE %s", [f"{PREFIX} %"])
 
 
 class _PageTimer:

@@ -43,7 +43,7 @@ from generations.services.idempotency import (
 from generations.services.lifecycle import generation_wait
 from generations.services.limits import GenerationRefused
 from generations.services.tokens import api_token_user
-from lib.db import database_sync_to_async
+from lib.db import database_calls_in_parallel, database_sync_to_async
 from lib.untrusted_text import text_problem
 
 DO_NOT_RETRY = {"x-should-retry": "false"}
@@ -96,6 +96,13 @@ def _model_object() -> dict:
 
 @csrf_exempt
 async def image_generations(request: HttpRequest) -> JsonResponse:
+    # A hundred calls may wait at once: their database steps run on a few threads of their own, not on the one
+    # thread where Django runs every sync view and middleware hook under ASGI (the site's pages queued behind them).
+    with database_calls_in_parallel():
+        return await _image_generation(request)
+
+
+async def _image_generation(request: HttpRequest) -> JsonResponse:
     try:
         user = await database_sync_to_async(_authenticate)(request, method="POST")
         image_request = _parse(request.body)

@@ -61,8 +61,9 @@ def database_calls_in_parallel() -> Iterator[None]:
     """Within: `database_sync_to_async` functions run on a few threads instead of one.
 
     For a worker's jobs, a hundred at once, each starting and ending with a query: on the one thread that
-    async code shares by default they queued behind each other's round trips. Code called from a sync caller
-    (a test, inside its transaction) must keep to that caller's thread, so this is only for the worker.
+    async code shares by default they queued behind each other's round trips; and for the API's waiting calls,
+    whose queries queued in front of the site's pages on that thread. Code called from a sync caller (a test,
+    inside its transaction) must keep to that caller's thread, so this is only for code that never is.
     """
     token = _in_parallel.set(True)
     try:
