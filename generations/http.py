@@ -9,6 +9,7 @@ from collections.abc import Callable
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, resolve_url
@@ -24,6 +25,12 @@ MAKER_SESSION_KEY = "maker_session"
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """The request of a view behind `login_required`: its user has signed in."""
+
+    user: User
 
 
 def htmx_redirect(request: HtmxHttpRequest, to: str | Model) -> HttpResponse:
@@ -54,7 +61,7 @@ def login_required_if_configured[V: Callable[..., HttpResponse]](view: V) -> V:
     """Sign-in is required for this view when REQUIRE_LOGIN is on (the default with DEBUG off)."""
 
     @functools.wraps(view)
-    def wrapper(request: HtmxHttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapper(request: HtmxHttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if settings.REQUIRE_LOGIN and not request.user.is_authenticated:
             return htmx_redirect(
                 request, f"{resolve_url(settings.LOGIN_URL)}?next={quote(request.get_full_path())}"

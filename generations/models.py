@@ -3,6 +3,7 @@ from __future__ import annotations
 import functools
 import re
 import secrets
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
@@ -13,6 +14,9 @@ from django.utils import timezone
 
 from generations.domain import FAILURES_A_RETRY_CANNOT_MEND, ErrorCode, GenerationParameters
 from generations.search import SearchText
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 def new_public_id() -> str:
@@ -69,7 +73,7 @@ class MadeByAPerson:
     user_id: int | None
     maker_session: str
 
-    def can_be_changed_by(self, user, *, maker_session: str = "") -> bool:
+    def can_be_changed_by(self, user: User | AnonymousUser, *, maker_session: str = "") -> bool:
         """Staff change anything, a signed-in user what they made. What was made without signing in (an open
         instance) only the browser session that made it may change, `maker_session` being that session's id."""
         if user.is_authenticated and (user.is_staff or self.user_id == user.pk):
@@ -82,7 +86,7 @@ class MadeByAPerson:
         )
 
 
-class GenerationQuerySet(models.QuerySet):
+class GenerationQuerySet(models.QuerySet["Generation"]):
     def active(self) -> GenerationQuerySet:
         """Generations still waiting in the queue or being made."""
         return self.filter(status__in=ACTIVE_STATUSES)
@@ -348,7 +352,7 @@ class ApiCall(models.Model):
         return f"API call {self.pk} of {self.user_id}"
 
 
-class ApiTokenQuerySet(models.QuerySet):
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
     def active(self) -> ApiTokenQuerySet:
         return self.filter(revoked_at__isnull=True)
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, LiteralString
 
 import psycopg
 from asgiref.sync import sync_to_async
@@ -119,13 +119,13 @@ class OutageTolerantConnector(PsycopgConnector):
         super().__init__(**kwargs)
         self.outage_grace_s = outage_grace_s
 
-    async def execute_query_async(self, query, **arguments: Any) -> None:
+    async def execute_query_async(self, query: LiteralString, **arguments: Any) -> None:
         return await self._through_outage(super().execute_query_async, query, arguments)
 
-    async def execute_query_one_async(self, query, **arguments: Any) -> dict[str, Any]:
+    async def execute_query_one_async(self, query: LiteralString, **arguments: Any) -> dict[str, Any]:
         return await self._through_outage(super().execute_query_one_async, query, arguments)
 
-    async def execute_query_all_async(self, query, **arguments: Any) -> list[dict[str, Any]]:
+    async def execute_query_all_async(self, query: LiteralString, **arguments: Any) -> list[dict[str, Any]]:
         return await self._through_outage(super().execute_query_all_async, query, arguments)
 
     async def listen_notify(
@@ -144,7 +144,9 @@ class OutageTolerantConnector(PsycopgConnector):
                     logger.warning("job engine: cannot listen (%s); trying again every second", err.__cause__)
                 await asyncio.sleep(OUTAGE_RETRY_DELAY_S)
 
-    async def _through_outage[R](self, execute: Callable[..., Awaitable[R]], query, arguments: dict) -> R:
+    async def _through_outage[R](
+        self, execute: Callable[..., Awaitable[R]], query: LiteralString, arguments: dict[str, Any]
+    ) -> R:
         return await through_database_outage(
             lambda: execute(query, **arguments), grace_s=self.outage_grace_s, what="job engine"
         )

@@ -40,18 +40,18 @@ _checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readiness")
 def health_check_middleware(get_response):
     if iscoroutinefunction(get_response):
 
-        async def middleware(request: HttpRequest) -> HttpResponse:
+        async def async_middleware(request: HttpRequest) -> HttpResponse:
             if request.path in PROBES:
                 # Not on the thread that runs the site's sync views: a busy site must not delay its probes.
                 return await sync_to_async(_probe, thread_sensitive=False)(request)
             return await get_response(request)
 
-    else:
+        return async_middleware
 
-        def middleware(request: HttpRequest) -> HttpResponse:
-            if request.path in PROBES:
-                return _probe(request)
-            return get_response(request)
+    def middleware(request: HttpRequest) -> HttpResponse:
+        if request.path in PROBES:
+            return _probe(request)
+        return get_response(request)
 
     return middleware
 

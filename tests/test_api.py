@@ -49,10 +49,11 @@ def test_the_providers_python_example_works_with_only_base_url_and_key_changed(a
         extra_body={"parameters": {"prompt_extend": True, "seed": 42}},
     )
 
-    item = result.data[0]
+    [item] = result.data or []
     generation = Generation.objects.get()
     assert item.url == f"{api['origin']}/g/{generation.public_id}/image/"
     assert item.revised_prompt == generation.revised_prompt != ""
+    assert item.model_extra
     assert item.model_extra["reasoning_content"] == generation.reasoning
     assert (generation.seed, generation.user, generation.source) == (42, api["user"], GenerationSource.API)
     assert httpx.get(item.url).content[:8] == b"\x89PNG\r\n\x1a\n"
@@ -134,9 +135,11 @@ def test_an_argument_the_model_does_not_take_is_a_400_naming_it_and_nothing_is_b
     with pytest.raises(openai.BadRequestError) as raised:
         client.images.generate(model="z-image-turbo", prompt="A fox", size="1024x1024", **arguments)
 
-    assert raised.value.body["param"] == param
-    assert raised.value.body["code"] == "unknown_parameter"
-    assert message in raised.value.body["message"]
+    body = raised.value.body
+    assert isinstance(body, dict)
+    assert body["param"] == param
+    assert body["code"] == "unknown_parameter"
+    assert message in body["message"]
     assert Generation.objects.count() == 0
     assert api["fake"].requests == []
 

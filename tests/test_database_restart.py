@@ -230,7 +230,8 @@ def wait_for_sql(production: ProductionServer, condition_sql: str, timeout_s: fl
     while time.monotonic() < deadline:
         try:
             with production.database() as database:
-                if database.execute(condition_sql).fetchone()[0]:
+                row = database.execute(condition_sql).fetchone()
+                if row and row[0]:
                     return
         except psycopg.OperationalError:
             pass  # the database is on its way back

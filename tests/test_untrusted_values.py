@@ -15,8 +15,9 @@ import respx
 from django.urls import reverse
 
 from generations.models import Generation
+from generations.provider.client import HttpProvider
 from generations.provider.errors import ProviderRateLimited
-from tests.conftest import make_http_provider, run_async
+from tests.conftest import run_async
 from tests.factories import make_generation, make_parameters, make_user
 
 GALLERY = reverse("generations:gallery")
@@ -114,8 +115,14 @@ def test_a_seed_list_that_is_not_seeds_is_a_form_error(client, seeds):
 
 @respx.mock
 def test_a_retry_after_that_is_not_a_number_of_seconds_is_a_plain_backoff(pauses):
-    provider = make_http_provider(
-        type("Fake", (), {"base_url": "https://provider.test/v1", "api_key": "k"}), max_attempts=2
+    provider = HttpProvider(
+        base_url="https://provider.test/v1",
+        api_key="k",
+        model="z-image-turbo",
+        deadline_s=10.0,
+        connect_timeout_s=2.0,
+        max_attempts=2,
+        max_image_bytes=1024,
     )
     respx.post("https://provider.test/v1/images/generations").respond(429, headers={"Retry-After": "nan"})
 

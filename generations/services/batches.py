@@ -7,7 +7,7 @@ grid, so that a retry or a re-run of the batch puts the same request in the same
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 
 from generations.batch_plan import BatchPlan, Cell
@@ -21,7 +21,7 @@ def batch_create(
     *,
     plan: BatchPlan,
     prompts_text: str,
-    user: AbstractBaseUser | AnonymousUser | None = None,
+    user: User | AnonymousUser | None = None,
     maker_session: str = "",
     rerun_of: Batch | None = None,
 ) -> Batch:
@@ -47,15 +47,15 @@ def batch_create(
 
 
 def batch_retry_failed(
-    *, batch: Batch, user: AbstractBaseUser | AnonymousUser | None = None, maker_session: str = ""
+    *, batch: Batch, user: User | AnonymousUser | None = None, maker_session: str = ""
 ) -> int:
     """Queue again the cells whose latest attempt failed or was interrupted (or cancelled); how many."""
     owner = user if user is not None and user.is_authenticated else None
     plan = BatchPlan.of(batch)
     with transaction.atomic():
         retry = [
-            plan.cell(cell.cell_index)
-            for cell in latest_cells(batch).values()
+            plan.cell(index)
+            for index, cell in latest_cells(batch).items()
             if cell.status
             in (GenerationStatus.FAILED, GenerationStatus.INTERRUPTED, GenerationStatus.CANCELLED)
         ]
@@ -66,7 +66,7 @@ def batch_retry_failed(
 
 
 def batch_run_again(
-    *, batch: Batch, user: AbstractBaseUser | AnonymousUser | None = None, maker_session: str = ""
+    *, batch: Batch, user: User | AnonymousUser | None = None, maker_session: str = ""
 ) -> Batch:
     """A new batch with exactly the same cells: same prompts, seeds, sizes and prompt extend."""
     return batch_create(
@@ -85,7 +85,7 @@ def batch_cancel(*, batch: Batch) -> int:
     return generations_cancel(generations=batch.cells.filter(status=GenerationStatus.QUEUED))
 
 
-def _queue_cells(batch: Batch, cells: list[Cell], owner: AbstractBaseUser | None, maker_session: str) -> None:
+def _queue_cells(batch: Batch, cells: list[Cell], owner: User | None, maker_session: str) -> None:
     generations_queue(
         parameters=[cell.parameters for cell in cells],
         owner=owner,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -40,7 +40,7 @@ class IdempotencyKeyReused(Exception):
 
 def api_call_begin(
     *,
-    user: AbstractBaseUser,
+    user: User,
     parameters: GenerationParameters,
     body: bytes,
     idempotency_key: str = "",
@@ -59,13 +59,14 @@ def api_call_begin(
             earlier = _retried_call(call)
         else:
             earlier = None
-        if earlier is not None:
+        if earlier is not None and earlier.generation is not None:
             earlier.waiting += 1
             earlier.save(update_fields=["waiting"])
             return earlier.generation.public_id
-        call.generation = generation_create(parameters=parameters, user=user, source=GenerationSource.API)
+        generation = generation_create(parameters=parameters, user=user, source=GenerationSource.API)
+        call.generation = generation
         call.save()
-    return call.generation.public_id
+    return generation.public_id
 
 
 def api_call_leave(*, public_id: str) -> bool:
@@ -82,7 +83,7 @@ def api_call_leave(*, public_id: str) -> bool:
         if call is None:
             return False
         call.waiting = max(call.waiting - 1, 0)
-        queued = Generation.objects.filter(pk=call.generation_id, status=GenerationStatus.QUEUED)
+        queued = Generation.objects.filter(api_call=call, status=GenerationStatus.QUEUED)
         if call.waiting == 0 and generations_cancel(generations=queued):
             call.delete()
             return True

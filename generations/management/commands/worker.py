@@ -29,7 +29,7 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 class Command(BaseCommand):
     help = "Run a job worker: it makes the queued generations, WORKER_CONCURRENCY at a time."
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: object, **options: object) -> None:
         connector = OutageTolerantConnector(
             kwargs=connector_params(),
             outage_grace_s=settings.WORKER_DATABASE_OUTAGE_S,
