@@ -35,6 +35,7 @@ from generations.domain import (
     validate_seed,
 )
 from generations.models import Generation, GenerationStatus
+from generations.permissions import MAY_NOT_GENERATE, may_generate
 from generations.services.idempotency import (
     MAX_KEY_CHARS,
     IdempotencyKeyReused,
@@ -170,6 +171,8 @@ def _authenticate(request: HttpRequest, *, method: str) -> User:
             ErrorCode.INVALID_API_KEY,
             "Incorrect API key provided. Make a personal token on the playground's API tokens page.",
         )
+    if not may_generate(user):
+        raise ApiError(ErrorCode.PERMISSION_DENIED, MAY_NOT_GENERATE)
     if request.method != method:
         raise ApiError(ErrorCode.METHOD_NOT_ALLOWED, f"Use {method} for this endpoint.", Allow=method)
     return user

@@ -26,6 +26,7 @@ from generations.batch_plan import (
 from generations.forms import BatchForm
 from generations.http import (
     HtmxHttpRequest,
+    generating_allowed,
     htmx_redirect,
     login_required_if_configured,
     maker_session,
@@ -49,7 +50,7 @@ def batch_new(request: HtmxHttpRequest) -> HttpResponse:
     return _batch_submit(request)
 
 
-@login_required_if_configured
+@generating_allowed
 def _batch_submit(request: HtmxHttpRequest) -> HttpResponse:
     form = BatchForm(request.POST)
     if form.is_valid():
@@ -138,7 +139,7 @@ def batch_cancel_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def batch_retry_failed_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
     try:
@@ -149,7 +150,7 @@ def batch_retry_failed_view(request: HtmxHttpRequest, public_id: str) -> HttpRes
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def batch_run_again_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
     try:

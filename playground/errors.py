@@ -33,17 +33,16 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     return error_response(request, ErrorCode.BAD_REQUEST, "This request could not be read.")
 
 
-def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
-    message = str(exception) or "This is not yours to change."
-    if is_api_request(request):
-        return error_response(request, ErrorCode.PERMISSION_DENIED, message)
-    return render(request, "403.html", {"message": message}, status=403)
-
-
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api_request(request):
         return error_response(request, ErrorCode.NOT_FOUND, "There is no such endpoint.")
     return defaults.page_not_found(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if is_api_request(request):
+        return error_response(request, ErrorCode.PERMISSION_DENIED, str(exception) or "Not allowed.")
+    return defaults.permission_denied(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
