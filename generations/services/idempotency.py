@@ -69,26 +69,19 @@ def api_call_begin(
     return generation.public_id
 
 
-def api_call_leave(*, public_id: str) -> bool:
+def api_call_leave(*, public_id: str) -> None:
     """A caller of the call answered by this generation went away (or stopped waiting). When none is left and
-    the generation is still queued, it is cancelled and the call forgotten (its key may be used again). Whether
-    it was cancelled."""
+    the generation is still queued, it is cancelled and the call forgotten (its key may be used again)."""
     with transaction.atomic():
-        call = (
-            ApiCall.objects.select_for_update(of=("self",))
-            .filter(generation__public_id=public_id)
-            .select_related("generation")
-            .first()
-        )
+        call = ApiCall.objects.select_for_update().filter(generation__public_id=public_id).first()
         if call is None:
-            return False
+            return
         call.waiting = max(call.waiting - 1, 0)
         queued = Generation.objects.filter(api_call=call, status=GenerationStatus.QUEUED)
         if call.waiting == 0 and generations_cancel(generations=queued):
             call.delete()
-            return True
-        call.save(update_fields=["waiting"])
-    return False
+        else:
+            call.save(update_fields=["waiting"])
 
 
 def _claim_key(call: ApiCall) -> ApiCall | None:
