@@ -10,6 +10,8 @@ Scenarios, each printing its figures:
   crash   kill -9 the worker with 50 running and 200 queued, then start it again
   push    stored-to-shown delay on an open page (server-sent event, then the card)
   batch   a 64-image batch (8 prompts × 8 seeds) through the batch form, provider 2 s
+  bomb    a batch line of `{a|b}` 60 times (2**60 prompts): answer time, and the web workers' memory
+  outage  PostgreSQL stopped 10 s with 8 generations at the provider (4 s): outcomes, provider requests, worker
 
     make bench                                    # everything
     BENCH_SCENARIOS=burst,push python -m benchmarks.concurrency
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import signal
 import statistics
@@ -39,7 +42,7 @@ import httpx
 from tests.production import ProductionServer, csrf_token, first_group, post_generation
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = os.environ.get("BENCH_SCENARIOS", "burst,queue,api,crash,push,batch").split(",")
+SCENARIOS = os.environ.get("BENCH_SCENARIOS", "burst,queue,api,crash,push,batch,bomb,outage").split(",")
 IMAGE_KB = int(os.environ.get("BENCH_IMAGE_KB", "1024"))
 PORT = int(os.environ.get("BENCH_PORT", "8123"))
 PROVIDER_PORT = PORT + 1
@@ -47,6 +50,7 @@ USERS = 10
 PASSWORD = "bench-password-not-secret"  # noqa: S105 (bench accounts on a throwaway database)
 PREFIX = "bench-concurrency"
 PAGES = ("/", "/gallery/", "/healthz")
+PROVIDER_LATENCY_S = {"api": 10, "crash": 10, "outage": 4}
 
 
 def main() -> None:
@@ -75,7 +79,7 @@ def main() -> None:
         with _fake_provider(latency_s=2):
             _warm_up(server, clients)
         for name in SCENARIOS:
-            with _fake_provider(latency_s=10 if name in ("api", "crash") else 2):
+            with _fake_provider(latency_s=PROVIDER_LATENCY_S.get(name, 2)):
                 SCENARIO_RUNS[name](server, clients, tokens)
             _delete_rows(server)
     finally:
@@ -130,20 +134,46 @@ def queue(server: ProductionServer, clients: list[httpx.Client], tokens: list[st
 
 
 def api(server: ProductionServer, clients: list[httpx.Client], tokens: list[str]) -> None:
+    """Pages are timed before the calls (the same machine, the same moment: what the rest of it costs), then while
+    the calls are queued, while all of them wait on the provider, and while they are answered."""
+    answered_at: list[float] = []
+
     def call(index: int) -> int:
         body = {"model": "z-image-turbo", "prompt": f"{PREFIX} api {index}", "size": "1024x1024"}
         headers = {"Authorization": f"Bearer {tokens[index % USERS]}"}
-        return httpx.post(
+        status = httpx.post(
             f"{server.url}/v1/images/generations", json=body, headers=headers, timeout=120
         ).status_code
+        answered_at.append(time.perf_counter())
+        return status
 
+    with _PageTimer(clients[0]) as before:
+        time.sleep(10)
     started = time.perf_counter()
     with _PageTimer(clients[0]) as pages, ThreadPoolExecutor(max_workers=100) as pool:
-        statuses = Counter(pool.map(call, range(100)))
+        results = pool.map(call, range(100))
+        _wait_for(
+            server,
+            "SELECT count(*) = 100 AND count(*) FILTER (WHERE status = 'queued') = 0 "
+            "FROM generations_generation WHERE prompt LIKE %s",
+        )
+        all_waiting = time.perf_counter()
+        statuses = Counter(results)
+    first_answer = min(answered_at)
     print("\napi: 100 concurrent /v1/images/generations calls (10 tokens), provider 10 s")
     print(f"  answers                                    {dict(statuses)} (target all 200)")
     print(f"  all answered after                         {(time.perf_counter() - started) * 1000:8.0f} ms")
+    print("  before the calls:")
+    before.report()
+    print("  meanwhile:")
     pages.report()
+    for phase, since, until in (
+        ("until all 100 are at the provider", started, all_waiting),
+        ("then until the first answer", all_waiting, first_answer),
+        ("while the 100 are answered", first_answer, math.inf),
+    ):
+        print(f"  {phase}:")
+        pages.report(since=since, until=until)
 
 
 def crash(server: ProductionServer, clients: list[httpx.Client], tokens: list[str]) -> None:
@@ -248,6 +278,78 @@ def batch(server: ProductionServer, clients: list[httpx.Client], tokens: list[st
     print(f"  queue wait, median / p95                   {figures['queue_wait']}")
 
 
+def bomb(server: ProductionServer, clients: list[httpx.Client], tokens: list[str]) -> None:
+    client = clients[0]
+    line = f"{PREFIX} " + "{a|b}" * 60
+    data = {"prompts": line, "seed_count": "4", "sizes": "1024x1024", "extend": "off"}
+    assert server.web is not None
+    master = server.web.pid
+    web_workers = [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+    before = [_rss_mb(pid) for pid in web_workers]
+    times: dict[str, list[float]] = {"/batch/preview/": [], "/batch/": []}
+    for _ in range(20):
+        for path, answered in times.items():
+            started = time.perf_counter()
+            response = client.post(path, data=data)
+            answered.append((time.perf_counter() - started) * 1000)
+            if "more than 100 prompts" not in response.text:
+                raise SystemExit(f"{path} did not refuse the line: {response.status_code}")
+    after = [_rss_mb(pid) for pid in web_workers]
+    print(f"\nbomb: a batch line of {{a|b}} 60 times ({len(line)} characters, 2**60 prompts), 20 times each")
+    for path, answered in times.items():
+        answered.sort()
+        print(
+            f"  POST {path:15} refused, median / p95     {_p(answered, 0.5):8.1f} / {_p(answered, 0.95):.1f} ms (target < 50 ms)"
+        )
+    print(
+        f"  web workers' RSS before / after            {', '.join(f'{b:.0f} / {a:.0f} MB' for b, a in zip(before, after, strict=True))}"
+    )
+
+
+def outage(server: ProductionServer, clients: list[httpx.Client], tokens: list[str]) -> None:
+    client = clients[0]
+    worker = server.workers[-1]
+    for index in range(8):
+        post_generation(client, client.headers["X-CSRFToken"], f"{PREFIX} outage {index}")
+    _wait_for(
+        server, "SELECT count(*) = 8 FROM generations_generation WHERE prompt LIKE %s AND status = 'running'"
+    )
+    server.database_server.stop()
+    stopped = time.monotonic()
+    started = time.perf_counter()
+    ready = httpx.get(f"{server.url}/readyz", timeout=30)
+    ready_ms = (time.perf_counter() - started) * 1000
+    time.sleep(max(10 - (time.monotonic() - stopped), 0))
+    server.database_server.ensure_running()
+    back_at = time.time()
+    rows = _wait_until_final(server, 8, _PeakMemory(worker.pid), timeout_s=120)
+    recorded_s = max(float(row[4]) for row in rows) - back_at
+    [[requests]] = (
+        server.database()
+        .execute("SELECT sum(attempts) FROM generations_generation WHERE prompt LIKE %s", [f"{PREFIX} %"])
+        .fetchall()
+    )
+    print("\noutage: PostgreSQL stopped 10 s with 8 generations at the provider (4 s), then started again")
+    print(
+        f"  outcomes                                   {dict(Counter(row[0] for row in rows))} (target 8 succeeded)"
+    )
+    print(f"  provider requests                          {requests:8d} (target 8)")
+    print(f"  last outcome recorded after the restart    {recorded_s * 1000:8.0f} ms")
+    print(
+        f"  the same worker process still running      {worker.poll() is None and server.workers[-1] is worker}"
+    )
+    print(
+        f"  /readyz while it was down                  {ready.status_code} in {ready_ms:.0f} ms (target 503 within 2 s)"
+    )
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 SCENARIO_RUNS: dict[str, Callable] = {
     "burst": burst,
     "queue": queue,
@@ -255,6 +357,8 @@ SCENARIO_RUNS: dict[str, Callable] = {
     "crash": crash,
     "push": push,
     "batch": batch,
+    "bomb": bomb,
+    "outage": outage,
 }
 
 
@@ -381,7 +485,13 @@ def _wait_for(server: ProductionServer, condition_sql: str, timeout_s: float = 6
 
 
 def _delete_rows(server: ProductionServer) -> None:
-    server.database().execute("DELETE FROM generations_generation WHERE prompt LIKE %s", [f"{PREFIX} %"])
+    with server.database() as database:
+        database.execute(
+            "DELETE FROM generations_apicall WHERE generation_id IN "
+            "(SELECT id FROM generations_generation WHERE prompt LIKE %s)",
+            [f"{PREFIX} %"],
+        )
+        database.execute("DELETE FROM generations_generation WHERE prompt LIKE %s", [f"{PREFIX} %"])
 
 
 class _PageTimer:
@@ -389,7 +499,7 @@ class _PageTimer:
 
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
-        self.times: dict[str, list[float]] = {path: [] for path in PAGES}
+        self.times: dict[str, list[tuple[float, float]]] = {path: [] for path in PAGES}  # (started, ms)
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run)
 
@@ -406,15 +516,16 @@ class _PageTimer:
             for path in PAGES:
                 started = time.perf_counter()
                 self.client.get(path).raise_for_status()
-                self.times[path].append((time.perf_counter() - started) * 1000)
+                self.times[path].append((started, (time.perf_counter() - started) * 1000))
 
-    def report(self) -> None:
-        for path, times in self.times.items():
-            times.sort()
-            print(
-                f"  GET {path:11} meanwhile, median / p95     {statistics.median(times):8.1f} / {_p(times, 0.95):.1f} ms"
-                f" ({len(times)} requests; target p95 < 100 ms)"
-            )
+    def report(self, *, since: float = 0.0, until: float = math.inf) -> None:
+        for path, timed in self.times.items():
+            times = sorted(ms for started, ms in timed if since <= started < until)
+            if times:
+                print(
+                    f"  GET {path:11} meanwhile, median / p95     {statistics.median(times):8.1f} / {_p(times, 0.95):.1f} ms"
+                    f" ({len(times)} requests; target p95 < 100 ms)"
+                )
 
 
 class _PeakMemory:

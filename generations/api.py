@@ -6,11 +6,14 @@ the token's user, and the reply links to the playground's own permanent copy of 
 
 A failure after the provider was asked may have been billed, so it answers `x-should-retry: false`, which the
 official OpenAI SDKs obey (they otherwise retry 5xx twice): one failed call is one provider request. Refusals
-made before anything was queued (limits, a full queue) carry `Retry-After` instead.
+made before anything was queued (limits, a full queue) carry `Retry-After` instead. A call that repeats an
+earlier one (its Idempotency-Key, or an SDK's retry after a dropped connection) gets the earlier one's outcome
+(services/idempotency.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from dataclasses import dataclass
@@ -21,6 +24,7 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from generations.api_fields import unknown_field
 from generations.domain import (
     DEFAULT_SIZE,
     SEED_RULE,
@@ -30,14 +34,22 @@ from generations.domain import (
     validate_prompt,
     validate_seed,
 )
-from generations.models import Generation, GenerationSource, GenerationStatus
+from generations.models import Generation, GenerationStatus
 from generations.permissions import MAY_NOT_GENERATE, may_generate
-from generations.services.lifecycle import generation_cancel, generation_create, generation_wait
+from generations.services.idempotency import (
+    MAX_KEY_CHARS,
+    IdempotencyKeyReused,
+    api_call_begin,
+    api_call_leave,
+)
+from generations.services.lifecycle import generation_wait
 from generations.services.limits import GenerationRefused
 from generations.services.tokens import api_token_user
-from lib.db import database_sync_to_async
+from lib.db import database_calls_in_parallel, database_sync_to_async
+from lib.untrusted_text import text_problem
 
 DO_NOT_RETRY = {"x-should-retry": "false"}
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,28 +76,57 @@ def models(request: HttpRequest) -> JsonResponse:
         _authenticate(request, method="GET")
     except ApiError as err:
         return api_error_response(err)
-    model = {"id": settings.ZIMAGE_MODEL, "object": "model", "created": 0, "owned_by": "z-image-playground"}
-    return JsonResponse({"object": "list", "data": [model]})
+    return JsonResponse({"object": "list", "data": [_model_object()]})
+
+
+@csrf_exempt
+def model(request: HttpRequest, model_id: str) -> JsonResponse:
+    try:
+        _authenticate(request, method="GET")
+        if model_id != settings.ZIMAGE_MODEL:
+            raise ApiError(
+                ErrorCode.MODEL_NOT_FOUND, f"The model `{model_id}` does not exist.", param="model"
+            )
+    except ApiError as err:
+        return api_error_response(err)
+    return JsonResponse(_model_object())
+
+
+def _model_object() -> dict:
+    return {"id": settings.ZIMAGE_MODEL, "object": "model", "created": 0, "owned_by": "z-image-playground"}
 
 
 @csrf_exempt
 async def image_generations(request: HttpRequest) -> JsonResponse:
+    # A hundred calls may wait at once: their database steps run on a few threads of their own, not on the one
+    # thread where Django runs every sync view and middleware hook under ASGI (the site's pages queued behind them).
+    with database_calls_in_parallel():
+        return await _image_generation(request)
+
+
+async def _image_generation(request: HttpRequest) -> JsonResponse:
     try:
         user = await database_sync_to_async(_authenticate)(request, method="POST")
         image_request = _parse(request.body)
-        generation = await database_sync_to_async(generation_create)(
-            parameters=image_request.parameters, user=user, source=GenerationSource.API
+        public_id = await database_sync_to_async(api_call_begin)(
+            user=user, parameters=image_request.parameters, body=request.body, **_repeat_markers(request)
         )
     except ApiError as err:
         return api_error_response(err)
+    except IdempotencyKeyReused as err:
+        return api_error_response(ApiError(err.code, str(err), param=IDEMPOTENCY_KEY_HEADER))
     except GenerationRefused as err:
         return api_error_response(
             ApiError(err.code, err.user_message, **{"Retry-After": str(err.retry_after_s)})
         )
-    generation = await generation_wait(public_id=generation.public_id, timeout_s=settings.API_WAIT_S)
+    try:
+        generation = await generation_wait(public_id=public_id, timeout_s=settings.API_WAIT_S)
+    finally:
+        # Answered, out of time, or gone (a disconnect cancels this view): the last caller to leave a generation
+        # still queued cancels it, so that it never reaches the provider.
+        await asyncio.shield(database_sync_to_async(api_call_leave)(public_id=public_id))
     if generation.is_queued:
-        # Never sent to the provider: cancelling is free, and the caller may simply try again later.
-        await database_sync_to_async(generation_cancel)(generation=generation)
+        # Never sent to the provider: cancelled for free, and the caller may simply try again later.
         return api_error_response(
             ApiError(
                 ErrorCode.QUEUE_TIMEOUT,
@@ -137,6 +178,20 @@ def _authenticate(request: HttpRequest, *, method: str) -> User:
     return user
 
 
+def _repeat_markers(request: HttpRequest) -> dict:
+    """What says that a call may repeat an earlier one: its Idempotency-Key, or an official SDK's retry count."""
+    key = request.headers.get(IDEMPOTENCY_KEY_HEADER, "").strip()
+    if len(key) > MAX_KEY_CHARS or text_problem(key):
+        raise ApiError(
+            ErrorCode.INVALID_REQUEST,
+            f"An Idempotency-Key is text of at most {MAX_KEY_CHARS} characters.",
+            param=IDEMPOTENCY_KEY_HEADER,
+        )
+    retries = request.headers.get("x-stainless-retry-count", "")  # "0" on a first attempt
+    sdk_retry = retries.isascii() and retries.isdigit() and retries.strip("0") != ""
+    return {"idempotency_key": key, "sdk_retry": sdk_retry}
+
+
 def _parse(raw: bytes) -> ApiImageRequest:
     """Validate a request body as the provider does (docs/provider-api.md), by the same rules as the form
     (generations/domain.py); raise ApiError on the first problem."""
@@ -152,6 +207,12 @@ def _parse(raw: bytes) -> ApiImageRequest:
         raise ApiError(
             ErrorCode.MODEL_NOT_FOUND, f"The model `{body.get('model')}` does not exist.", param="model"
         )
+    parameters = body.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise ApiError(ErrorCode.INVALID_PARAMETERS, "parameters must be an object.", param="parameters")
+    if unknown := unknown_field(body, parameters, model=settings.ZIMAGE_MODEL):
+        param, message = unknown
+        raise ApiError(ErrorCode.UNKNOWN_PARAMETER, message, param=param)
     prompt = body.get("prompt")
     try:
         prompt = validate_prompt(prompt if isinstance(prompt, str) else "")
@@ -171,9 +232,6 @@ def _parse(raw: bytes) -> ApiImageRequest:
             "response_format must be url or b64_json.",
             param="response_format",
         )
-    parameters = body.get("parameters") or {}
-    if not isinstance(parameters, dict):
-        raise ApiError(ErrorCode.INVALID_PARAMETERS, "parameters must be an object.", param="parameters")
     seed = parameters.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise ApiError(ErrorCode.INVALID_SEED, SEED_RULE, param="parameters.seed")

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -23,9 +24,16 @@ from generations.batch_plan import (
     value_label,
 )
 from generations.forms import BatchForm
-from generations.http import HtmxHttpRequest, generating_allowed, htmx_redirect, login_required_if_configured
+from generations.http import (
+    HtmxHttpRequest,
+    generating_allowed,
+    htmx_redirect,
+    login_required_if_configured,
+    maker_session,
+    may_change,
+)
 from generations.models import Batch, Generation
-from generations.selectors import batch_progress, latest_cells
+from generations.selectors import batch_progress, latest_cells, with_silent_workers_shown
 from generations.services.batch_files import batch_comparison, batch_grid_png, batch_zip
 from generations.services.batches import batch_cancel, batch_create, batch_retry_failed, batch_run_again
 from generations.services.limits import GenerationRefused
@@ -48,7 +56,10 @@ def _batch_submit(request: HtmxHttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             batch = batch_create(
-                plan=form.cleaned_data["plan"], prompts_text=form.cleaned_data["prompts"], user=request.user
+                plan=form.cleaned_data["plan"],
+                prompts_text=form.cleaned_data["prompts"],
+                user=request.user,
+                maker_session=maker_session(request),
             )
         except GenerationRefused as err:
             form.add_error(None, err.user_message)
@@ -61,8 +72,12 @@ def _batch_submit(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_POST
+@login_required_if_configured
 def batch_preview(request: HtmxHttpRequest) -> HttpResponse:
-    """What the form as it stands would make, and cost, or why it would be refused."""
+    """What the form as it stands would make, and cost, or why it would be refused.
+
+    The form's own helper: with REQUIRE_LOGIN on, only signed-in people see the form, so only they may ask.
+    """
     form = BatchForm(request.POST)
     return render(request, "generations/batch_new.html#batch-summary", {"form": form})
 
@@ -113,6 +128,7 @@ def batch_progress_view(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_safe
 def batch_cell(request: HttpRequest, public_id: str) -> HttpResponse:
     generation = get_object_or_404(Generation, public_id=public_id, batch__isnull=False)
+    with_silent_workers_shown([generation])
     return render(request, "generations/batch.html#grid-cell", {"cell": generation})
 
 
@@ -120,6 +136,8 @@ def batch_cell(request: HttpRequest, public_id: str) -> HttpResponse:
 @login_required_if_configured
 def batch_cancel_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
+    if not may_change(request, batch):
+        raise PermissionDenied("Only the person who made a batch (or a staff member) can cancel it.")
     batch_cancel(batch=batch)
     return _back_to(request, batch)
 
@@ -129,7 +147,7 @@ def batch_cancel_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 def batch_retry_failed_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
     try:
-        batch_retry_failed(batch=batch, user=request.user)
+        batch_retry_failed(batch=batch, user=request.user, maker_session=maker_session(request))
     except GenerationRefused as err:
         messages.error(request, err.user_message)
     return _back_to(request, batch)
@@ -140,7 +158,7 @@ def batch_retry_failed_view(request: HtmxHttpRequest, public_id: str) -> HttpRes
 def batch_run_again_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
     try:
-        rerun = batch_run_again(batch=batch, user=request.user)
+        rerun = batch_run_again(batch=batch, user=request.user, maker_session=maker_session(request))
     except GenerationRefused as err:
         messages.error(request, err.user_message)
         return _back_to(request, batch)

@@ -214,6 +214,8 @@ class ErrorCode(StrEnum):
     INVALID_RESPONSE_FORMAT = "invalid_response_format", 400
     INVALID_PARAMETERS = "invalid_parameters", 400
     INVALID_SEED = "invalid_seed", 400
+    UNKNOWN_PARAMETER = "unknown_parameter", 400
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", 422
 
 
 # Failures that end the same way however often the same request is sent again: the provider refused the

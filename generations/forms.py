@@ -6,7 +6,13 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
-from generations.batch_plan import CONFIGURED_MODEL, BatchPlan, draw_seeds, expand_alternatives
+from generations.batch_plan import (
+    CONFIGURED_MODEL,
+    BatchPlan,
+    count_alternatives,
+    draw_seeds,
+    expand_alternatives,
+)
 from generations.domain import (
     DEFAULT_SIZE,
     MAX_PROMPT_CHARS,
@@ -336,17 +342,19 @@ class BatchForm(forms.Form):
         return cleaned
 
     def _prompts(self, text: str) -> list[str]:
-        prompts = list(
-            dict.fromkeys(
-                prompt for line in text.splitlines() for prompt in expand_alternatives(line) if prompt
-            )
-        )
-        if len(prompts) > settings.BATCH_MAX_IMAGES:
+        # Counted before anything is made: `{a|b}` twenty times on one line means a million prompts.
+        lines = list(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
+        cap = settings.BATCH_MAX_IMAGES
+        if count_alternatives(lines, stop_past=cap) > cap:
             self.add_error(
                 "prompts",
-                f"That makes {len(prompts)} prompts; a batch makes at most {settings.BATCH_MAX_IMAGES} images.",
+                f"These lines make more than {cap} prompts (each {{a|b}} multiplies them); "
+                f"a batch makes at most {cap} images.",
             )
-            return prompts
+            return []
+        prompts = list(
+            dict.fromkeys(prompt for line in lines for prompt in expand_alternatives(line) if prompt)
+        )
         if not prompts and text:
             self.add_error("prompts", "Write at least one prompt.")
         for prompt in prompts:

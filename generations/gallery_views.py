@@ -5,17 +5,16 @@ comparison of the tiles they picked."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.http import trigger_client_event
 
 from generations.forms import GalleryFilterForm, GallerySelectionForm, SelectionDeleteForm
-from generations.http import HtmxHttpRequest, login_required_if_configured, may_delete
+from generations.http import HtmxHttpRequest, login_required_if_configured, may_change, our_page_or
 from generations.models import Generation
-from generations.selectors import gallery_page, picked_generations
+from generations.selectors import gallery_page, picked_generations, with_silent_workers_shown
 from generations.services.lifecycle import generations_delete, generations_set_favourite
 
 
@@ -81,6 +80,7 @@ COMPARED_FIELDS = (
 @require_safe
 def generation_tile(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
+    with_silent_workers_shown([generation])
     return render(request, "generations/gallery.html#gallery-tile", {"generation": generation})
 
 
@@ -105,11 +105,11 @@ def gallery_selection(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx:
         return render(request, "generations/selection.html#changed-tiles", {**context, "message": message})
     messages.success(request, message)
-    return redirect(next_url)
+    return HttpResponseRedirect(next_url)
 
 
 def _delete(request: HtmxHttpRequest, generations: list[Generation], next_url: str) -> HttpResponse:
-    deletable = [generation for generation in generations if may_delete(request, generation)]
+    deletable = [generation for generation in generations if may_change(request, generation)]
     confirming = request.method == "POST" and "confirmed" in request.POST
     form = SelectionDeleteForm(
         request.POST if confirming else None, favourites=sum(g.is_favourite for g in deletable)
@@ -122,7 +122,7 @@ def _delete(request: HtmxHttpRequest, generations: list[Generation], next_url: s
             response = render(request, "generations/selection.html#changed-tiles", context)
             return trigger_client_event(response, "gallery-selection-done")
         messages.success(request, message)
-        return redirect(next_url)
+        return HttpResponseRedirect(next_url)
     context = {
         "form": form,
         "operation": "delete",
@@ -141,8 +141,4 @@ def _counted(count: int, what: str) -> str:
 def _next_url(request: HtmxHttpRequest) -> str:
     """The gallery page the reader came from (kept in the form, else its Referer), so they go back to it."""
     candidate = request.POST.get("next") or request.GET.get("next") or request.headers.get("Referer", "")
-    if url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return reverse("generations:gallery")
+    return our_page_or(request, candidate, default=reverse("generations:gallery"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import secrets
 from collections.abc import Callable
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -15,10 +15,12 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, resolve_url
+from django.urls import Resolver404, resolve
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from generations.models import Generation
+from generations.models import MadeByAPerson
 from generations.permissions import MAY_NOT_GENERATE, may_generate
 
 MAKER_SESSION_KEY = "maker_session"
@@ -38,6 +40,24 @@ def htmx_redirect(request: HtmxHttpRequest, to: str | Model) -> HttpResponse:
     """Go to `to` (a URL, a URL name or an object with get_absolute_url): htmx loads it as a whole page."""
     url = resolve_url(to)
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def our_page_or(request: HttpRequest, candidate: str, *, default: str) -> str:
+    """`candidate` (a `next` field, a Referer) when it leads to one of our pages, else `default`.
+
+    Only a path on this host that the URL resolver knows is followed, and only its path and query are kept: a
+    bare word would be taken for a URL name by redirect(), and another host is not ours to send people to.
+    """
+    if not url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return default
+    parts = urlsplit(candidate)
+    try:
+        resolve(parts.path)
+    except Resolver404:
+        return default
+    return urlunsplit(("", "", parts.path, parts.query, ""))
 
 
 def login_required_if_configured[V: Callable[..., HttpResponse]](view: V) -> V:
@@ -74,8 +94,7 @@ def maker_session(request: HttpRequest) -> str:
     return request.session[MAKER_SESSION_KEY]
 
 
-def may_delete(request: HttpRequest, generation: Generation) -> bool:
-    """Whether the person behind `request` (on an open instance, their browser session) may delete `generation`."""
-    return generation.can_be_deleted_by(
-        request.user, maker_session=request.session.get(MAKER_SESSION_KEY, "")
-    )
+def may_change(request: HttpRequest, made: MadeByAPerson) -> bool:
+    """Whether the person behind `request` (on an open instance, their browser session) may cancel or delete
+    `made`, a generation or a batch."""
+    return made.can_be_changed_by(request.user, maker_session=request.session.get(MAKER_SESSION_KEY, ""))

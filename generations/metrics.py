@@ -18,8 +18,10 @@ from generations.selectors import Histogram, OperationsSnapshot, operations_snap
 
 @require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
+    # Compared as bytes: a header may hold any byte (decoded as Latin-1), which compare_digest refuses in a str.
     if settings.METRICS_TOKEN and not hmac.compare_digest(
-        request.headers.get("Authorization", ""), f"Bearer {settings.METRICS_TOKEN}"
+        request.headers.get("Authorization", "").encode("latin-1", "replace"),
+        f"Bearer {settings.METRICS_TOKEN}".encode(),
     ):
         return HttpResponse(
             "Send Authorization: Bearer $METRICS_TOKEN.\n", status=401, content_type="text/plain"

@@ -56,11 +56,34 @@ class GenerationStatus(models.TextChoices):
 
 
 ACTIVE_STATUSES = (GenerationStatus.QUEUED, GenerationStatus.RUNNING)
+INTERRUPTED_MESSAGE = (
+    "The worker making this image stopped before it finished, so the provider may have billed it. "
+    "Retry to make it again."
+)
 
 
 class GenerationSource(models.TextChoices):
     WEB = "web", "Playground"
     API = "api", "API"
+
+
+class MadeByAPerson:
+    """Something a person made (a generation, a batch): who may cancel or delete it."""
+
+    user_id: int | None
+    maker_session: str
+
+    def can_be_changed_by(self, user: User | AnonymousUser, *, maker_session: str = "") -> bool:
+        """Staff change anything, a signed-in user what they made. What was made without signing in (an open
+        instance) only the browser session that made it may change, `maker_session` being that session's id."""
+        if user.is_authenticated and (user.is_staff or self.user_id == user.pk):
+            return True
+        return (
+            not settings.REQUIRE_LOGIN
+            and self.user_id is None
+            and self.maker_session != ""
+            and self.maker_session == maker_session
+        )
 
 
 class GenerationQuerySet(models.QuerySet["Generation"]):
@@ -73,10 +96,7 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
         return self.filter(status=GenerationStatus.RUNNING).update(
             status=GenerationStatus.INTERRUPTED,
             error_code=ErrorCode.INTERRUPTED,
-            error_message=(
-                "The worker making this image stopped before it finished, so the provider may have billed it. "
-                "Retry to make it again."
-            ),
+            error_message=INTERRUPTED_MESSAGE,
             finished_at=timezone.now(),
         )
 
@@ -87,7 +107,7 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
         return self.order_by("-created_at", "-public_id")
 
 
-class Generation(models.Model):
+class Generation(MadeByAPerson, models.Model):
     """One image request and its outcome.
 
     Every change of `status` is announced on the PostgreSQL channel `generation_events` by a trigger (see the
@@ -153,7 +173,7 @@ class Generation(models.Model):
     maker_session = models.CharField(
         max_length=32,
         blank=True,
-        help_text="A random id kept in the browser session that made it: on an open instance, who may delete it.",
+        help_text="A random id kept in the browser session that made it: on an open instance, who may change it.",
     )
     search_vector = models.GeneratedField(
         # English words stemmed; Chinese, Japanese and Korean as character pairs and characters (see search.py).
@@ -209,17 +229,12 @@ class Generation(models.Model):
     def parameters(self) -> GenerationParameters:
         return GenerationParameters(self.prompt, self.width, self.height, self.seed, self.prompt_extend)
 
-    def can_be_deleted_by(self, user: User | AnonymousUser, *, maker_session: str = "") -> bool:
-        """Staff delete any generation, a signed-in user their own. One made without signing in (an open
-        instance) only the browser session that made it may delete, `maker_session` being that session's id."""
-        if user.is_authenticated and (user.is_staff or self.user_id == user.pk):
-            return True
-        return (
-            not settings.REQUIRE_LOGIN
-            and self.user_id is None
-            and self.maker_session != ""
-            and self.maker_session == maker_session
-        )
+    def show_as_interrupted(self) -> None:
+        """Show it (in memory only) as its worker's death will record it: the row itself is closed by the
+        recovery of dead workers, which needs a live worker to run."""
+        self.status = GenerationStatus.INTERRUPTED
+        self.error_code = ErrorCode.INTERRUPTED
+        self.error_message = INTERRUPTED_MESSAGE
 
     @property
     def is_deleted(self) -> bool:
@@ -260,7 +275,7 @@ class Generation(models.Model):
         return Generation.objects.filter(status=GenerationStatus.QUEUED, pk__lt=self.pk).count()
 
 
-class Batch(models.Model):
+class Batch(MadeByAPerson, models.Model):
     """Many generations queued as one, every combination of prompts × seeds × sizes × prompt extend.
 
     Each cell is an ordinary generation linked here; the lists keep the order the grid's rows and columns follow.
@@ -279,6 +294,11 @@ class Batch(models.Model):
         default=list,
         blank=True,
         help_text="The extra models it compares, or [] for the configured model alone.",
+    )
+    maker_session = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="A random id kept in the browser session that made it: on an open instance, who may cancel it.",
     )
     rerun_of = models.ForeignKey(
         "self",
@@ -309,6 +329,38 @@ class Batch(models.Model):
             * len(self.extend_modes)
             * max(len(self.model_names), 1)
         )
+
+
+class ApiCall(models.Model):
+    """A `/v1` image call, kept so that a repeat of it gets the first call's outcome instead of a second paid
+    image: the same `Idempotency-Key` with the same body, or an SDK's retry of the very same bytes after its
+    connection dropped. Kept in PostgreSQL, so every web process sees it.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_calls")
+    idempotency_key = models.CharField(max_length=255, blank=True, help_text="Blank when none was sent.")
+    body_sha256 = models.CharField(max_length=64)
+    generation = models.OneToOneField(
+        Generation, null=True, on_delete=models.CASCADE, related_name="api_call"
+    )
+    waiting = models.PositiveIntegerField(
+        default=1,
+        help_text="Callers waiting for its outcome now: the last to go away cancels it while queued.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="api_call_idempotency_key_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["user", "body_sha256", "-created_at"], name="api_call_body_idx")]
+
+    def __str__(self) -> str:
+        return f"API call {self.pk} of {self.user_id}"
 
 
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.postgres.search import SearchQuery
 from django.db.models import (
@@ -23,7 +24,7 @@ from django.db.models import (
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Extract, TruncDate
 from django.utils import timezone
-from procrastinate.contrib.django.models import ProcrastinateWorker
+from procrastinate.contrib.django.models import ProcrastinateJob, ProcrastinateWorker
 
 from generations.models import ACTIVE_STATUSES, Batch, Generation, GenerationStatus, is_public_id
 from generations.search import search_query_text
@@ -37,6 +38,7 @@ ANY_STATUS = "all"
 # What a gallery tile shows, plus the cursor: the search vector and long provider texts stay in the database.
 TILE_FIELDS = (
     "public_id",
+    "job_id",
     "prompt",
     "width",
     "height",
@@ -116,13 +118,34 @@ def gallery_page(
         )
         # Whether older rows follow is left to the next page, which costs no more than asking now would.
         end_cursor = _encode_cursor(rows[-1]) if rows else None
-        return GalleryPage(generations=rows, next_cursor=end_cursor, end_cursor=end_cursor)
+        return GalleryPage(
+            generations=with_silent_workers_shown(rows), next_cursor=end_cursor, end_cursor=end_cursor
+        )
     rows = list(generations[: page_size + 1])
-    page = rows[:page_size]
+    page = with_silent_workers_shown(rows[:page_size])
     next_cursor = _encode_cursor(page[-1]) if len(rows) > page_size else None
     return GalleryPage(
         generations=page, next_cursor=next_cursor, end_cursor=_encode_cursor(page[-1]) if page else None
     )
+
+
+def with_silent_workers_shown(generations: list[Generation]) -> list[Generation]:
+    """The generations as readers should see them: a running one whose worker stopped heart-beating (it died,
+    with no live worker left to notice) shows as interrupted, with Retry, instead of "Generating…" for ever.
+
+    One query, only when some are running; rows that finished meanwhile are left as read (their next refresh
+    shows them). Generations are changed in memory only.
+    """
+    running = {g.pk: g for g in generations if g.status == GenerationStatus.RUNNING and g.job_id is not None}
+    if running:
+        cutoff = timezone.now() - timedelta(seconds=settings.WORKER_STALLED_AFTER_S)
+        live_jobs = ProcrastinateJob.objects.filter(status="doing", worker__last_heartbeat__gte=cutoff)
+        silent = Generation.objects.filter(pk__in=running, status=GenerationStatus.RUNNING).exclude(
+            job_id__in=live_jobs.values("id")
+        )
+        for pk in silent.values_list("pk", flat=True):
+            running[pk].show_as_interrupted()
+    return generations
 
 
 def picked_generations(*, public_ids: list[str]) -> list[Generation]:
@@ -278,12 +301,17 @@ def latest_cells(batch: Batch) -> dict[int, Generation]:
         .only(*CELL_FIELDS)
         .order_by("cell_index", "pk")
     )
-    return {cell.cell_index: cell for cell in cells if cell.cell_index is not None}
+    return {
+        cell.cell_index: cell
+        for cell in with_silent_workers_shown(list(cells))
+        if cell.cell_index is not None
+    }
 
 
 CELL_FIELDS = (
     "public_id",
     "batch_id",
+    "job_id",
     "cell_index",
     "prompt",
     "width",

@@ -1,6 +1,6 @@
 """The job engine's entry points (procrastinate): making a generation's image, and recovering from dead workers.
 
-Workers run these as async tasks (`bin/worker`, or `manage.py procrastinate worker`), many at once per process.
+Workers run these as async tasks (`bin/worker`, which is `manage.py worker`), many at once per process.
 No task is ever retried by the engine: a generation whose worker died may already have been billed by the
 provider, so it ends `interrupted` and a person decides whether to retry.
 """
@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from procrastinate import JobContext
 from procrastinate.contrib.django import app
@@ -27,7 +29,7 @@ from generations.models import Generation, GenerationStatus
 from generations.provider.client import GeneratedImage
 from generations.provider.config import configured_provider
 from generations.provider.errors import ProviderError
-from lib.db import database_calls_in_parallel, database_sync_to_async
+from lib.db import database_calls_in_parallel, database_sync_to_async, through_database_outage
 from lib.request_log import request_id as request_id_var
 
 logger = logging.getLogger(__name__)
@@ -66,14 +68,14 @@ async def generation_execute(public_id: str, *, cancelled_by_person: Callable[[]
     """Take a queued generation, call the provider, store the image, record the outcome. Never raises a
     ProviderError. Aborted (cancelled by a person, or the worker's shutdown grace ran out), it re-raises the
     CancelledError after closing the row."""
-    generation = await _generation_start(public_id)
+    generation = await _despite_database_outage(public_id, _generation_start, public_id)
     if generation is None:
         return  # cancelled (or closed) before a worker took it: it never reaches the provider
     try:
         outcome = await _make_image(generation)
     except asyncio.CancelledError:
         if not cancelled_by_person():  # a person's cancellation is on the row already
-            await asyncio.shield(_generation_interrupt(generation.pk))
+            await asyncio.shield(_despite_database_outage(public_id, _generation_interrupt, generation.pk))
         raise
     except Exception as err:
         logger.exception("generation %s crashed", generation.public_id)
@@ -82,7 +84,15 @@ async def generation_execute(public_id: str, *, cancelled_by_person: Callable[[]
             "Something went wrong inside the playground. Retry, and tell us if it keeps happening.",
             f"{type(err).__name__}: {err}",
         )
-    await _generation_finish(generation, outcome)
+    await _despite_database_outage(public_id, _generation_finish, generation, outcome)
+
+
+async def _despite_database_outage[R](public_id: str, step: Callable[..., Awaitable[R]], *args: Any) -> R:
+    """`step(*args)`, tried again while the database is away (a restart, a failover) for up to
+    WORKER_DATABASE_OUTAGE_S: an image the provider made, and may have billed, is kept until it can be recorded."""
+    return await through_database_outage(
+        lambda: step(*args), grace_s=settings.WORKER_DATABASE_OUTAGE_S, what=f"generation {public_id}"
+    )
 
 
 async def _make_image(generation: Generation) -> Outcome:
@@ -148,10 +158,13 @@ def _generation_finish(generation: Generation, outcome: Outcome) -> None:
     generation.total_latency_ms = round(
         (generation.finished_at - generation.created_at).total_seconds() * 1000
     )
-    # Only a still-running row is updated: a cancellation meanwhile is not overwritten.
-    updated = Generation.objects.filter(pk=generation.pk, status=GenerationStatus.RUNNING).update(
-        **{field: getattr(generation, field) for field in _RESULT_FIELDS}
-    )
+    # Only a still-running row is updated: a cancellation meanwhile is not overwritten. One that the recovery of
+    # dead workers closed while this worker was cut off from the database (a long outage) gets its image after all.
+    updated = Generation.objects.filter(
+        Q(status=GenerationStatus.RUNNING)
+        | Q(status=GenerationStatus.INTERRUPTED, error_code=ErrorCode.INTERRUPTED),
+        pk=generation.pk,
+    ).update(**{field: getattr(generation, field) for field in _RESULT_FIELDS})
     if updated:
         assert generation.started_at is not None  # set as the job took it (_generation_start)
         logger.info(

@@ -10,6 +10,7 @@ from django.db.models.fields.files import FieldFile
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_cache_control
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_event
 
@@ -27,11 +28,12 @@ from generations.http import (
     htmx_redirect,
     login_required_if_configured,
     maker_session,
-    may_delete,
+    may_change,
+    our_page_or,
 )
 from generations.images import InvalidImageError
 from generations.models import Generation, GenerationStatus, is_public_id
-from generations.selectors import usage_summary
+from generations.selectors import usage_summary, with_silent_workers_shown
 from generations.services.generation_files import generation_download_png, generation_thumbnail
 from generations.services.lifecycle import (
     generation_cancel,
@@ -80,7 +82,9 @@ def generation_new(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_safe
 def generation_card(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    return _render_card(request, get_object_or_404(Generation.objects.live(), public_id=public_id))
+    generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
+    with_silent_workers_shown([generation])
+    return _render_card(request, generation)
 
 
 @require_GET
@@ -121,9 +125,10 @@ STREAM_RETRY_MS = 2000
 @require_POST
 @login_required_if_configured
 def generation_cancel_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    generation = generation_cancel(
-        generation=get_object_or_404(Generation.objects.live(), public_id=public_id)
-    )
+    generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
+    if not may_change(request, generation):
+        raise PermissionDenied("Only the person who made a generation (or a staff member) can cancel it.")
+    generation = generation_cancel(generation=generation)
     if request.htmx:
         return _render_card(request, generation)
     return redirect(generation)
@@ -131,13 +136,9 @@ def generation_cancel_view(request: HtmxHttpRequest, public_id: str) -> HttpResp
 
 def _render_card(request: HtmxHttpRequest, generation: Generation) -> HttpResponse:
     """A card as htmx refreshes it: the large one of a detail page (`?large=1`) carries its page's actions."""
-    large = request.GET.get("large") == "1"
-    context = {
-        "generation": generation,
-        "large": large,
-        "can_delete": large and may_delete(request, generation),
-    }
-    return render(request, "generations/card.html", context)
+    return render(
+        request, "generations/card.html", {"generation": generation, "large": request.GET.get("large") == "1"}
+    )
 
 
 @require_safe
@@ -145,9 +146,9 @@ def generation_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     generation = get_object_or_404(Generation.objects.select_related("user", "batch"), public_id=public_id)
     if generation.is_deleted:
         return render(request, "generations/deleted.html", {"generation": generation}, status=410)
+    with_silent_workers_shown([generation])
     context = {
         "generation": generation,
-        "can_delete": may_delete(request, generation),
         "snippets": generation_request_snippets(generation=generation, base_url=settings.ZIMAGE_BASE_URL),
     }
     return render(request, "generations/detail.html", context)
@@ -180,7 +181,7 @@ def generation_favourite(request: HtmxHttpRequest, public_id: str) -> HttpRespon
 @login_required_if_configured
 def generation_delete_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
-    if not may_delete(request, generation):
+    if not may_change(request, generation):
         raise PermissionDenied("Only the person who made a generation (or a staff member) can delete it.")
     form = GenerationDeleteForm(request.POST if request.method == "POST" else None, generation=generation)
     if request.method == "POST" and form.is_valid():
@@ -269,7 +270,8 @@ def _form_with_errors(request: HtmxHttpRequest, form: GenerationForm, *, status:
 def _refused(request: HtmxHttpRequest, err: GenerationRefused, original: Generation) -> HttpResponse:
     messages.error(request, err.user_message)
     if request.htmx:
-        return HttpResponseClientRedirect(request.htmx.current_url or original.get_absolute_url())
+        back = our_page_or(request, request.htmx.current_url or "", default=original.get_absolute_url())
+        return HttpResponseClientRedirect(back)
     return redirect(original)
 
 
@@ -288,6 +290,7 @@ def usage(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@never_cache  # a new token is shown once: no cache, and no Back button, may show it again
 @login_required
 @generating_allowed
 def api_tokens(request: AuthenticatedHttpRequest) -> HttpResponse:
@@ -324,7 +327,7 @@ USAGE_DAYS = 30
 
 
 def _render_home(request: HttpRequest, form: GenerationForm, status: int = 200) -> HttpResponse:
-    generations = list(Generation.objects.live().newest_first()[:RECENT_RESULTS])
+    generations = with_silent_workers_shown(list(Generation.objects.live().newest_first()[:RECENT_RESULTS]))
     context = {
         "form": form,
         "generations": generations,

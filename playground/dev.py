@@ -41,7 +41,7 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 EVERY_INTERFACE = {"0.0.0.0", "::"}  # noqa: S104 (only when a person asks for it with HOST)
 # Folders whose changes the server reloads for (with Python and templates): the project's own, never .venv or var/.
 NOT_SERVED_FOLDERS = {"tests", "benchmarks"}
-# procrastinate's worker says this once it runs; the ready message covers it.
+# `manage.py worker` says this once it runs (as procrastinate's own worker command does); the ready message covers it.
 WORKER_STARTED = "Launching a worker on "
 _APPLIED_MIGRATION = re.compile(r"^\s+Applying \S+\.\.\. OK", re.MULTILINE)
 
@@ -269,7 +269,7 @@ def _output_of(command: subprocess.Popen) -> str | None:
 
 def _start_worker(started: threading.Event) -> subprocess.Popen:
     """The job worker, its messages relayed but for the one that says it started: that one sets `started`."""
-    worker = _spawn(sys.executable, "manage.py", "procrastinate", "worker", stderr=subprocess.PIPE)
+    worker = _spawn(sys.executable, "manage.py", "worker", stderr=subprocess.PIPE)
 
     def relay(messages: IO[str]) -> None:
         for line in messages:

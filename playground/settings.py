@@ -140,11 +140,16 @@ else:
     DATABASES = {"default": EmbeddedPostgres(VAR_DIR / "pgdata").database_settings()}
 # A pool per process (psycopg_pool): PostgreSQL forks a process per new connection, and requests hold one only
 # while they run. Each connection is checked as it is handed out, so a restarted database costs no request.
+# A pool that cannot connect tries again after 1, 2, 4, 8 … s; giving up after a few seconds instead starts a
+# fresh try at the next request, so that a database back after an outage is used at once (with the default of
+# five minutes, pages waited up to 46 s after a restart for the pool's next try, and timed out).
+DATABASE_RECONNECT_TIMEOUT_S = 5.0
 DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
     "min_size": 2,
     "max_size": envint("DATABASE_POOL_SIZE", 20),
     "timeout": 10,
     "check": ConnectionPool.check_connection,
+    "reconnect_timeout": DATABASE_RECONNECT_TIMEOUT_S,
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -335,6 +340,9 @@ PROCRASTINATE_WORKER_DEFAULTS = {
 }
 # A worker whose last heartbeat is older than this is dead: its running generations end interrupted.
 WORKER_STALLED_AFTER_S = envfloat("WORKER_STALLED_AFTER_S", 30.0)
+# While the database is away (a restart, a failover), a worker keeps what it made and tries again for this long
+# before it gives up and exits with status 1.
+WORKER_DATABASE_OUTAGE_S = envfloat("WORKER_DATABASE_OUTAGE_S", 300.0)
 PROCRASTINATE_WORKER_DEFAULTS["stalled_worker_timeout"] = WORKER_STALLED_AFTER_S
 # How long the API waits for a generation, queue included, before answering without it.
 API_WAIT_S = envfloat("API_WAIT_S", ZIMAGE_DEADLINE_S + 120)

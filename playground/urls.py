@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("metrics", metrics.metrics, name="metrics"),
     path("v1/models", api.models, name="api-models"),
+    path("v1/models/<str:model_id>", api.model, name="api-model"),
     path("v1/images/generations", api.image_generations, name="api-image-generations"),
     path("", include("generations.urls")),
     path("", include("judging.urls")),

@@ -21,9 +21,9 @@ from django.db import connection, connections
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 from procrastinate.contrib.django import app as job_engine
 from procrastinate.contrib.django.utils import connector_params
-from procrastinate.psycopg_connector import PsycopgConnector
 
 from generations.provider.client import HttpProvider
+from lib.db import OutageTolerantConnector
 from playground.embedded_postgres import EmbeddedPostgres
 from tests.fake_provider import TIMEOUT_FAULT_S, FakeProvider
 from tests.identity_provider import CLIENT_ID, CLIENT_SECRET, IdentityProvider, node_missing
@@ -249,10 +249,14 @@ def worker_concurrency() -> int:
 def worker(transactional_db, worker_concurrency: int) -> Iterator[None]:
     """A real job worker (procrastinate over the test database, LISTEN/NOTIFY included) in a thread.
 
-    Its tasks run exactly as under `manage.py procrastinate worker`; only the process is shared with the tests.
+    Its tasks run exactly as under `manage.py worker`; only the process is shared with the tests.
     """
     connection_options = connector_params() | {"application_name": TEST_WORKER}
-    worker_app = job_engine.with_connector(PsycopgConnector(kwargs=connection_options))
+    worker_app = job_engine.with_connector(
+        OutageTolerantConnector(
+            kwargs=connection_options, outage_grace_s=django_settings.WORKER_DATABASE_OUTAGE_S
+        )
+    )
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     stop = asyncio.Event()

@@ -96,9 +96,56 @@ def test_it_answers_b64_json_when_asked(api):
     assert "revised_prompt" not in reply["data"][0]
 
 
-def test_it_lists_the_model(api):
+def test_it_lists_the_model_and_answers_it_by_id(api):
     client = openai.OpenAI(base_url=api["base_url"], api_key=api["token"])
     assert [model.id for model in client.models.list()] == ["z-image-turbo"]
+    assert client.models.retrieve("z-image-turbo").id == "z-image-turbo"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("dall-e-3")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "param", "message"),
+    [
+        ({"quality": "hd"}, "quality", "Unrecognized request argument supplied: quality."),
+        ({"style": "vivid"}, "style", "Unrecognized request argument supplied: style."),
+        ({"extra_body": {"foo": 1}}, "foo", "Unrecognized request argument supplied: foo."),
+        (
+            {"extra_body": {"parameters": {"seed": 1, "watermark": False}}},
+            "parameters.watermark",
+            "Unrecognized request argument supplied: parameters.watermark.",
+        ),
+        (
+            {"extra_body": {"parameters": {"negative_prompt": "blurry"}}},
+            "parameters.negative_prompt",
+            "z-image-turbo has no negative prompt",
+        ),
+        (
+            {"extra_body": {"negative_prompt": "blurry"}},
+            "negative_prompt",
+            "z-image-turbo has no negative prompt",
+        ),
+    ],
+)
+def test_an_argument_the_model_does_not_take_is_a_400_naming_it_and_nothing_is_billed(
+    api, arguments, param, message
+):
+    client = openai.OpenAI(base_url=api["base_url"], api_key=api["token"])
+
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.images.generate(model="z-image-turbo", prompt="A fox", size="1024x1024", **arguments)
+
+    body = raised.value.body
+    assert isinstance(body, dict)
+    assert body["param"] == param
+    assert body["code"] == "unknown_parameter"
+    assert message in body["message"]
+    assert Generation.objects.count() == 0
+    assert api["fake"].requests == []
+
+
+def test_openais_end_user_field_is_accepted(api):
+    assert post(api, {"model": "z-image-turbo", "prompt": "A fox", "user": "user-1234"}).status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-VIEWS = ("generations.views", "generations.gallery_views", "generations.batch_views", "generations.api")
+VIEWS = (
+    "generations.views",
+    "generations.gallery_views",
+    "generations.batch_views",
+    "generations.api",
+    "generations.api_fields",
+)
 USE_CASES_AND_ABOVE = (
     *VIEWS,
     "generations.http",

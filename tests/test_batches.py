@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import tracemalloc
 import zipfile
 
 import httpx
@@ -13,9 +14,12 @@ from PIL import Image
 from PIL.PngImagePlugin import PngImageFile
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from generations.batch_plan import BatchPlan, expand_alternatives
+from generations.batch_plan import BatchPlan, count_alternatives, expand_alternatives
+from generations.forms import BatchForm
 from generations.models import Batch, Generation, GenerationStatus
+from generations.services.batch_files import CELL_PX, EMPTY_CELL, HEADER_PX, LABEL_PX
 from generations.services.batches import batch_cancel, batch_create, batch_retry_failed, batch_run_again
+from generations.services.lifecycle import generation_delete
 from generations.services.limits import GenerationRefused
 from tests.factories import finish, make_generation
 from tests.fake_provider import SECOND_MODEL
@@ -73,6 +77,50 @@ def test_a_batch_over_the_cap_is_refused_with_the_numbers(client, settings):
 
     assert "3 prompts × 2 seeds × 1 size = 6 images: a batch makes at most 5 images" in page
     assert Batch.objects.count() == Generation.objects.count() == 0
+
+
+BOMB_LINE = "A cat " + "{a|b}" * 60  # 2**60 prompts if they were made; 306 characters
+
+
+def test_alternatives_are_counted_from_the_group_sizes_without_making_them():
+    assert count_alternatives(["A {red|blue} car at {dawn|noon|dusk}", "A lighthouse"], stop_past=100) == 7
+    assert count_alternatives([BOMB_LINE], stop_past=100) == 128, "stops at the first product past the cap"
+
+
+def test_a_line_of_alternatives_past_the_cap_is_refused_without_being_expanded(client):
+    tracemalloc.start()
+    try:
+        form = BatchForm(FORM | {"prompts": BOMB_LINE})
+        valid = form.is_valid()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert not valid
+    assert "These lines make more than 100 prompts" in form.errors["prompts"][0]
+    assert peak < 1_000_000, f"{peak:,} bytes: the prompts were made before they were counted"
+    for route in ("generations:batch-preview", "generations:batch-new"):
+        answer = client.post(reverse(route), FORM | {"prompts": BOMB_LINE})
+        assert answer.status_code in (200, 400)
+        assert "These lines make more than 100 prompts" in answer.text
+    assert Batch.objects.count() == 0
+
+
+def test_identical_lines_count_once(client):
+    summary = client.post(
+        reverse("generations:batch-preview"), FORM | {"prompts": "A lighthouse\n" * 500}
+    ).text
+
+    assert "1 prompt × 2 seeds × 1 size = 2 images" in summary
+
+
+def test_the_preview_needs_sign_in_when_generating_does(client, settings):
+    settings.REQUIRE_LOGIN = True
+
+    answer = client.post(reverse("generations:batch-preview"), FORM | {"prompts": BOMB_LINE})
+
+    assert answer.status_code == 302
+    assert answer.url.startswith(reverse("login"))
 
 
 def test_every_cell_is_recorded_and_queued_in_its_place(client, demo_mode):
@@ -175,6 +223,24 @@ def test_the_composite_png_is_labelled_carries_the_parameters_and_is_made_once(c
     assert parameters["seeds"] == [1, 2]
     assert image.text["Description"] == "2 prompts × 2 seeds × 1 size = 4 images"
     assert second.content == first.content
+
+
+def test_a_deleted_cell_is_blank_in_the_composite_and_the_stale_one_is_removed(client, demo_mode, media_root):
+    batch = make_batch()
+    finish_all(batch)
+    url = reverse("generations:batch-grid-image", args=[batch.public_id])
+    before = client.get(url).content
+    [stale] = (media_root / "grids" / batch.public_id).iterdir()
+    first_cell = batch.cells.get(cell_index=0)
+
+    generation_delete(generation=first_cell)
+
+    assert not stale.exists(), "the composite that showed it is gone"
+    after = client.get(url).content
+    assert after != before
+    centre = (HEADER_PX + CELL_PX // 2, 2 * LABEL_PX + CELL_PX // 2)  # prompts down, seeds across: cell 0
+    assert Image.open(io.BytesIO(before)).getpixel(centre) != EMPTY_CELL
+    assert Image.open(io.BytesIO(after)).getpixel(centre) == EMPTY_CELL
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,24 +1,32 @@
-"""A restarted PostgreSQL costs no failed request once it is back: the pool checks each connection it hands out
-(`check` in settings), so none that the restart closed reaches a request.
+"""A restarted PostgreSQL costs no failed request once it is back, no image the provider made, and no worker.
 
-Under steady load the requests made while the server is down wear out the pool's dead connections themselves;
-after a restart that no request saw (a quiet moment) the pool holds only dead ones, which the check weeds out.
+The pool checks each connection it hands out (`check` in settings), so none that the restart closed reaches a
+request; under steady load the requests made while the server is down wear out the pool's dead connections
+themselves, and after a restart that no request saw (a quiet moment) the check weeds them out. A job worker
+that has the provider's answer keeps it and writes it once the database is back, and the worker itself
+reconnects (tasks.py, lib/db.py). Production mode: gunicorn, bin/worker and their own PostgreSQL.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from django.conf import settings
 from django.db import connections
 from django.urls import reverse
 
 from playground.embedded_postgres import EmbeddedPostgres
+from tests.conftest import free_port
 from tests.factories import make_generation
+from tests.fake_provider import FakeProvider
+from tests.production import ProductionServer, csrf_token, post_generation
 
 LOAD_THREADS = 4
 
@@ -137,3 +145,95 @@ def test_a_restarted_database_costs_no_request_once_it_is_back(asgi_server, reco
     assert load.failed("before") == []
     assert load.failed("back") == []
     assert load.failed("back after a quiet restart") == []
+
+
+OUTAGE_S = 10
+
+
+@pytest.mark.slow
+@pytest.mark.production
+def test_a_database_restart_costs_no_paid_image_no_worker_and_no_page_once_back(
+    tmp_path, fake_provider: FakeProvider, record_property
+):
+    fake_provider.latency_s = 4.0  # the provider answers while the database is away
+    production = ProductionServer(
+        var_dir=tmp_path / "var",
+        port=free_port(),
+        provider_base_url=fake_provider.base_url,
+        provider_key=fake_provider.api_key,
+        REQUIRE_LOGIN="false",
+        ZIMAGE_DEADLINE_S="30",
+    )
+    prompts = [f"Made across a database restart {index}" for index in range(8)]
+    try:
+        production.prepare()
+        production.start()
+        worker = production.workers[0]
+        load = Load(production.url, urls=["/", "/gallery/"])
+        threads = [threading.Thread(target=load.run, args=(offset,), daemon=True) for offset in range(4)]
+        for thread in threads:
+            thread.start()
+        with httpx.Client(base_url=production.url, timeout=30) as client:
+            token = csrf_token(client)
+            for prompt in prompts:
+                post_generation(client, token, prompt)
+            wait_for_sql(
+                production, "SELECT count(*) = 8 FROM generations_generation WHERE status = 'running'"
+            )
+            load.resume("before")
+            load.wait_for(lambda: len(load.answered("before")) >= 20)
+
+            load.begin("down")
+            production.database_server.stop()
+            stopped_at = time.monotonic()
+            ready = httpx.get(f"{production.url}/readyz", timeout=5)
+            time.sleep(max(OUTAGE_S - (time.monotonic() - stopped_at), 0))
+            production.database_server.ensure_running()
+            load.begin("back")
+
+            wait_for_sql(
+                production, "SELECT count(*) = 8 FROM generations_generation WHERE status = 'succeeded'"
+            )
+            load.wait_for(lambda: len(load.answered("back")) >= 100)
+            load.pause()
+        statuses = Counter(
+            status for [status] in production.database().execute("SELECT status FROM generations_generation")
+        )
+        worker_alive = worker.poll() is None and production.workers == [worker]
+    finally:
+        load.stopping.set()
+        load.running.set()
+        production.close()
+
+    requests = Counter(body["prompt"] for body in fake_provider.requests)
+    summary = (
+        f"PostgreSQL stopped {OUTAGE_S} s with 8 generations at the provider: {dict(statuses)}, "
+        f"{sum(requests.values())} provider requests for {len(prompts)} prompts, worker alive: {worker_alive}; "
+        "pages (4 clients): "
+        + ", ".join(
+            f"{phase}: {answered} loads, {failed} failed"
+            for phase, (answered, failed) in load.counts().items()
+        )
+    )
+    print(summary)
+    record_property("database_outage", summary)
+    assert ready.status_code == 503
+    assert ready.json()["database"].startswith("failing")
+    assert statuses == {"succeeded": 8}
+    assert requests == Counter(prompts), "one provider request each"
+    assert worker_alive, "the same worker process, still running"
+    assert load.failed("back") == []
+
+
+def wait_for_sql(production: ProductionServer, condition_sql: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with production.database() as database:
+                row = database.execute(condition_sql).fetchone()
+                if row and row[0]:
+                    return
+        except psycopg.OperationalError:
+            pass  # the database is on its way back
+        time.sleep(0.1)
+    raise AssertionError(f"still not true after {timeout_s} s: {condition_sql}")

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import pytest
 from django.core.files.storage import default_storage
 from django.db import connection
+from django.urls import reverse
 from PIL import Image
 from procrastinate.contrib.django import app as job_engine
 from procrastinate.contrib.django.models import ProcrastinateJob
@@ -204,6 +205,39 @@ def test_a_running_generation_whose_job_ended_without_it_is_interrupted(demo_mod
 
     generation.refresh_from_db()
     assert generation.status == GenerationStatus.INTERRUPTED
+
+
+def running_on_a_worker(generation: Generation, *, heartbeat_age_s: float) -> None:
+    """A running generation whose job a worker took, that worker's last heartbeat `heartbeat_age_s` ago."""
+    Generation.objects.filter(pk=generation.pk).update(status=GenerationStatus.RUNNING)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now() - make_interval(secs => %s)) "
+            "RETURNING id",
+            [heartbeat_age_s],
+        )
+        [worker_id] = cursor.fetchone()
+        cursor.execute(
+            "UPDATE procrastinate_jobs SET status = 'doing', worker_id = %s WHERE id = %s",
+            [worker_id, generation.job_id],
+        )
+
+
+def test_a_silent_workers_running_generation_reads_as_interrupted_with_retry(client, settings, demo_mode):
+    silent, alive = create(prompt="On a dead worker"), create(prompt="On a live worker")
+    running_on_a_worker(silent, heartbeat_age_s=settings.WORKER_STALLED_AFTER_S + 5)
+    running_on_a_worker(alive, heartbeat_age_s=1)
+
+    card = client.get(reverse("generations:card", args=[silent.public_id])).text
+    home = client.get(reverse("generations:home")).text
+
+    assert "Interrupted." in card
+    assert "may have billed it" in card
+    assert f'action="/g/{silent.public_id}/retry/"' in card
+    assert "data-live-card" not in card, "it stops polling"
+    assert "Generating…" in client.get(reverse("generations:card", args=[alive.public_id])).text
+    assert home.count("Generating…") == 1
+    assert Generation.objects.get(pk=silent.pk).status == GenerationStatus.RUNNING, "read, not written"
 
 
 def test_the_demo_provider_draws_the_same_image_for_the_same_prompt_and_seed(demo_mode):

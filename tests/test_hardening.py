@@ -156,7 +156,9 @@ def access_log(caplog):
     """uvicorn's access log, filtered the way gunicorn.conf.py sets it up in each worker."""
     access_logger = logging.getLogger("uvicorn.access")
     filters_before = list(access_logger.filters)
-    runpy.run_path(str(Path(django_settings.BASE_DIR) / "gunicorn.conf.py"))["post_worker_init"](None)
+    runpy.run_path(str(Path(django_settings.BASE_DIR) / "gunicorn.conf.py"))[
+        "access_log_without_query_strings"
+    ]()
     caplog.set_level(logging.INFO, logger="uvicorn.access")
     yield caplog
     access_logger.filters[:] = filters_before

@@ -1,16 +1,18 @@
 """Hostile input gets a clear answer, never a server error, and nothing is recorded half-way.
 
-The walk takes every route from the URL resolver (a route added later is walked without being listed here) and
-sends each hostile value in the path, the query string, an urlencoded form, a multipart form and a JSON body,
-as an anonymous visitor and as a signed-in staff member, to the playground served as in production (ASGI; no
-worker, so that what a request queued stays as it recorded it).
+The walk takes every route from the URL resolver (a route added later is walked without being listed here), plus
+the probes that a middleware answers, and sends each hostile value in the path, the query string, an urlencoded
+form, a multipart form, a JSON body (as values and as a field's name) and each header the playground or its
+middleware reads, as an anonymous visitor and as a signed-in staff member, to the playground served as in
+production (ASGI; no worker, so that what a request queued stays as it recorded it). A generation's routes name
+a real batch cell, a batch's routes its batch.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote_from_bytes
 
 import httpx
@@ -24,7 +26,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils.regex_helper import normalize
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from generations.models import Generation
+from generations.models import Batch, Generation
 from generations.services.generation_files import generation_thumbnail
 from generations.services.tokens import api_token_create
 from lib.untrusted_text import MAX_TEXT_CHARS
@@ -44,6 +46,12 @@ class Hostile:
     @property
     def fits_in_a_url(self) -> bool:
         return len(self.in_url) <= URL_BUDGET
+
+    @property
+    def fits_in_a_header(self) -> bool:
+        """HTTP forbids NUL in a header (clients refuse to send it); longer values are walked, up to the URL's
+        budget (servers refuse longer headers with a 4xx)."""
+        return b"\x00" not in self.raw and len(self.raw) <= URL_BUDGET
 
     @property
     def in_json(self) -> bytes:
@@ -85,6 +93,10 @@ QUERY_FIELDS = {
     "e": "{}",
     "_changelist_filters": "{}",
     "created_at__year": "{}",
+    "x": "{}",
+    "y": "{}",
+    "sort": "{}",
+    "download": "{}",
     "before": "{}",
     "state": "{}",
     "code": "{}",
@@ -122,8 +134,30 @@ FORM_FIELDS = [
     "action",
     "_selected_action",
     "index",
+    "id",
+    "operation",
+    "confirmed",
+    "confirm_favourites",
 ]
 JSON_FIELDS = ["prompt", "size", "response_format", "n"]
+# Every request header that the playground, Django, django-htmx, django-axes or uvicorn reads: each carries the
+# hostile value in a request of its own (NUL cannot be sent in a header: HTTP forbids it).
+HEADERS = {
+    "Authorization": "Bearer {}",
+    "Referer": "http://127.0.0.1/gallery/?q={}",
+    "Cookie": "csrftoken={0}; messages={0}; sessionid={0}",
+    "X-Forwarded-For": "{}",
+    "X-Forwarded-Proto": "{}",
+    "X-Request-ID": "{}",
+    "Idempotency-Key": "{}",
+    "X-Stainless-Retry-Count": "{}",
+    "HX-Request": "{}",
+    "HX-Target": "{}",
+    "HX-Current-URL": "{}",
+}
+WHO = ("anonymous", "staff")
+# The probes are answered by a middleware, before the URL resolver.
+PROBES = ["/healthz", "/readyz"]
 # A value each path parameter takes when another part of the request is the hostile one: a generation's public id
 # is the walk's own generation; other ids name nothing, so that the admin's delete pages delete nobody.
 PATH_VALUES = {"app_label": "generations", "url": "nothing-here/"}
@@ -164,25 +198,29 @@ class Walker:
     server_errors: list[str]
     half_recorded: list[str]
     requests: int = 0
+    places: set[str] = field(default_factory=set)
 
     def path(self, route: Route, **hostile: str) -> str:
         values = {name: PATH_VALUES.get(name, NO_SUCH_ID) for name in route.parameters}
-        if "public_id" in values:
-            values["public_id"] = self.target.public_id
+        batch = self.target.batch
+        ids = batch.public_id if batch and route.template.startswith("/b/") else self.target.public_id
+        values |= {name: ids for name in ("public_id", "other_id") if name in values}
         return route.template % (values | hostile)
 
     def send(self, who: str, route: Route, where: str, value: str, method: str, url: str, **options) -> None:
         cookies = f"csrftoken={CSRF_SECRET}"
         if self.sessions.get(who):
             cookies += f"; sessionid={self.sessions[who]}"
-        headers = {"Cookie": cookies, "X-CSRFToken": CSRF_SECRET} | options.pop("headers", {})
+        headers = {"Cookie": cookies, "X-CSRFToken": CSRF_SECRET}
         if self.api_tokens.get(who):
             headers["Authorization"] = f"Bearer {self.api_tokens[who]}"
+        headers |= options.pop("headers", {})
         before = record_counts()
         with self.http.stream(method, self.base_url + url, headers=headers, **options) as response:
             if not response.headers.get("content-type", "").startswith("text/event-stream"):
                 response.read()
         self.requests += 1
+        self.places.add(where.split(" <")[0])
         case = f"{who} {method} {route.name} ({route.template}) {value} in {where}: {response.status_code}"
         if response.status_code >= 500:
             self.server_errors.append(case)
@@ -246,7 +284,12 @@ def test_it_answers_every_route_with_hostile_input_without_a_server_error(
     target, twin = make_generation(seed=7), make_generation(seed=7)
     for generation in (target, twin):  # the same image and thumbnail: deleting the target leaves its files
         generation_thumbnail(generation=finish(generation))
-    routes = every_route()
+    batch = Batch.objects.create(
+        prompts=[target.prompt], seeds=[target.seed], sizes=[target.size], extend_modes=[False]
+    )
+    Generation.objects.filter(pk=target.pk).update(batch=batch, cell_index=0)
+    target.refresh_from_db()
+    routes = every_route() + [Route(f"probe {path}", path, []) for path in PROBES]
     first_new_pk = (Generation.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
     walker = Walker(
         base_url=asgi_server,
@@ -259,7 +302,7 @@ def test_it_answers_every_route_with_hostile_input_without_a_server_error(
     )
     oversized = b"z" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
 
-    for who in ("anonymous", "staff"):
+    for who in WHO:
         for route in routes:
             for hostile in HOSTILE_VALUES:
                 for parameter in route.parameters if hostile.fits_in_a_url else []:
@@ -302,6 +345,30 @@ def test_it_answers_every_route_with_hostile_input_without_a_server_error(
                     content=body,
                     headers={"Content-Type": "application/json"},
                 )
+                walker.send(
+                    who,
+                    route,
+                    "JSON field name",
+                    hostile.name,
+                    "POST",
+                    walker.path(route),
+                    content=b'{"model": "z-image-turbo", "prompt": "A fox", ' + hostile.in_json + b": 1}",
+                    headers={"Content-Type": "application/json"},
+                )
+                # Each header on its own, once per value: a visitor's GET or a staff member's POST, in turn.
+                headers_now = hostile.fits_in_a_header and HOSTILE_VALUES.index(hostile) % 2 == WHO.index(who)
+                for name, shape in HEADERS.items() if headers_now else ():
+                    walker.send(
+                        who,
+                        route,
+                        f"header {name}",
+                        hostile.name,
+                        "GET" if who == "anonymous" else "POST",
+                        walker.path(route),
+                        headers={
+                            name: shape.encode().replace(b"{}", hostile.raw).replace(b"{0}", hostile.raw)
+                        },
+                    )
             for where, content_type, content in (
                 ("JSON body", "application/json", b"[" * 100_000 + b"]" * 100_000),
                 ("JSON body", "application/json", oversized),
@@ -321,8 +388,9 @@ def test_it_answers_every_route_with_hostile_input_without_a_server_error(
 
     walker.http.close()
     summary = (
-        f"{len(routes)} routes x {len(HOSTILE_VALUES)} hostile values (+ deep JSON, oversized bodies) in path, "
-        f"query, form, multipart form and JSON body, anonymous and staff: {walker.requests} requests, "
+        f"{len(routes)} routes x {len(HOSTILE_VALUES)} hostile values (+ deep JSON, oversized bodies) x "
+        f"{len(walker.places)} places (path, query, form, multipart form, JSON body, JSON field name, "
+        f"{len(HEADERS)} headers), anonymous and staff: {walker.requests} requests, "
         f"{len(walker.server_errors)} server errors, {len(walker.half_recorded)} half-recorded"
     )
     print(summary, *walker.server_errors, *walker.half_recorded, sep="\n")
@@ -419,7 +487,7 @@ def api_post(client: Client, body: bytes, path: str = "/v1/images/generations"):
     return client.generic("POST", path, body, content_type="application/json")
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the API's database steps run on threads of their own
 @pytest.mark.parametrize(
     ("body", "param"),
     [
@@ -442,7 +510,7 @@ def test_the_api_names_the_field_that_is_not_text_and_records_nothing(api_client
     assert Generation.objects.count() == 0
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the API's database steps run on threads of their own
 def test_the_api_answers_deep_json_with_400_instead_of_a_recursion_error(api_client):
     response = api_post(api_client, b"[" * 100_000 + b"]" * 100_000)
 
@@ -450,7 +518,7 @@ def test_the_api_answers_deep_json_with_400_instead_of_a_recursion_error(api_cli
     assert response.json()["error"]["code"] == "invalid_json"
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the API's database steps run on threads of their own
 def test_the_api_answers_an_oversized_body_with_an_openai_shaped_413(api_client, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
 
@@ -461,7 +529,7 @@ def test_the_api_answers_an_oversized_body_with_an_openai_shaped_413(api_client,
     assert Generation.objects.count() == 0
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the API's database steps run on threads of their own
 def test_the_api_names_a_query_parameter_that_is_not_text(api_client):
     response = api_client.get("/v1/models?api_key=%00")
 
@@ -469,7 +537,7 @@ def test_the_api_names_a_query_parameter_that_is_not_text(api_client):
     assert response.json()["error"]["param"] == "api_key"
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the API's database steps run on threads of their own
 def test_an_unknown_api_endpoint_is_an_openai_shaped_404(api_client):
     response = api_client.get("/v1/images/edits")
 

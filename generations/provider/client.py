@@ -12,6 +12,7 @@ import email.utils
 import functools
 import itertools
 import logging
+import math
 import random
 import ssl
 import time
@@ -298,9 +299,11 @@ def _retry_after_s(response: httpx.Response) -> float | None:
     if not value:
         return None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(seconds, 0.0) if math.isfinite(seconds) else None  # "nan" is no wait at all
     try:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -31,9 +31,10 @@ def batch_grid_png(*, batch: Batch, x: str, y: str, share_url: str) -> str:
     """
     plan = BatchPlan.of(batch)
     cells = latest_cells(batch)
-    images = [cells[index].image_sha256 if index in cells else "" for index in range(plan.count)]
+    # A deleted cell is blank, and deleting it makes another key (its row keeps the image's checksum).
+    images = [cells[index].image_sha256 if _shows_image(cells, index) else "" for index in range(plan.count)]
     key = hashlib.sha256(json.dumps([batch.public_id, x, y, images]).encode()).hexdigest()
-    name = f"grids/{key[:2]}/{key}.png"
+    name = f"{_composites_folder(batch)}/{key}.png"
     if default_storage.exists(name):
         return name
     grid = _compose(plan, cells, x, y)
@@ -55,6 +56,25 @@ def batch_grid_png(*, batch: Batch, x: str, y: str, share_url: str) -> str:
         "Software": "Z-Image Playground",
     }
     return default_storage.save(name, ContentFile(png_with_text(buffer.getvalue(), texts)))
+
+
+def batch_composites_delete(*, batch: Batch) -> None:
+    """Remove the batch's composite PNGs, which may show an image that is now deleted; they are made again."""
+    folder = _composites_folder(batch)
+    try:
+        _, names = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in names:
+        default_storage.delete(f"{folder}/{name}")
+
+
+def _composites_folder(batch: Batch) -> str:
+    return f"grids/{batch.public_id}"
+
+
+def _shows_image(cells: dict[int, Generation], index: int) -> bool:
+    return index in cells and cells[index].has_image
 
 
 CELL_PX = 256

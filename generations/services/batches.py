@@ -22,13 +22,18 @@ def batch_create(
     plan: BatchPlan,
     prompts_text: str,
     user: User | AnonymousUser | None = None,
+    maker_session: str = "",
     rerun_of: Batch | None = None,
 ) -> Batch:
-    """Record a batch and all its cells, and queue them, in one transaction; refused whole past any limit."""
+    """Record a batch and all its cells, and queue them, in one transaction; refused whole past any limit.
+
+    `maker_session` is the id kept in the browser session that asked for it (see Batch.can_be_changed_by).
+    """
     owner = user if user is not None and user.is_authenticated else None
     with transaction.atomic():
         batch = Batch.objects.create(
             user=owner,
+            maker_session=maker_session,
             prompts_text=prompts_text,
             prompts=plan.prompts,
             seeds=plan.seeds,
@@ -37,12 +42,14 @@ def batch_create(
             model_names=[model for model in plan.models if model],
             rerun_of=rerun_of,
         )
-        _queue_cells(batch, list(plan.cells()), owner)
+        _queue_cells(batch, list(plan.cells()), owner, maker_session)
         generation_limits_check(user=owner, count=plan.count)
     return batch
 
 
-def batch_retry_failed(*, batch: Batch, user: User | AnonymousUser | None = None) -> int:
+def batch_retry_failed(
+    *, batch: Batch, user: User | AnonymousUser | None = None, maker_session: str = ""
+) -> int:
     """Queue again the cells whose latest attempt failed or was interrupted (or cancelled); how many."""
     owner = user if user is not None and user.is_authenticated else None
     plan = BatchPlan.of(batch)
@@ -54,25 +61,36 @@ def batch_retry_failed(*, batch: Batch, user: User | AnonymousUser | None = None
             in (GenerationStatus.FAILED, GenerationStatus.INTERRUPTED, GenerationStatus.CANCELLED)
         ]
         if retry:
-            _queue_cells(batch, retry, owner)
+            _queue_cells(batch, retry, owner, maker_session)
             generation_limits_check(user=owner, count=len(retry))
     return len(retry)
 
 
-def batch_run_again(*, batch: Batch, user: User | AnonymousUser | None = None) -> Batch:
+def batch_run_again(
+    *, batch: Batch, user: User | AnonymousUser | None = None, maker_session: str = ""
+) -> Batch:
     """A new batch with exactly the same cells: same prompts, seeds, sizes and prompt extend."""
-    return batch_create(plan=BatchPlan.of(batch), prompts_text=batch.prompts_text, user=user, rerun_of=batch)
+    return batch_create(
+        plan=BatchPlan.of(batch),
+        prompts_text=batch.prompts_text,
+        user=user,
+        maker_session=maker_session,
+        rerun_of=batch,
+    )
 
 
 def batch_cancel(*, batch: Batch) -> int:
-    """Cancel the cells not yet sent to the provider (running ones finish); how many were cancelled."""
+    """Cancel the cells not yet sent to the provider (running ones finish); how many were cancelled.
+
+    The caller has checked that the person may (Batch.can_be_changed_by)."""
     return generations_cancel(generations=batch.cells.filter(status=GenerationStatus.QUEUED))
 
 
-def _queue_cells(batch: Batch, cells: list[Cell], owner: User | None) -> None:
+def _queue_cells(batch: Batch, cells: list[Cell], owner: User | None, maker_session: str) -> None:
     generations_queue(
         parameters=[cell.parameters for cell in cells],
         owner=owner,
+        maker_session=maker_session,
         batch=batch,
         cell_indexes=[cell.index for cell in cells],
         models=[cell.model for cell in cells],

@@ -28,10 +28,12 @@ from generations.models import (
     new_public_id,
 )
 from generations.provider.config import configured_provider
+from generations.selectors import with_silent_workers_shown
+from generations.services.batch_files import batch_composites_delete
 from generations.services.events import GenerationEvent, generation_events
 from generations.services.limits import generation_limits_check
 from generations.tasks import run_generation
-from lib.db import database_sync_to_async
+from lib.db import database_sync_to_async, through_database_outage
 from lib.request_log import request_id
 
 QUEUED_CANCEL_MESSAGE = "Cancelled before it was sent to the provider: nothing was billed."
@@ -51,7 +53,7 @@ def generation_create(
 
     A blank seed is drawn here, because the provider does not report the seed it picks. Raises
     GenerationRefused when a limit is reached, and then nothing is recorded or queued. `maker_session` is the
-    id kept in the browser session that asked for it (see Generation.can_be_deleted_by).
+    id kept in the browser session that asked for it (see Generation.can_be_changed_by).
     """
     owner = user if user is not None and user.is_authenticated else None
     with transaction.atomic():
@@ -141,11 +143,18 @@ def generations_cancel(*, generations: GenerationQuerySet) -> int:
 
 
 async def generation_wait(*, public_id: str, timeout_s: float) -> Generation:
-    """The generation once it is final, or as it stands after `timeout_s`, woken by its status notifications."""
+    """The generation once it is final, or as it stands after `timeout_s`, woken by its status notifications.
+
+    A database restart meanwhile is waited out (within `timeout_s`): the worker records the outcome once it is back.
+    """
     deadline = time.monotonic() + timeout_s
     async with generation_events([public_id]) as events:
         while True:
-            generation = await _generation_by_public_id(public_id)
+            generation = await through_database_outage(
+                lambda: _generation_by_public_id(public_id),
+                grace_s=max(deadline - time.monotonic(), 0),
+                what=f"waiting for generation {public_id}",
+            )
             remaining = deadline - time.monotonic()
             if not generation.is_active or remaining <= 0:
                 return generation
@@ -170,7 +179,9 @@ async def generation_status_changes(
 
 @database_sync_to_async
 def _generation_by_public_id(public_id: str) -> Generation:
-    return Generation.objects.get(public_id=public_id)
+    """The generation as its reader sees it: one whose worker went silent is over (interrupted)."""
+    [generation] = with_silent_workers_shown([Generation.objects.get(public_id=public_id)])
+    return generation
 
 
 @database_sync_to_async
@@ -199,7 +210,8 @@ def generation_set_favourite(*, generation: Generation, favourite: bool) -> Gene
 def generation_delete(*, generation: Generation) -> Generation:
     """Hide a generation for good and remove its files unless another live generation has the same image.
 
-    The row stays (marked deleted) so that its share link can say it was deleted instead of "not found".
+    The row stays (marked deleted) so that its share link can say it was deleted instead of "not found". A
+    batch's composites that may show it go too.
     """
     generation.deleted_at = timezone.now()
     generation.save(update_fields=["deleted_at"])
@@ -207,6 +219,8 @@ def generation_delete(*, generation: Generation) -> Generation:
         name = getattr(generation, field).name
         if name and not Generation.objects.live().filter(**{field: name}).exists():
             default_storage.delete(name)
+    if generation.batch is not None:
+        batch_composites_delete(batch=generation.batch)
     return generation
 
 

@@ -92,6 +92,8 @@ class EmbeddedPostgres:
         """Stop the server (fast: open connections are closed) if it runs."""
         with self._lock():
             if self.is_running():
+                if _as_root():  # a test run started meanwhile makes /tmp/pytest-of-root private again
+                    _pgserver().utils.ensure_prefix_permissions(self.data_dir)
                 self._pg_ctl("stop", "-m", "fast", "-w")
 
     def _initialise(self) -> None:
