@@ -29,7 +29,7 @@ from generations.domain import (
     validate_prompt,
     validate_seed,
 )
-from generations.models import Generation, GenerationSource, GenerationStatus
+from generations.models import Generation, GenerationSource, GenerationStatus, Requester
 from generations.services.lifecycle import generation_cancel, generation_create, generation_wait
 from generations.services.limits import GenerationRefused
 from generations.services.tokens import api_token_user
@@ -72,13 +72,15 @@ async def image_generations(request: HttpRequest) -> JsonResponse:
         user = await database_sync_to_async(_authenticate)(request, method="POST")
         image_request = _parse(request.body)
         generation = await database_sync_to_async(generation_create)(
-            parameters=image_request.parameters, user=user, source=GenerationSource.API
+            parameters=image_request.parameters, requester=Requester.of(user), source=GenerationSource.API
         )
     except ApiError as err:
         return api_error_response(err)
     except GenerationRefused as err:
+        # A spent budget comes back in hours: the SDKs' own retries would only be refused again.
+        no_retry = DO_NOT_RETRY if err.code == ErrorCode.BUDGET_EXCEEDED else {}
         return api_error_response(
-            ApiError(err.code, err.user_message, **{"Retry-After": str(err.retry_after_s)})
+            ApiError(err.code, err.user_message, **{"Retry-After": str(err.retry_after_s)}, **no_retry)
         )
     generation = await generation_wait(public_id=generation.public_id, timeout_s=settings.API_WAIT_S)
     if generation.is_queued:
@@ -189,6 +191,10 @@ def _parse(raw: bytes) -> ApiImageRequest:
 def api_error_response(err: ApiError) -> JsonResponse:
     """The error as OpenAI's APIs send theirs, which the official SDKs turn into their exception classes."""
     error_type = "invalid_request_error" if err.status < 500 else "server_error"
+    if err.code == ErrorCode.BUDGET_EXCEEDED:
+        error_type = (
+            "insufficient_quota"  # OpenAI's type for a spent quota (a 429 the SDKs raise as RateLimitError)
+        )
     payload = {
         "error": {"message": err.message, "type": error_type, "param": err.param, "code": str(err.code)}
     }

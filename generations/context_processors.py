@@ -16,4 +16,5 @@ def provider(request: HttpRequest) -> dict:
         # The host name alone: a gateway's URL may carry a user name and password, or a key in its path.
         "provider_host": (urlsplit(settings.ZIMAGE_BASE_URL).hostname or "") if may_see_host else "",
         "require_login": settings.REQUIRE_LOGIN,
+        "price_currency": settings.PRICE_CURRENCY,
     }

@@ -4,6 +4,7 @@ browser session that stands for a person on an open instance, and a redirect tha
 from __future__ import annotations
 
 import functools
+import ipaddress
 import secrets
 from collections.abc import Callable
 from urllib.parse import quote
@@ -15,7 +16,7 @@ from django.shortcuts import redirect, resolve_url
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from generations.models import Generation
+from generations.models import Generation, Requester
 
 MAKER_SESSION_KEY = "maker_session"
 
@@ -49,6 +50,20 @@ def maker_session(request: HttpRequest) -> str:
     if not request.session.get(MAKER_SESSION_KEY):
         request.session[MAKER_SESSION_KEY] = secrets.token_urlsafe(16)
     return request.session[MAKER_SESSION_KEY]
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The client's IP address. Behind a proxy the ASGI server has already put there the address the proxy
+    forwarded (X-Forwarded-For), and only from the proxies in FORWARDED_ALLOW_IPS: a client cannot name itself."""
+    try:
+        return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")))
+    except ValueError:
+        return None
+
+
+def requester(request: HttpRequest) -> Requester:
+    """Who is asking: the signed-in user or, on an open instance, this browser session at this address."""
+    return Requester.of(request.user, session=maker_session(request), address=client_address(request))
 
 
 def may_delete(request: HttpRequest, generation: Generation) -> bool:

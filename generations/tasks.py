@@ -1,4 +1,5 @@
-"""The job engine's entry points (procrastinate): making a generation's image, and recovering from dead workers.
+"""The job engine's entry points (procrastinate): making a generation's image when its turn at the provider has
+come (generations/pacing.py), granting turns as they free up, and recovering from dead workers.
 
 Workers run these as async tasks (`bin/worker`, or `manage.py procrastinate worker`), many at once per process.
 No task is ever retried by the engine: a generation whose worker died may already have been billed by the
@@ -10,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -24,9 +26,16 @@ from procrastinate.jobs import Status
 from generations.domain import ErrorCode, aspect_ratio
 from generations.images import InvalidImageError, StoredImage, image_store
 from generations.models import Generation, GenerationStatus
+from generations.pacing import (
+    RUN_GENERATION_TASK,
+    generation_requeue_after_rate_limit,
+    turn_end,
+    turns_tidy,
+)
 from generations.provider.client import GeneratedImage
 from generations.provider.config import configured_provider
-from generations.provider.errors import ProviderError
+from generations.provider.errors import ProviderError, ProviderRateLimited, ProviderStatusError
+from generations.provider.pace import NO_ANSWER, AnswerKind, ProviderAnswer
 from lib.db import database_calls_in_parallel, database_sync_to_async
 from lib.request_log import request_id as request_id_var
 
@@ -40,16 +49,30 @@ class Failure:
     detail: str
     request_id: str = ""
     attempts: int = 0  # requests sent to the provider
+    answer: ProviderAnswer = NO_ANSWER  # what the provider's answer said of its limits
 
     @classmethod
     def from_error(cls, err: ProviderError) -> Failure:
-        return cls(err.code, err.user_message, err.detail, err.request_id, err.attempts)
+        kind = AnswerKind.RATE_LIMITED if isinstance(err, ProviderRateLimited) else AnswerKind.OTHER
+        headers = err.rate_limit if isinstance(err, ProviderStatusError) else None
+        return cls(
+            err.code,
+            err.user_message,
+            err.detail,
+            err.request_id,
+            err.attempts,
+            ProviderAnswer(kind, headers),
+        )
+
+    @property
+    def is_rate_limited(self) -> bool:
+        return self.answer.kind == AnswerKind.RATE_LIMITED
 
 
 Outcome = tuple[GeneratedImage, StoredImage] | Failure
 
 
-@app.task(name="generations.run", queue=settings.GENERATION_QUEUE, pass_context=True)
+@app.task(name=RUN_GENERATION_TASK, queue=settings.GENERATION_QUEUE, pass_context=True)
 async def run_generation(context: JobContext, public_id: str, request_id: str = "-") -> None:
     """Make a queued generation's image and record the outcome."""
     token = request_id_var.set(request_id)
@@ -82,7 +105,12 @@ async def generation_execute(public_id: str, *, cancelled_by_person: Callable[[]
             "Something went wrong inside the playground. Retry, and tell us if it keeps happening.",
             f"{type(err).__name__}: {err}",
         )
-    await _generation_finish(generation, outcome)
+    finished: Outcome | None = outcome
+    if isinstance(outcome, Failure) and outcome.is_rate_limited:
+        finished = await _wait_for_next_turn(generation, outcome)
+    if finished is not None:
+        await _generation_finish(generation, finished)
+    await _turn_end(generation, outcome)
 
 
 async def _make_image(generation: Generation) -> Outcome:
@@ -94,23 +122,71 @@ async def _make_image(generation: Generation) -> Outcome:
         stored = await asyncio.to_thread(image_store, result.data)
     except InvalidImageError as err:
         # The provider's requests made this image, so they count as its attempts.
-        return Failure(err.code, err.user_message, err.detail, result.request_id, result.attempts)
+        answer = ProviderAnswer(AnswerKind.SUCCEEDED, result.rate_limit)
+        return Failure(err.code, err.user_message, err.detail, result.request_id, result.attempts, answer)
     return result, stored
+
+
+async def _wait_for_next_turn(generation: Generation, outcome: Failure) -> Failure | None:
+    """A 429 is no failure: the provider ran nothing and billed nothing. The generation goes back to the queue,
+    keeping its place, until the provider's window allows (None). Past PROVIDER_WAIT_MAX_S it fails instead,
+    saying why (the failure is returned)."""
+    wait_s = max(outcome.answer.headers.wait_s if outcome.answer.headers else 0.0, 1.0)
+    retry_at = timezone.now() + timedelta(seconds=wait_s)
+    if retry_at > generation.created_at + timedelta(seconds=settings.PROVIDER_WAIT_MAX_S):
+        minutes = round(settings.PROVIDER_WAIT_MAX_S / 60)
+        return replace(
+            outcome,
+            user_message=(
+                f"The image provider's rate limit kept this image waiting for more than {minutes} minutes "
+                "(PROVIDER_WAIT_MAX_S), so the playground stopped asking. Nothing was billed: retry when it is "
+                "quieter."
+            ),
+        )
+    logger.info("generation %s waits %.1f s for the provider's rate limit", generation.public_id, wait_s)
+    await database_sync_to_async(generation_requeue_after_rate_limit)(
+        generation=generation, retry_at=retry_at
+    )
+    return None
+
+
+async def _turn_end(generation: Generation, outcome: Outcome) -> None:
+    """End the generation's turn at the provider; the turns it frees go to the next in line at once."""
+    if isinstance(outcome, Failure):
+        answer, latency_ms = outcome.answer, None
+    else:
+        result, _ = outcome
+        answer, latency_ms = (
+            ProviderAnswer(AnswerKind.SUCCEEDED, result.rate_limit),
+            result.provider_latency_ms,
+        )
+    await database_sync_to_async(turn_end)(generation_id=generation.pk, answer=answer, latency_ms=latency_ms)
 
 
 @database_sync_to_async
 def _generation_start(public_id: str) -> Generation | None:
     """Take a queued generation: it is running from now on. None when it is no longer queued.
 
-    One statement (the ORM's update() returns no rows): its round trips set the pace at which a burst of jobs
-    reaches the provider.
+    One statement (the ORM's update() returns no rows), which also marks its turn at the provider sent: its round
+    trips set the pace at which a burst of jobs reaches the provider.
     """
     taken = Generation.objects.raw(
-        "UPDATE generations_generation SET status = %s, started_at = %s "
-        "WHERE public_id = %s AND status = %s RETURNING *",
-        [GenerationStatus.RUNNING, timezone.now(), public_id, GenerationStatus.QUEUED],
+        _START, {"running": GenerationStatus.RUNNING, "now": timezone.now(), "public_id": public_id}
     )
     return next(iter(taken), None)
+
+
+_START = """
+WITH taken AS (
+    UPDATE generations_generation SET status = %(running)s, started_at = %(now)s
+     WHERE public_id = %(public_id)s AND status = 'queued'
+ RETURNING *
+), sent AS (
+    UPDATE generations_providerturn SET sent_at = %(now)s
+     WHERE ended_at IS NULL AND generation_id IN (SELECT id FROM taken)
+)
+SELECT * FROM taken
+"""
 
 
 @database_sync_to_async
@@ -230,6 +306,19 @@ def _generation_recover(job_id: int) -> str | None:
             return None
         Generation.objects.filter(pk=generation.pk).interrupt()
     return generation.status
+
+
+@app.periodic(cron="* * * * * *", periodic_id="pace")
+@app.task(
+    name="generations.pace_tick",
+    queue=settings.GENERATION_QUEUE,
+    priority=100,
+    queueing_lock="generations.pace_tick",
+)
+async def pace_tick(timestamp: int) -> None:
+    """Every second, grant the turns that freed up without a turn ending: the minute's window slid, a 429's hold
+    ended, or a generation stopped taking its turn (cancelled, or interrupted after its worker died)."""
+    await database_sync_to_async(turns_tidy)()
 
 
 @database_sync_to_async

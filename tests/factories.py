@@ -7,7 +7,7 @@ from dataclasses import replace
 from django.contrib.auth import get_user_model
 
 from generations.domain import GenerationParameters
-from generations.models import Generation
+from generations.models import Generation, Requester
 from generations.services.lifecycle import generation_create
 from generations.services.tokens import api_token_create
 from generations.tasks import generation_execute
@@ -36,7 +36,7 @@ def make_generation(**fields) -> Generation:
 
 def create_generation(*, user=None, **fields) -> Generation:
     """A generation queued through the service, as the form does: limits checked, its job deferred."""
-    return generation_create(parameters=make_parameters(**fields), user=user)
+    return generation_create(parameters=make_parameters(**fields), requester=Requester.of(user))
 
 
 def finish(generation: Generation) -> Generation:

@@ -13,7 +13,7 @@ from PIL import Image
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from generations.batch_plan import BatchPlan, expand_alternatives
-from generations.models import Batch, Generation, GenerationStatus
+from generations.models import Batch, Generation, GenerationStatus, Requester
 from generations.services.batches import batch_cancel, batch_create, batch_retry_failed, batch_run_again
 from generations.services.limits import GenerationRefused
 from tests.factories import finish, make_generation
@@ -29,11 +29,14 @@ FORM = {
 }
 
 
+ANYONE = Requester(user=None)
+
+
 def make_batch(
-    prompts=("A red bicycle", "A lighthouse"), seeds=(1, 2), sizes=("1024x1024",), extend=(False,), **kwargs
+    prompts=("A red bicycle", "A lighthouse"), seeds=(1, 2), sizes=("1024x1024",), extend=(False,), user=None
 ):
     plan = BatchPlan(list(prompts), list(seeds), list(sizes), list(extend))
-    return batch_create(plan=plan, prompts_text="\n".join(prompts), **kwargs)
+    return batch_create(plan=plan, prompts_text="\n".join(prompts), requester=Requester.of(user))
 
 
 def finish_all(batch: Batch) -> None:
@@ -148,7 +151,7 @@ def test_retrying_failed_cells_puts_new_attempts_in_their_places(client, use_fak
     batch = make_batch(prompts=["Fine", "Broken [fault:503]"], seeds=[1])
     finish_all(batch)
 
-    assert batch_retry_failed(batch=batch) == 1
+    assert batch_retry_failed(batch=batch, requester=ANYONE) == 1
 
     retried = batch.cells.get(status=GenerationStatus.QUEUED)
     assert (retried.prompt, retried.cell_index) == ("Broken [fault:503]", 1)
@@ -196,9 +199,9 @@ def test_running_again_makes_the_same_cells_and_the_comparison_scores_each_pair(
     batch = make_batch()
     finish_all(batch)
     use_fake_provider.image_variant = "a new model"
-    rerun = batch_run_again(batch=batch)
+    rerun = batch_run_again(batch=batch, requester=ANYONE)
     finish_all(rerun)
-    unchanged = batch_run_again(batch=batch)
+    unchanged = batch_run_again(batch=batch, requester=ANYONE)
     use_fake_provider.image_variant = ""
     finish_all(unchanged)
 

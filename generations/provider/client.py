@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import email.utils
 import itertools
 import logging
 import random
@@ -16,7 +15,6 @@ import time
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import httpx
 
@@ -34,10 +32,13 @@ from generations.provider.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from generations.provider.pace import RateLimitHeaders
 
 logger = logging.getLogger(__name__)
 
-RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
+# A 429 is not among them: it goes back to the pace (generations/pacing.py), which waits for the window for the
+# whole cluster rather than one request at a time.
+RETRYABLE_STATUS_CODES = frozenset({408, 500, 502, 503, 504})
 MAX_PROVIDER_TEXT_CHARS = 20_000
 
 
@@ -69,6 +70,7 @@ class GeneratedImage:
     attempts: int
     provider_latency_ms: int
     image_fetch_ms: int = 0
+    rate_limit: RateLimitHeaders | None = None  # what the answer said about the account's limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +90,9 @@ class HttpProvider:
     async def generate(self, parameters: GenerationParameters) -> GeneratedImage:
         """Make one image: POST the request, retrying what is safe within the deadline, then fetch its bytes.
 
-        Connect failures, 408, 429 (honouring Retry-After) and 5xx are retried with backoff; a read timeout
-        is not, because the provider may already have billed the request.
+        Connect failures, 408 and 5xx are retried with backoff; a read timeout is not, because the provider may
+        already have billed the request. A 429 is raised at once (ProviderRateLimited, with the answer's
+        rate-limit headers): the pace of the whole cluster decides when to ask again.
         """
         deadline = time.monotonic() + self.deadline_s
         body = provider_request_body(parameters, model=self.model, response_format=self.response_format)
@@ -120,6 +123,7 @@ class HttpProvider:
             attempts=attempts,
             provider_latency_ms=latency_ms,
             image_fetch_ms=fetch_ms,
+            rate_limit=RateLimitHeaders.parse(response.headers),
         )
 
     async def _post_with_retries(self, body: dict, deadline: float) -> tuple[httpx.Response, int, int]:
@@ -151,8 +155,7 @@ class HttpProvider:
                     return response, attempt, round((time.monotonic() - started) * 1000)
                 error = _status_error(response)
                 if response.status_code in RETRYABLE_STATUS_CODES:
-                    retry_after_s = getattr(error, "retry_after_s", None)
-                    delay = retry_after_s if retry_after_s is not None else _backoff_s(attempt)
+                    delay = _backoff_s(attempt)
             error.attempts = attempt
             if delay is None:
                 raise error
@@ -233,9 +236,14 @@ def _status_error(response: httpx.Response) -> ProviderStatusError:
     status = response.status_code
     request_id = response.headers.get("x-request-id", "")
     message, provider_code = _error_details(response)
-    kwargs = {"status_code": status, "provider_code": provider_code, "request_id": request_id}
+    kwargs = {
+        "status_code": status,
+        "provider_code": provider_code,
+        "request_id": request_id,
+        "rate_limit": RateLimitHeaders.parse(response.headers),
+    }
     if status == 429:
-        return ProviderRateLimited(message, retry_after_s=_retry_after_s(response), **kwargs)
+        return ProviderRateLimited(message, **kwargs)
     if status in (401, 403):
         return ProviderAuthError(message, **kwargs)
     if status >= 500 or status == 408:
@@ -252,21 +260,6 @@ def _error_details(response: httpx.Response) -> tuple[str, str]:
         return f"HTTP {response.status_code} {response.reason_phrase}".strip(), ""
     text = message if isinstance(message, str) and message else f"HTTP {response.status_code}"
     return text[:500], code if isinstance(code, str) else ""
-
-
-def _retry_after_s(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def _parse_result_item(response: httpx.Response, *, request_id: str) -> dict:

@@ -8,6 +8,7 @@ for people that says what was retried.
 from __future__ import annotations
 
 from generations.domain import ErrorCode
+from generations.provider.pace import RateLimitHeaders
 
 
 class ProviderError(Exception):
@@ -73,11 +74,18 @@ class ProviderStatusError(ProviderError):
     """The provider answered with a non-2xx status."""
 
     def __init__(
-        self, detail: str, *, status_code: int, provider_code: str = "", request_id: str = ""
+        self,
+        detail: str,
+        *,
+        status_code: int,
+        provider_code: str = "",
+        request_id: str = "",
+        rate_limit: RateLimitHeaders | None = None,
     ) -> None:
         super().__init__(detail, request_id=request_id)
         self.status_code = status_code
         self.provider_code = provider_code
+        self.rate_limit = rate_limit  # what the answer said about the account's limits
 
 
 class ProviderAuthError(ProviderStatusError):
@@ -94,12 +102,15 @@ class ProviderRejectedError(ProviderStatusError):
 
 
 class ProviderRateLimited(ProviderStatusError):
+    """A 429: the provider did not run the request (nothing was made or billed), so it may be sent again once
+    the account's window allows. The pace decides when (generations/pacing.py)."""
+
     code = ErrorCode.PROVIDER_RATE_LIMITED
     reason = "The image provider is rate limiting us. Wait a moment, then retry."
 
-    def __init__(self, detail: str, *, retry_after_s: float | None, **kwargs) -> None:
-        super().__init__(detail, **kwargs)
-        self.retry_after_s = retry_after_s
+    @property
+    def retry_after_s(self) -> float | None:
+        return self.rate_limit.wait_s if self.rate_limit else None
 
 
 class ProviderUnavailable(ProviderStatusError):

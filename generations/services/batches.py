@@ -7,28 +7,27 @@ grid, so that a retry or a re-run of the batch puts the same request in the same
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
 from generations.batch_plan import BatchPlan, Cell
-from generations.models import Batch, GenerationStatus
+from generations.models import Batch, GenerationStatus, Requester
 from generations.selectors import latest_cells
 from generations.services.lifecycle import generations_cancel, generations_queue
-from generations.services.limits import generation_limits_check
 
 
 def batch_create(
     *,
     plan: BatchPlan,
     prompts_text: str,
-    user: AbstractBaseUser | AnonymousUser | None = None,
+    requester: Requester,
     rerun_of: Batch | None = None,
 ) -> Batch:
-    """Record a batch and all its cells, and queue them, in one transaction; refused whole past any limit."""
-    owner = user if user is not None and user.is_authenticated else None
+    """Record a batch and all its cells, and queue them, in one transaction; refused whole past any limit.
+
+    Its cells wait for their turns at the provider, taking turns with other people's batches."""
     with transaction.atomic():
         batch = Batch.objects.create(
-            user=owner,
+            user=requester.user,
             prompts_text=prompts_text,
             prompts=plan.prompts,
             seeds=plan.seeds,
@@ -36,14 +35,12 @@ def batch_create(
             extend_modes=plan.extend_modes,
             rerun_of=rerun_of,
         )
-        _queue_cells(batch, list(plan.cells()), owner)
-        generation_limits_check(user=owner, count=plan.count)
+        _queue_cells(batch, list(plan.cells()), requester)
     return batch
 
 
-def batch_retry_failed(*, batch: Batch, user: AbstractBaseUser | AnonymousUser | None = None) -> int:
+def batch_retry_failed(*, batch: Batch, requester: Requester) -> int:
     """Queue again the cells whose latest attempt failed or was interrupted (or cancelled); how many."""
-    owner = user if user is not None and user.is_authenticated else None
     plan = BatchPlan.of(batch)
     with transaction.atomic():
         retry = [
@@ -53,14 +50,15 @@ def batch_retry_failed(*, batch: Batch, user: AbstractBaseUser | AnonymousUser |
             in (GenerationStatus.FAILED, GenerationStatus.INTERRUPTED, GenerationStatus.CANCELLED)
         ]
         if retry:
-            _queue_cells(batch, retry, owner)
-            generation_limits_check(user=owner, count=len(retry))
+            _queue_cells(batch, retry, requester)
     return len(retry)
 
 
-def batch_run_again(*, batch: Batch, user: AbstractBaseUser | AnonymousUser | None = None) -> Batch:
+def batch_run_again(*, batch: Batch, requester: Requester) -> Batch:
     """A new batch with exactly the same cells: same prompts, seeds, sizes and prompt extend."""
-    return batch_create(plan=BatchPlan.of(batch), prompts_text=batch.prompts_text, user=user, rerun_of=batch)
+    return batch_create(
+        plan=BatchPlan.of(batch), prompts_text=batch.prompts_text, requester=requester, rerun_of=batch
+    )
 
 
 def batch_cancel(*, batch: Batch) -> int:
@@ -68,10 +66,10 @@ def batch_cancel(*, batch: Batch) -> int:
     return generations_cancel(generations=batch.cells.filter(status=GenerationStatus.QUEUED))
 
 
-def _queue_cells(batch: Batch, cells: list[Cell], owner: AbstractBaseUser | None) -> None:
+def _queue_cells(batch: Batch, cells: list[Cell], requester: Requester) -> None:
     generations_queue(
         parameters=[cell.parameters for cell in cells],
-        owner=owner,
+        requester=requester,
         batch=batch,
         cell_indexes=[cell.index for cell in cells],
     )
