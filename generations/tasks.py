@@ -134,11 +134,12 @@ async def _wait_for_next_turn(generation: Generation, outcome: Failure) -> Failu
     wait_s = max(outcome.answer.headers.wait_s if outcome.answer.headers else 0.0, 1.0)
     retry_at = timezone.now() + timedelta(seconds=wait_s)
     if retry_at > generation.created_at + timedelta(seconds=settings.PROVIDER_WAIT_MAX_S):
-        minutes = round(settings.PROVIDER_WAIT_MAX_S / 60)
+        longest = settings.PROVIDER_WAIT_MAX_S
+        waited = f"{round(longest / 60)} minutes" if longest >= 120 else f"{round(longest)} seconds"
         return replace(
             outcome,
             user_message=(
-                f"The image provider's rate limit kept this image waiting for more than {minutes} minutes "
+                f"The image provider's rate limit kept this image waiting for more than {waited} "
                 "(PROVIDER_WAIT_MAX_S), so the playground stopped asking. Nothing was billed: retry when it is "
                 "quieter."
             ),

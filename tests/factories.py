@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+import httpx
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.test import Client
 
+from generations.batch_plan import BatchPlan
 from generations.domain import GenerationParameters
-from generations.models import Generation, Requester
+from generations.models import Batch, Generation, Requester
+from generations.services.batches import batch_create
 from generations.services.lifecycle import generation_create
 from generations.services.tokens import api_token_create
 from generations.tasks import generation_execute
@@ -53,3 +62,44 @@ def make_user(username: str = "alice", **fields):
 def make_token(user, name: str = "tests") -> str:
     """A personal API token of `user`'s, as its owner copies it once."""
     return api_token_create(user=user, name=name)[1]
+
+
+def make_batch(
+    prompts=("A red bicycle", "A lighthouse"), seeds=(1, 2), sizes=("1024x1024",), extend=(False,), user=None
+) -> Batch:
+    """A batch queued through the service, as the batch form does: every combination of the lists given."""
+    plan = BatchPlan(list(prompts), list(seeds), list(sizes), list(extend))
+    return batch_create(plan=plan, prompts_text="\n".join(prompts), requester=Requester.of(user))
+
+
+def signed_in(base_url: str, user) -> tuple[httpx.Client, str]:
+    """An HTTP client with `user`'s session (or none), and the CSRF token of its home page."""
+    cookies = {}
+    if user is not None:
+        session = Client()
+        session.force_login(user)
+        cookies[settings.SESSION_COOKIE_NAME] = session.cookies[settings.SESSION_COOKIE_NAME].value
+    client = httpx.Client(base_url=base_url, cookies=cookies, timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get("/").text)[1]
+    return client, token
+
+
+def post_at_once(posts: list[tuple[httpx.Client, str, str]]) -> list[int]:
+    """Submit the form once per (client, CSRF token, prompt), all at the same moment; the statuses."""
+    barrier = threading.Barrier(len(posts))
+
+    def post(client: httpx.Client, token: str, prompt: str) -> int:
+        data = {"prompt": prompt, "size": "1024x1024", "csrfmiddlewaretoken": token}
+        barrier.wait()
+        return client.post("/generate/", data=data, headers={"HX-Request": "true"}).status_code
+
+    with ThreadPoolExecutor(max_workers=len(posts)) as pool:
+        return list(pool.map(lambda args: post(*args), posts))
+
+
+def wait_until(condition, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition never held")
+        time.sleep(0.05)

@@ -12,11 +12,11 @@ from django.urls import reverse
 from PIL import Image
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from generations.batch_plan import BatchPlan, expand_alternatives
+from generations.batch_plan import expand_alternatives
 from generations.models import Batch, Generation, GenerationStatus, Requester
-from generations.services.batches import batch_cancel, batch_create, batch_retry_failed, batch_run_again
+from generations.services.batches import batch_cancel, batch_retry_failed, batch_run_again
 from generations.services.limits import GenerationRefused
-from tests.factories import finish, make_generation
+from tests.factories import finish, make_batch, make_generation
 from tests.query_count import count_queries
 
 pytestmark = pytest.mark.django_db
@@ -30,13 +30,6 @@ FORM = {
 
 
 ANYONE = Requester(user=None)
-
-
-def make_batch(
-    prompts=("A red bicycle", "A lighthouse"), seeds=(1, 2), sizes=("1024x1024",), extend=(False,), user=None
-):
-    plan = BatchPlan(list(prompts), list(seeds), list(sizes), list(extend))
-    return batch_create(plan=plan, prompts_text="\n".join(prompts), requester=Requester.of(user))
 
 
 def finish_all(batch: Batch) -> None:

@@ -11,19 +11,32 @@ from generations.domain import UPSTREAM_LIST_PRICE
 
 
 # The queue's fair order: which waiting generation goes next when the provider has a free turn. Single prompts (the
-# form, the API, a retry) go before batch cells; within each, people take turns: each person's first waiting
-# request, then each person's second, and so on, the older first among equals. A person is a user, or on an open
-# instance a browser session. Generations waiting out a 429 keep their place (the pace skips them until then).
+# form, the API, a retry) go before batch cells; within each, people take turns. A person's waiting requests are
+# numbered 1, 2, 3... after the turns they had in the last minute, and the lowest number goes first (the older
+# among equals): a colleague's first cell goes before the next of someone who just had three turns. A person is a
+# user, or on an open instance a browser session. Generations waiting out a 429 keep their place (the pace skips
+# them until then).
 WAITING_TURNS = """
 CREATE VIEW generations_waiting_turns AS
-SELECT id, batch_id IS NOT NULL AS is_batch_cell, next_try_at,
-       row_number() OVER (ORDER BY batch_id IS NOT NULL, person_turn, id) AS turn
-  FROM (SELECT id, batch_id, next_try_at,
-               row_number() OVER (
-                   PARTITION BY batch_id IS NOT NULL, coalesce(user_id::text, maker_session) ORDER BY id
-               ) AS person_turn
-          FROM generations_generation
-         WHERE status = 'queued' AND dispatched_at IS NULL) AS waiting;
+WITH recent_turns AS (
+    SELECT coalesce(g.user_id::text, g.maker_session) AS person, count(*) AS turns
+      FROM generations_providerturn AS t
+      JOIN generations_generation AS g ON g.id = t.generation_id
+     WHERE t.granted_at > now() - interval '61 seconds'
+     GROUP BY 1
+), waiting AS (
+    SELECT id, batch_id, next_try_at, coalesce(user_id::text, maker_session) AS person,
+           row_number() OVER (
+               PARTITION BY batch_id IS NOT NULL, coalesce(user_id::text, maker_session) ORDER BY id
+           ) AS person_turn
+      FROM generations_generation
+     WHERE status = 'queued' AND dispatched_at IS NULL
+)
+SELECT waiting.id, waiting.batch_id IS NOT NULL AS is_batch_cell, waiting.next_try_at,
+       row_number() OVER (
+           ORDER BY waiting.batch_id IS NOT NULL, waiting.person_turn + coalesce(recent_turns.turns, 0), waiting.id
+       ) AS turn
+  FROM waiting LEFT JOIN recent_turns USING (person);
 """
 
 # Everything the limits of one request are checked against, in one round trip, with the locks that make them hold

@@ -45,6 +45,7 @@ class RateLimitHeaders:
     def parse(cls, headers: Mapping[str, str], *, now: datetime | None = None) -> RateLimitHeaders | None:
         """The rate-limit headers of an answer, or None when it carries none. Malformed values are ignored."""
         now = now or datetime.now(UTC)
+        headers = {name.lower(): value for name, value in headers.items()}
         parsed = cls(
             limit=_count(headers.get("x-ratelimit-limit")),
             remaining=_count(headers.get("x-ratelimit-remaining")),
