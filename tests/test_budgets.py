@@ -68,7 +68,9 @@ def test_the_month_and_the_teams_budgets_are_checked_too(priced, settings):
 
     with pytest.raises(GenerationRefused, match=re.escape("of this month's budget of $1.00 is left")):
         create_generation(user=alice)
-    with pytest.raises(GenerationRefused, match=re.escape("$0.01 of the team's monthly budget of $5.00 is left")):
+    with pytest.raises(
+        GenerationRefused, match=re.escape("$0.01 of the team's monthly budget of $5.00 is left")
+    ):
         create_generation(user=bob)
 
 
@@ -137,7 +139,9 @@ def test_the_api_answers_a_spent_budget_with_an_openai_shaped_429_naming_it(clie
     assert response.status_code == 429
     error = response.json()["error"]
     assert (error["type"], error["code"]) == ("insufficient_quota", "budget_exceeded")
-    assert error["message"].startswith("This image would cost about $0.015; $0.01 of today's budget of $0.01 is left")
+    assert error["message"].startswith(
+        "This image would cost about $0.015; $0.01 of today's budget of $0.01 is left"
+    )
     assert response["x-should-retry"] == "false", "the SDKs' retries would only be refused again"
     assert int(response["Retry-After"]) <= 24 * 3600
     assert not Generation.objects.exists()
