@@ -10,6 +10,8 @@ Scenarios, each printing its figures:
   crash   kill -9 the worker with 50 running and 200 queued, then start it again
   push    stored-to-shown delay on an open page (server-sent event, then the card)
   batch   a 64-image batch (8 prompts × 8 seeds) through the batch form, provider 2 s
+  paced   a 100-image batch against an account of 3 at once and 60 a minute, two workers; colleagues' single
+          prompts meanwhile (the other scenarios' fake has no limits, and their pace is raised to match)
 
     make bench                                    # everything
     BENCH_SCENARIOS=burst,push python -m benchmarks.concurrency
@@ -40,7 +42,7 @@ import httpx
 from tests.production import ProductionServer, post_generation
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = os.environ.get("BENCH_SCENARIOS", "burst,queue,api,crash,push,batch").split(",")
+SCENARIOS = os.environ.get("BENCH_SCENARIOS", "burst,queue,api,crash,push,batch,paced").split(",")
 IMAGE_KB = int(os.environ.get("BENCH_IMAGE_KB", "1024"))
 PORT = int(os.environ.get("BENCH_PORT", "8123"))
 PROVIDER_PORT = PORT + 1
@@ -63,6 +65,12 @@ def main() -> None:
         LIMIT_QUEUED_PER_USER="100000",
         MAX_QUEUED_GENERATIONS="100000",
         WORKER_CONCURRENCY="100",
+        # The fake has no account limits but in the paced scenario: the pace's ceilings match it.
+        PROVIDER_MAX_CONCURRENT="100000",
+        PROVIDER_MAX_PER_MINUTE="100000000",
+        BUDGET_USER_DAY="0",
+        BUDGET_USER_MONTH="0",
+        BUDGET_TEAM_MONTH="0",
     )
     try:
         server.prepare()
@@ -76,7 +84,7 @@ def main() -> None:
         with _fake_provider(latency_s=2):
             _warm_up(server, clients)
         for name in SCENARIOS:
-            with _fake_provider(latency_s=10 if name in ("api", "crash") else 2):
+            with _fake_provider(**FAKE_PROVIDERS.get(name, {"latency_s": 2})):
                 SCENARIO_RUNS[name](server, clients, tokens)
             _delete_rows(server)
     finally:
@@ -249,6 +257,98 @@ def batch(server: ProductionServer, clients: list[httpx.Client], tokens: list[st
     print(f"  queue wait, median / p95                   {figures['queue_wait']}")
 
 
+PACED_ACCOUNT = {"max_concurrent": 3, "max_per_minute": 60}
+FAKE_PROVIDERS = {
+    "api": {"latency_s": 10},
+    "crash": {"latency_s": 10},
+    "paced": {"latency_s": 2} | PACED_ACCOUNT,
+}
+
+
+def paced(server: ProductionServer, clients: list[httpx.Client], tokens: list[str]) -> None:
+    """One person's 100-image batch against an account of 3 at once and 60 a minute, on two worker processes;
+    a colleague's single prompt 20 s in (the account busy) and 50 s in (its minute nearly spent)."""
+    pace = {
+        "PROVIDER_MAX_CONCURRENT": str(PACED_ACCOUNT["max_concurrent"]),
+        "PROVIDER_MAX_PER_MINUTE": str(PACED_ACCOUNT["max_per_minute"]),
+    }
+    with _restarted(server, workers=2, **pace):
+        memory = _PeakMemory(server.workers[-1].pid)
+        batch_client, colleague = clients[0], clients[1]
+        data = {
+            "prompts": f"{PREFIX} paced {{{'|'.join('abcdefghij')}}}",
+            "seed_count": "10",
+            "sizes": "1024x1024",
+            "extend": "off",
+        }
+        submitted = time.time()
+        if batch_client.post("/batch/", data=data).status_code != 302:
+            raise SystemExit("the batch was not queued")
+        singles = []
+        for at_s in (20, 50):
+            time.sleep(max(submitted + at_s - time.time(), 0))
+            prompt = f"{PREFIX} colleague at {at_s} s"
+            post_generation(colleague, colleague.headers["X-CSRFToken"], prompt)
+            singles.append(prompt)
+        _wait_until_final(server, 102, memory, timeout_s=300)
+        seen = httpx.get(f"http://127.0.0.1:{PROVIDER_PORT}/stats").json()
+        with server.database() as database:
+            cells = database.execute(
+                "SELECT status, extract(epoch FROM finished_at) FROM generations_generation "
+                "WHERE prompt LIKE %s AND batch_id IS NOT NULL",
+                [f"{PREFIX} paced %"],
+            ).fetchall()
+            waits = dict(
+                database.execute(
+                    "SELECT prompt, extract(epoch FROM started_at - created_at) FROM generations_generation "
+                    "WHERE prompt = ANY(%s)",
+                    [singles],
+                ).fetchall()
+            )
+    succeeded = sum(1 for status, _ in cells if status == "succeeded")
+    last_s = max(float(finished) for _, finished in cells) - submitted
+    share = 100 * seen["rate_limited"] / max(seen["received"], 1)
+    print(
+        "\npaced: a 100-image batch, the account 3 at once and 60 a minute, provider 2 s, two worker processes"
+    )
+    print(
+        f"  cells succeeded                            {succeeded:8d} of {len(cells)} (target 100, 0 failed)"
+    )
+    print(f"  last cell stored after the submit          {last_s * 1000:8.0f} ms (target <= 110000 ms)")
+    print(f"  most in flight at the provider             {seen['max_in_flight']:8d} (target <= 3)")
+    print(
+        f"  most sent in any 60 s, let in / all        {seen['max_accepted_in_any_window']:8d} / "
+        f"{seen['max_received_in_any_window']} (target <= 60)"
+    )
+    print(
+        f"  429s                                       {seen['rate_limited']:8d} of {seen['received']} requests "
+        f"({share:.1f} %, target <= 5 %)"
+    )
+    for prompt in singles:
+        print(
+            f"  {prompt.removeprefix(PREFIX + ' '):42} started {float(waits[prompt]) * 1000:5.0f} ms after queued (target < 3000 ms)"
+        )
+
+
+@contextlib.contextmanager
+def _restarted(server: ProductionServer, *, workers: int, **env: str) -> Iterator[None]:
+    """The web and `workers` workers restarted with `env` for the block, then as before."""
+    before = dict(server.env)
+    server.stop()
+    server.workers.clear()
+    server.env |= env
+    server.start()
+    for _ in range(workers - 1):
+        server.start_worker()
+    try:
+        yield
+    finally:
+        server.stop()
+        server.workers.clear()
+        server.env = before
+        server.start()
+
+
 SCENARIO_RUNS: dict[str, Callable] = {
     "burst": burst,
     "queue": queue,
@@ -256,6 +356,7 @@ SCENARIO_RUNS: dict[str, Callable] = {
     "crash": crash,
     "push": push,
     "batch": batch,
+    "paced": paced,
 }
 
 
@@ -386,7 +487,13 @@ def _wait_for(server: ProductionServer, condition_sql: str, timeout_s: float = 6
 
 
 def _delete_rows(server: ProductionServer) -> None:
-    server.database().execute("DELETE FROM generations_generation WHERE prompt LIKE %s", [f"{PREFIX} %"])
+    with server.database() as database:
+        database.execute(
+            "DELETE FROM generations_providerturn WHERE generation_id IN "
+            "(SELECT id FROM generations_generation WHERE prompt LIKE %s)",
+            [f"{PREFIX} %"],
+        )
+        database.execute("DELETE FROM generations_generation WHERE prompt LIKE %s", [f"{PREFIX} %"])
 
 
 class _PageTimer:
@@ -435,12 +542,18 @@ class _PeakMemory:
 
 
 @contextlib.contextmanager
-def _fake_provider(*, latency_s: float) -> Iterator[None]:
+def _fake_provider(
+    *, latency_s: float, max_concurrent: int | None = None, max_per_minute: int | None = None
+) -> Iterator[None]:
     """The fake provider in its own process, as a remote one would be: its work is not the playground's."""
     command = [
         sys.executable, "-m", "tests.fake_provider", "--port", str(PROVIDER_PORT), "--latency", str(latency_s),
         "--api-key", "bench-key", "--image-padding-kb", str(IMAGE_KB),
     ]  # fmt: skip
+    if max_concurrent:
+        command += ["--max-concurrent", str(max_concurrent)]
+    if max_per_minute:
+        command += ["--max-per-minute", str(max_per_minute)]
     provider = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     provider.stdout.readline()  # it says where it listens once it does
     try:
