@@ -53,7 +53,9 @@ LATENCY_WEIGHT = 0.2  # of each new answer in the moving average that estimates 
 PACE_LOCKED = """
 SELECT concurrency, per_minute, held_until, successes, configured_concurrency, configured_per_minute,
        (SELECT count(*) FROM generations_providerturn WHERE ended_at IS NULL),
-       (SELECT count(*) FROM generations_providerturn WHERE coalesce(sent_at, granted_at) > %(window_since)s)
+       (SELECT count(*) FROM generations_providerturn WHERE coalesce(sent_at, granted_at) > %(window_since)s),
+       (SELECT min(coalesce(sent_at, granted_at)) FROM generations_providerturn
+         WHERE coalesce(sent_at, granted_at) > %(window_since)s)
   FROM generations_providerpace
  WHERE id = %(pace_row)s
    FOR UPDATE
@@ -109,6 +111,17 @@ class _LockedPace:
     pace: Pace
     in_flight: int
     sent_in_window: int
+    window_oldest: datetime | None  # when the oldest request within the window was sent
+
+    def next_opening(self) -> datetime | None:
+        """When time alone frees a turn for any waiting work: a hold ends, or the window's oldest request
+        leaves it. None when only a turn ending can (or nothing is in the way)."""
+        if self.pace.held_until is not None and self.pace.held_until > timezone.now():
+            return self.pace.held_until
+        batch_cells_room = self.pace.per_minute - self.pace.interactive_headroom()
+        if self.window_oldest is not None and self.sent_in_window >= batch_cells_room:
+            return self.window_oldest + WINDOW
+        return None
 
 
 def turns_grant() -> list[GrantedTurn]:
@@ -143,16 +156,19 @@ def turn_end(*, generation_id: int, answer: ProviderAnswer, latency_ms: int | No
 
 
 @transaction.atomic
-def turns_tidy() -> list[GrantedTurn]:
+def turns_tidy() -> datetime | None:
     """End the turns of generations that stopped taking them, forget old ones, and grant what is free: the
-    tick's work (the window sliding and a 429's hold ending free turns without anyone ending one)."""
+    tick's work (the window sliding and a 429's hold ending free turns without anyone ending one). Returns when
+    time alone frees the next turn, if it will."""
     now = timezone.now()
     locked = _pace_locked(now)
     with connection.cursor() as cursor:
         cursor.execute(END_ABANDONED_TURNS, {"now": now})
         abandoned = cursor.rowcount
     ProviderTurn.objects.filter(ended_at__lt=now - FORGET_TURNS_AFTER).delete()
-    return _grant(replace(locked, in_flight=max(locked.in_flight - abandoned, 0)), now)
+    locked = replace(locked, in_flight=max(locked.in_flight - abandoned, 0))
+    granted = _grant(locked, now)
+    return replace(locked, sent_in_window=locked.sent_in_window + len(granted)).next_opening()
 
 
 def generation_requeue_after_rate_limit(*, generation: Generation, retry_at: datetime) -> bool:
@@ -217,8 +233,8 @@ def _pace_locked(now: datetime) -> _LockedPace:
             configured_concurrency=ceilings.concurrency,
             configured_per_minute=ceilings.per_minute,
         )
-    in_flight, sent_in_window = counts
-    return _LockedPace(pace.within(ceilings), in_flight, sent_in_window)
+    in_flight, sent_in_window, window_oldest = counts
+    return _LockedPace(pace.within(ceilings), in_flight, sent_in_window, window_oldest)
 
 
 def _fresh_pace(ceilings: Ceilings) -> ProviderPace:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -309,6 +310,9 @@ def _generation_recover(job_id: int) -> str | None:
     return generation.status
 
 
+MIN_TICK_S = 0.05  # between two grants of one tick, should the clocks of two machines disagree
+
+
 @app.periodic(cron="* * * * * *", periodic_id="pace")
 @app.task(
     name="generations.pace_tick",
@@ -318,8 +322,14 @@ def _generation_recover(job_id: int) -> str | None:
 )
 async def pace_tick(timestamp: int) -> None:
     """Every second, grant the turns that freed up without a turn ending: the minute's window slid, a 429's hold
-    ended, or a generation stopped taking its turn (cancelled, or interrupted after its worker died)."""
-    await database_sync_to_async(turns_tidy)()
+    ended, or a generation stopped taking its turn (cancelled, or interrupted after its worker died). A turn that
+    time frees within the second is granted at that moment, not at the next tick."""
+    tick_ends = time.monotonic() + 1.0
+    while (opening := await database_sync_to_async(turns_tidy)()) is not None:
+        wait_s = max((opening - timezone.now()).total_seconds(), MIN_TICK_S)
+        if time.monotonic() + wait_s >= tick_ends:
+            return
+        await asyncio.sleep(wait_s)
 
 
 @database_sync_to_async

@@ -120,7 +120,9 @@ def test_the_batch_preview_says_what_the_batch_would_cost_and_how_long_it_takes(
     page = client.post(reverse("generations:batch-preview"), data, HTTP_HX_REQUEST="true").text
 
     assert "2 prompts × 12 seeds × 1 size = 24 images, about $0.36." in page
-    assert "At 3 at once and 60 a minute: about 15 s." in page, "8 rounds of 3, 2 s each (the typical latency)"
+    assert "At 3 at once and 60 a minute: about 15 s." in page, (
+        "8 rounds of 3, 2 s each (the typical latency)"
+    )
 
 
 def test_metrics_show_spend_and_the_providers_pace(client, use_fake_provider, settings):
