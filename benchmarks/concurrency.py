@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import signal
 import statistics
 import subprocess
@@ -39,7 +38,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from tests.production import ProductionServer, post_generation
+from tests.production import ProductionServer, csrf_token, first_group, post_generation
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = os.environ.get("BENCH_SCENARIOS", "burst,queue,api,crash,push,batch,paced").split(",")
@@ -200,9 +199,9 @@ def push(server: ProductionServer, clients: list[httpx.Client], tokens: list[str
     client = clients[0]
     token = client.headers["X-CSRFToken"]
     public_ids = [
-        re.search(
+        first_group(
             r'data-live-card="([\w-]+)"', post_generation(client, token, f"{PREFIX} push {index}").text
-        )[1]
+        )
         for index in range(20)
     ]
     shown_at: dict[str, float] = {}
@@ -218,7 +217,7 @@ def push(server: ProductionServer, clients: list[httpx.Client], tokens: list[str
                 shown_at[event["id"]] = time.time()
                 if len(shown_at) == len(public_ids):
                     break
-    finished = dict(
+    finished: dict[str, float] = dict(
         server.database().execute(
             "SELECT public_id, extract(epoch FROM finished_at) FROM generations_generation WHERE public_id = ANY(%s)",
             [public_ids],
@@ -298,7 +297,7 @@ def paced(server: ProductionServer, clients: list[httpx.Client], tokens: list[st
                 "WHERE prompt LIKE %s AND batch_id IS NOT NULL",
                 [f"{PREFIX} paced %"],
             ).fetchall()
-            waits = dict(
+            waits: dict[str, float] = dict(
                 database.execute(
                     "SELECT prompt, extract(epoch FROM started_at - created_at) FROM generations_generation "
                     "WHERE prompt = ANY(%s)",
@@ -413,19 +412,14 @@ async def _send_all(requests: list[bytes], parallel: int) -> Posted:
 def _signed_in(username: str) -> httpx.Client:
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     client = httpx.Client(base_url=f"http://127.0.0.1:{PORT}", timeout=60, limits=limits)
-    page = client.get("/accounts/login/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
+    token = csrf_token(client, "/accounts/login/")
     response = client.post(
         "/accounts/login/", data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token}
     )
     if response.status_code != 302:
         raise SystemExit(f"could not sign in as {username}")
-    client.headers["X-CSRFToken"] = _csrf_token(client)  # fetched once, so that no scenario times it
+    client.headers["X-CSRFToken"] = csrf_token(client)  # fetched once, so that no scenario times it
     return client
-
-
-def _csrf_token(client: httpx.Client) -> str:
-    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get("/").text)[1]
 
 
 def _warm_up(server: ProductionServer, clients: list[httpx.Client]) -> None:
@@ -480,7 +474,8 @@ def _wait_for(server: ProductionServer, condition_sql: str, timeout_s: float = 6
     deadline = time.monotonic() + timeout_s
     with server.database() as database:
         while time.monotonic() < deadline:
-            if database.execute(condition_sql, [f"{PREFIX} %"]).fetchone()[0]:
+            row = database.execute(condition_sql, [f"{PREFIX} %"]).fetchone()
+            if row and row[0]:
                 return
             time.sleep(0.05)
     raise SystemExit(f"still not true after {timeout_s} s: {condition_sql}")
@@ -555,6 +550,7 @@ def _fake_provider(
     if max_per_minute:
         command += ["--max-per-minute", str(max_per_minute)]
     provider = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert provider.stdout is not None
     provider.stdout.readline()  # it says where it listens once it does
     try:
         yield

@@ -131,8 +131,10 @@ def _fill_queue(requester: Requester) -> None:
 
 def _one_turn_done() -> int:
     """One of the generations with a turn has its image: its id, for its turn to end."""
-    done = Generation.objects.filter(prompt__startswith=PREFIX, status=GenerationStatus.QUEUED)
-    done = done.filter(dispatched_at__isnull=False).values_list("pk", flat=True).first()
+    with_turns = Generation.objects.filter(
+        prompt__startswith=PREFIX, status=GenerationStatus.QUEUED, dispatched_at__isnull=False
+    )
+    done = with_turns.values_list("pk", flat=True)[0]
     Generation.objects.filter(pk=done).update(status=GenerationStatus.SUCCEEDED)
     return done
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
@@ -168,13 +170,13 @@ def batch_grid_image(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @require_safe
-def batch_images_zip(request: HttpRequest, public_id: str) -> HttpResponse:
+def batch_images_zip(request: HttpRequest, public_id: str) -> StreamingHttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
     archive = batch_zip(
         batch=batch, share_url_of=lambda generation: request.build_absolute_uri(generation.get_absolute_url())
     )
 
-    async def chunks():
+    async def chunks() -> AsyncIterator[bytes]:
         try:
             while chunk := await sync_to_async(archive.read, thread_sensitive=False)(1024 * 1024):
                 yield chunk

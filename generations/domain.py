@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
+from typing import overload
 
 from lib.untrusted_text import text_problem
 
@@ -110,6 +111,10 @@ def validate_prompt(value: str) -> str:
     return prompt
 
 
+@overload
+def validate_seed(value: int) -> int: ...
+@overload
+def validate_seed(value: int | None) -> int | None: ...
 def validate_seed(value: int | None) -> int | None:
     """The seed, or None (the playground draws one); ValueError when it is out of the provider's range."""
     if value is not None and not 0 <= value <= MAX_SEED:

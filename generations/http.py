@@ -10,6 +10,7 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, resolve_url
@@ -25,6 +26,12 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
+class AuthenticatedHttpRequest(HttpRequest):
+    """The request of a view behind `login_required`: its user has signed in."""
+
+    user: User
+
+
 def htmx_redirect(request: HtmxHttpRequest, to: str | Model) -> HttpResponse:
     """Go to `to` (a URL, a URL name or an object with get_absolute_url): htmx loads it as a whole page."""
     url = resolve_url(to)
@@ -35,7 +42,7 @@ def login_required_if_configured[V: Callable[..., HttpResponse]](view: V) -> V:
     """Sign-in is required for this view when REQUIRE_LOGIN is on (the default with DEBUG off)."""
 
     @functools.wraps(view)
-    def wrapper(request: HtmxHttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapper(request: HtmxHttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if settings.REQUIRE_LOGIN and not request.user.is_authenticated:
             return htmx_redirect(
                 request, f"{resolve_url(settings.LOGIN_URL)}?next={quote(request.get_full_path())}"

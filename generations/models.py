@@ -6,9 +6,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import connection, models
@@ -26,6 +26,9 @@ from generations.domain import (
     ImagePrice,
 )
 from generations.search import SearchText
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 def new_public_id() -> str:
@@ -66,8 +69,12 @@ class GenerationStatus(models.TextChoices):
 
 ACTIVE_STATUSES = (GenerationStatus.QUEUED, GenerationStatus.RUNNING)
 
-# Money is kept to a millionth of the currency: prices like $0.015 an image add up exactly.
-MONEY = {"max_digits": 12, "decimal_places": 6}
+
+def money_field(**options: Any) -> models.DecimalField:
+    """Money, kept to a millionth of the currency: prices like $0.015 an image add up exactly."""
+    return models.DecimalField(max_digits=12, decimal_places=6, **options)
+
+
 # What a generation costs, by the rules in domain.py: nothing when it failed without the provider making
 # anything, or was cancelled before it was sent; its price otherwise (while unfinished, the price it will cost).
 _NOT_BILLED = Q(status=GenerationStatus.FAILED) & ~Q(
@@ -97,16 +104,16 @@ class Requester:
     and the client address of the request (clearing cookies keeps the address; another network keeps the
     session)."""
 
-    user: AbstractBaseUser | None
+    user: User | None
     session: str = ""
     address: str | None = None
 
     @classmethod
     def of(
-        cls, user: AbstractBaseUser | AnonymousUser | None, *, session: str = "", address: str | None = None
+        cls, user: User | AnonymousUser | None, *, session: str = "", address: str | None = None
     ) -> Requester:
         owner = user if user is not None and user.is_authenticated else None
-        return cls(owner, session, address)  # type: ignore[arg-type]
+        return cls(owner, session, address)
 
     def owns(self) -> Q:
         """Their generations, as the limits count them."""
@@ -118,7 +125,7 @@ class Requester:
         return same_visitor & Q(user__isnull=True)
 
 
-class GenerationQuerySet(models.QuerySet):
+class GenerationQuerySet(models.QuerySet["Generation"]):
     def active(self) -> GenerationQuerySet:
         """Generations still waiting in the queue or being made."""
         return self.filter(status__in=ACTIVE_STATUSES)
@@ -199,14 +206,13 @@ class Generation(models.Model):
         max_length=16, blank=True, help_text="A 64-bit perceptual hash (dHash, hex), made with the thumbnail."
     )
 
-    price = models.DecimalField(
-        **MONEY,
+    price = money_field(
         default=Decimal(0),
         help_text="What it costs if billed, by the price in effect when it was queued.",
     )
     cost = models.GeneratedField(
         expression=Case(When(_NOT_BILLED, then=Value(Decimal(0))), default=F("price")),
-        output_field=models.DecimalField(**MONEY),
+        output_field=money_field(),
         db_persist=True,
     )
     may_be_billed = models.GeneratedField(
@@ -319,7 +325,7 @@ class Generation(models.Model):
     def parameters(self) -> GenerationParameters:
         return GenerationParameters(self.prompt, self.width, self.height, self.seed, self.prompt_extend)
 
-    def can_be_deleted_by(self, user, *, maker_session: str = "") -> bool:
+    def can_be_deleted_by(self, user: User | AnonymousUser, *, maker_session: str = "") -> bool:
         """Staff delete any generation, a signed-in user their own. One made without signing in (an open
         instance) only the browser session that made it may delete, `maker_session` being that session's id."""
         if user.is_authenticated and (user.is_staff or self.user_id == user.pk):
@@ -426,7 +432,7 @@ class Batch(models.Model):
         return len(self.prompts) * len(self.seeds) * len(self.sizes) * len(self.extend_modes)
 
 
-class ApiTokenQuerySet(models.QuerySet):
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
     def active(self) -> ApiTokenQuerySet:
         return self.filter(revoked_at__isnull=True)
 
@@ -451,7 +457,7 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
 
-class PriceQuerySet(models.QuerySet):
+class PriceQuerySet(models.QuerySet["Price"]):
     def in_effect(self, at: datetime) -> ImagePrice:
         """The price of an image at `at`: the table's latest row from before then, else the upstream list price."""
         price = self.filter(effective_from__lte=at).order_by("-effective_from").first()
@@ -465,8 +471,8 @@ class Price(models.Model):
     the admin; each generation keeps the price it was queued at, so a change never rewrites past costs."""
 
     effective_from = models.DateTimeField(default=timezone.now)
-    per_image = models.DecimalField(**MONEY)
-    prompt_extend_extra = models.DecimalField(**MONEY, help_text="Added for an image with prompt extend.")
+    per_image = money_field()
+    prompt_extend_extra = money_field(help_text="Added for an image with prompt extend.")
     note = models.CharField(max_length=200, blank=True, help_text="Where the price comes from.")
 
     objects = PriceQuerySet.as_manager()
@@ -482,12 +488,8 @@ class PersonBudget(models.Model):
     """A person's own budgets, set by staff, in place of BUDGET_USER_DAY and BUDGET_USER_MONTH (blank: those)."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budget")
-    per_day = models.DecimalField(
-        **MONEY, null=True, blank=True, help_text="Blank: BUDGET_USER_DAY; 0: none."
-    )
-    per_month = models.DecimalField(
-        **MONEY, null=True, blank=True, help_text="Blank: BUDGET_USER_MONTH; 0: none."
-    )
+    per_day = money_field(null=True, blank=True, help_text="Blank: BUDGET_USER_DAY; 0: none.")
+    per_month = money_field(null=True, blank=True, help_text="Blank: BUDGET_USER_MONTH; 0: none.")
     note = models.CharField(max_length=200, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -500,7 +502,7 @@ class DailySpend(models.Model):
     `0013_provider_pace_and_money`), so that the team's monthly budget is a sum of 31 rows, not of a month's images."""
 
     day = models.DateField(primary_key=True)
-    amount = models.DecimalField(**MONEY, default=Decimal(0))
+    amount = money_field(default=Decimal(0))
 
     def __str__(self) -> str:
         return f"{self.day}: {self.amount}"

@@ -214,13 +214,12 @@ def turn_outlook() -> TurnOutlook:
 def _pace_locked(now: datetime) -> _LockedPace:
     """The pace row, locked (made on first use, and begun again at the ceilings when their settings change)."""
     ceilings = pace_ceilings()
-    parameters = {"window_since": now - WINDOW, "pace_row": PACE_ROW}
     with connection.cursor() as cursor:
-        cursor.execute(PACE_LOCKED, parameters)
+        cursor.execute(PACE_LOCKED, {"window_since": now - WINDOW, "pace_row": PACE_ROW})
         row = cursor.fetchone()
         if row is None:
             ProviderPace.objects.bulk_create([_fresh_pace(ceilings)], ignore_conflicts=True)
-            cursor.execute(PACE_LOCKED, parameters)
+            cursor.execute(PACE_LOCKED, {"window_since": now - WINDOW, "pace_row": PACE_ROW})
             row = cursor.fetchone()
     concurrency, per_minute, held_until, successes, configured_concurrency, configured_per_minute, *counts = (
         row

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.postgres.search import SearchQuery
 from django.db.models import (
     Aggregate,
@@ -21,6 +22,7 @@ from django.db.models import (
     QuerySet,
     Sum,
 )
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Extract, TruncDate
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateWorker
@@ -86,7 +88,7 @@ class GalleryPage:
 def gallery_page(
     *,
     filters: GalleryFilters,
-    user: AbstractBaseUser | AnonymousUser,
+    user: User | AnonymousUser,
     cursor: str = "",
     until: str = "",
     page_size: int = GALLERY_PAGE_SIZE,
@@ -168,7 +170,7 @@ class PercentileCont(Aggregate):
     template = "%(function)s(%(percentile)s) WITHIN GROUP (ORDER BY %(expressions)s)"
     output_field = FloatField()
 
-    def __init__(self, expression, percentile: float, **extra) -> None:
+    def __init__(self, expression: str | Combinable, percentile: float, **extra: Any) -> None:
         super().__init__(expression, percentile=percentile, **extra)
 
 
@@ -237,7 +239,8 @@ def usage_summary(*, days: int = 30, requester: Requester | None = None) -> Usag
         "p95_ms": PercentileCont("provider_latency_ms", 0.95),
     }
     per_day = recent.annotate(day=TruncDate("created_at")).values("day").annotate(**figures).order_by("day")
-    per_user = recent.values("user__username").annotate(**figures).order_by("-spend", "-generations")
+    # django-stubs types these rows by the named fields alone: it does not see the annotations of **figures.
+    per_user = recent.values("user__username").annotate(**figures).order_by("-spend", "-generations")  # type: ignore[misc]
     per_batch = (
         recent.filter(batch__isnull=False)
         .values("batch__public_id", "batch__prompts", "batch__created_at")
@@ -253,8 +256,8 @@ def usage_summary(*, days: int = 30, requester: Requester | None = None) -> Usag
     return Usage(
         first_day=first_day,
         last_day=now.date(),
-        days=[UsageRow(label=row.pop("day").isoformat(), **row) for row in per_day],
-        users=[UsageRow(label=row.pop("user__username") or VISITORS, **row) for row in per_user],
+        days=[UsageRow(label=row.pop("day").isoformat(), **row) for row in per_day],  # type: ignore[misc]
+        users=[UsageRow(label=row.pop("user__username") or VISITORS, **row) for row in per_user],  # type: ignore[misc]
         batches=[
             BatchUsage(
                 public_id=row["batch__public_id"],
@@ -269,14 +272,15 @@ def usage_summary(*, days: int = 30, requester: Requester | None = None) -> Usag
     )
 
 
-def usage_by_day_and_person(*, days: int = 30, requester: Requester | None = None) -> list[dict]:
+def usage_by_day_and_person(*, days: int = 30, requester: Requester | None = None) -> list[dict[str, Any]]:
     """The rows of the usage CSV: per day (UTC) and person, images and spend, oldest first."""
     first_day = (timezone.now() - timedelta(days=days - 1)).date()
     recent = Generation.objects.filter(created_at__gte=datetime.combine(first_day, time.min, tzinfo=UTC))
     if requester is not None:
         recent = recent.asked_by(requester)
-    return list(
-        recent.annotate(day=TruncDate("created_at"))
+    return [
+        dict(row)
+        for row in recent.annotate(day=TruncDate("created_at"))
         .values("day", "user__username")
         .annotate(
             generations=Count("id"),
@@ -284,7 +288,7 @@ def usage_by_day_and_person(*, days: int = 30, requester: Requester | None = Non
             may_be_billed=Count("id", filter=Q(may_be_billed=True)),
         )
         .order_by("day", "user__username")
-    )
+    ]
 
 
 PROVIDER_LATENCY_BUCKETS_S = (0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60, 120, 180)
@@ -385,7 +389,7 @@ def _provider_pace_figures() -> ProviderPaceFigures:
     )
 
 
-def _histogram(rows: QuerySet, seconds, bounds: tuple[float, ...]) -> Histogram:
+def _histogram(rows: QuerySet, seconds: Combinable, bounds: tuple[float, ...]) -> Histogram:
     figures = rows.annotate(seconds=ExpressionWrapper(seconds, output_field=FloatField())).aggregate(
         count=Count("id"),
         sum_s=Sum("seconds"),
@@ -405,7 +409,7 @@ def latest_cells(batch: Batch) -> dict[int, Generation]:
         .only(*CELL_FIELDS)
         .order_by("cell_index", "pk")
     )
-    return {cell.cell_index: cell for cell in cells}
+    return {cell.cell_index: cell for cell in cells if cell.cell_index is not None}
 
 
 CELL_FIELDS = (
@@ -574,12 +578,14 @@ def budgets_nearly_spent(*, requester: Requester) -> list[BudgetUse]:
     )
     uses = [
         BudgetUse(
-            "today's budget", spent["today"], own_or_default(own and own.per_day, settings.BUDGET_USER_DAY)
+            "today's budget",
+            spent["today"],
+            own_or_default(own.per_day if own else None, settings.BUDGET_USER_DAY),
         ),
         BudgetUse(
             "this month's budget",
             spent["month"],
-            own_or_default(own and own.per_month, settings.BUDGET_USER_MONTH),
+            own_or_default(own.per_month if own else None, settings.BUDGET_USER_MONTH),
         ),
         BudgetUse("the team's budget this month", team["month"], settings.BUDGET_TEAM_MONTH),
     ]

@@ -25,6 +25,7 @@ from generations.forms import (
     GenerationForm,
 )
 from generations.http import (
+    AuthenticatedHttpRequest,
     HtmxHttpRequest,
     htmx_redirect,
     login_required_if_configured,
@@ -239,7 +240,9 @@ def _generation_with_image(public_id: str) -> Generation:
 
 def _stored_file(file: FieldFile) -> HttpResponse:
     with file.open("rb") as opened:
-        response = HttpResponse(opened.read(), content_type=_IMAGE_TYPES.get(file.name.rsplit(".", 1)[-1]))
+        response = HttpResponse(
+            opened.read(), content_type=_IMAGE_TYPES.get((file.name or "").rsplit(".", 1)[-1])
+        )
     return _cached_for_good(response)
 
 
@@ -307,7 +310,7 @@ def _usage_scope(request: HttpRequest) -> str:
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
-def api_tokens(request: HttpRequest) -> HttpResponse:
+def api_tokens(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST if request.method == "POST" else None)
     new_token = None
     if request.method == "POST" and form.is_valid():
@@ -328,7 +331,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def api_token_revoke_view(request: HttpRequest) -> HttpResponse:
+def api_token_revoke_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ApiTokenRevokeForm(request.POST)
     if not form.is_valid():
         raise BadRequest("Name a token to revoke by its number.")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from axes.conf import settings  # Django's settings, with axes's defaults filled in
 from axes.helpers import get_cool_off
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
+from django.db.models import Field
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -19,10 +20,12 @@ def attempted_username(request: HttpRequest, credentials: dict | None) -> str | 
     username = (credentials or request.POST).get(settings.AXES_USERNAME_FORM_FIELD)
     if not isinstance(username, str):
         return username
-    return username[: get_user_model()._meta.get_field(get_user_model().USERNAME_FIELD).max_length]
+    username_field = get_user_model()._meta.get_field(get_user_model().USERNAME_FIELD)
+    assert isinstance(username_field, Field)  # a column, never a relation
+    return username[: username_field.max_length]
 
 
-def locked_out(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+def locked_out(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
     """The site's own sign-in page, saying why and for how long, as 429 Too Many Requests.
 
     Axes passes the login view's response and the credentials in an order that differs between its sync and

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -17,7 +18,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings as django_settings
 from django.core.handlers.asgi import ASGIHandler
 from django.db import connection, connections
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 from procrastinate.contrib.django import app as job_engine
 from procrastinate.contrib.django.utils import connector_params
 from procrastinate.psycopg_connector import PsycopgConnector
@@ -78,7 +79,7 @@ def free_port() -> int:
 
 
 def make_http_provider(fake_provider: FakeProvider, **overrides) -> HttpProvider:
-    options = {
+    options: dict[str, Any] = {
         "base_url": fake_provider.base_url,
         "api_key": fake_provider.api_key,
         "model": "z-image-turbo",
@@ -155,7 +156,7 @@ CHROMIUM_FLAGS = [
 
 
 @pytest.fixture(scope="session")
-def browser() -> Browser:
+def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield browser
@@ -277,7 +278,7 @@ def playground(asgi_server: str, worker: None) -> str:
 
 
 @pytest.fixture
-def page(browser: Browser, playground: str) -> Page:
+def page(browser: Browser, playground: str) -> Iterator[Page]:
     context = browser.new_context(base_url=playground)
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -285,9 +286,9 @@ def page(browser: Browser, playground: str) -> Page:
     context.close()
 
 
-PHONE = {"width": 390, "height": 844}
-TABLET = {"width": 768, "height": 1024}
-DESKTOP = {"width": 1440, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+TABLET: ViewportSize = {"width": 768, "height": 1024}
+DESKTOP: ViewportSize = {"width": 1440, "height": 900}
 
 
 @pytest.fixture
@@ -296,9 +297,11 @@ def open_page(browser: Browser, playground: str) -> Iterator[Callable[..., Page]
     viewport; other options go to the browser context (`color_scheme="dark"`, `java_script_enabled=False`)."""
     contexts = []
 
-    def open_page(viewport: dict = DESKTOP, **options) -> Page:
-        touch = {"is_mobile": True, "has_touch": True} if viewport["width"] < 800 else {}
-        context = browser.new_context(base_url=playground, viewport=viewport, **touch, **options)
+    def open_page(viewport: ViewportSize = DESKTOP, **options) -> Page:
+        touch = viewport["width"] < 800
+        context = browser.new_context(
+            base_url=playground, viewport=viewport, is_mobile=touch, has_touch=touch, **options
+        )
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)

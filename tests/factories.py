@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ from generations.services.lifecycle import generation_create
 from generations.services.tokens import api_token_create
 from generations.tasks import generation_execute
 from tests.conftest import run_async
+from tests.production import csrf_token
 
 PASSWORD = "correct horse battery staple"
 FORM = {"prompt": "A red bicycle", "size": "1024x1536", "custom_size": "", "seed": ""}
@@ -80,8 +80,7 @@ def signed_in(base_url: str, user) -> tuple[httpx.Client, str]:
         session.force_login(user)
         cookies[settings.SESSION_COOKIE_NAME] = session.cookies[settings.SESSION_COOKIE_NAME].value
     client = httpx.Client(base_url=base_url, cookies=cookies, timeout=30)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get("/").text)[1]
-    return client, token
+    return client, csrf_token(client)
 
 
 def post_at_once(posts: list[tuple[httpx.Client, str, str]]) -> list[int]:

@@ -139,7 +139,7 @@ class FakeProvider:
     def stop(self) -> None:
         """Stop serving; handlers still sleeping (latency, slow, timeout) wake up and leave at once."""
         self._stopping.set()
-        if self._server is not None:
+        if self._server is not None and self._thread is not None:
             self._server.shutdown()
             self._server.server_close()
             self._thread.join()
@@ -190,7 +190,7 @@ class FakeProvider:
         return self.accepted_at[bisect.bisect_right(self.accepted_at, now - RATE_WINDOW_S) :]
 
     def _rate_limit_headers(self, now: float, in_window: list[float], *, refused: bool) -> dict[str, str]:
-        headers = {}
+        headers: dict[str, str] = {}
         if self.max_per_minute is not None:
             remaining = max(self.max_per_minute - len(in_window), 0)
             # Room comes back when the request that filled the window leaves it.

@@ -149,6 +149,7 @@ def test_a_429_holds_every_request_of_the_cluster_until_the_providers_reset(pace
 
     assert later.dispatched_at is None
     pace = ProviderPace.objects.get()
+    assert pace.held_until is not None
     assert pace.held_until > timezone.now() + timedelta(seconds=25)
     assert pace.rate_limited_total == 1
     metrics = Client().get("/metrics").text

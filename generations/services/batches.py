@@ -44,8 +44,8 @@ def batch_retry_failed(*, batch: Batch, requester: Requester) -> int:
     plan = BatchPlan.of(batch)
     with transaction.atomic():
         retry = [
-            plan.cell(cell.cell_index)
-            for cell in latest_cells(batch).values()
+            plan.cell(index)
+            for index, cell in latest_cells(batch).items()
             if cell.status
             in (GenerationStatus.FAILED, GenerationStatus.INTERRUPTED, GenerationStatus.CANCELLED)
         ]

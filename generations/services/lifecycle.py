@@ -8,13 +8,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 from procrastinate.contrib.django import app as job_engine
 
@@ -22,6 +21,7 @@ from generations.domain import FREE, ErrorCode, GenerationParameters
 from generations.models import (
     Batch,
     Generation,
+    GenerationQuerySet,
     GenerationSource,
     GenerationStatus,
     Price,
@@ -62,7 +62,7 @@ def generations_queue(
     requester: Requester,
     source: str = GenerationSource.WEB,
     batch: Batch | None = None,
-    cell_indexes: list[int] | None = None,
+    cell_indexes: Sequence[int | None] | None = None,
 ) -> list[Generation]:
     """Record queued generations at the price in effect, check the limits with them counted, and give them the
     provider's free turns if they are next in line. Call inside a transaction: a refusal (GenerationRefused)
@@ -111,7 +111,7 @@ def generation_cancel(*, generation: Generation) -> Generation:
     return generation
 
 
-def generations_cancel(*, generations: QuerySet[Generation]) -> int:
+def generations_cancel(*, generations: GenerationQuerySet) -> int:
     """Cancel the queued or running generations among `generations` (see `generation_cancel`); how many."""
     with transaction.atomic():
         active = list(generations.active().select_for_update().only("pk", "status", "job_id"))
