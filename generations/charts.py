@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 64, 12, 16, 40  # room for the axes' labels
+LEFT, RIGHT, TOP, BOTTOM = 64, 28, 16, 40  # room for the axes' labels
 TICKS = 4  # about this many steps up the y axis
 LABELLED_DAYS = 6  # about this many dates along the x axis
 

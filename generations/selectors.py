@@ -485,7 +485,10 @@ def queue_wait(*, generation: Generation) -> QueueWait:
         return QueueWait(ahead=0, starts_in_s=0.0, rate_limit_wait_s=0)
     ahead = generation.queue_position()
     rate_limit_wait_s = generation.next_try_in_s
-    starts_in_s = max(turn_outlook().turn_starts_s(ahead + 1)[-1], rate_limit_wait_s)
+    is_batch_cell = generation.batch_id is not None
+    starts_in_s = max(
+        turn_outlook().turn_starts_s(ahead + 1, batch_cells=is_batch_cell)[-1], rate_limit_wait_s
+    )
     return QueueWait(ahead=ahead, starts_in_s=starts_in_s, rate_limit_wait_s=rate_limit_wait_s)
 
 
@@ -506,7 +509,7 @@ def batch_outlook(*, plan: BatchPlan) -> BatchOutlook:
     cost = plan.count * price.per_image + plan.extended_count * price.prompt_extend_extra
     outlook = turn_outlook()
     waiting = Generation.objects.filter(status=GenerationStatus.QUEUED).count()
-    takes_s = outlook.turn_starts_s(waiting + plan.count)[-1] + outlook.latency_s
+    takes_s = outlook.turn_starts_s(waiting + plan.count, batch_cells=True)[-1] + outlook.latency_s
     return BatchOutlook(images=plan.count, cost=cost, waiting=waiting, takes_s=takes_s, pace=outlook.pace)
 
 
@@ -536,7 +539,9 @@ def batch_spend(*, cells: dict[int, Generation]) -> BatchSpend:
         waiting = [cell for cell in unfinished if cell.is_queued and not cell.is_dispatched]
         # The batch is done when its last queued cell is: the one with the latest turn.
         last_turn = max(waiting, key=lambda cell: cell.pk).queue_position() if waiting else 0
-        left_s = outlook.latency_s + (outlook.turn_starts_s(last_turn + 1)[-1] if waiting else 0.0)
+        left_s = outlook.latency_s + (
+            outlook.turn_starts_s(last_turn + 1, batch_cells=True)[-1] if waiting else 0.0
+        )
     return BatchSpend(
         images=sum(1 for cell in cells.values() if cell.has_image),
         cost=sum((cell.cost for cell in cells.values() if not cell.is_active), Decimal(0)),

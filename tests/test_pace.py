@@ -160,6 +160,9 @@ def test_the_estimate_of_a_100_image_batch_at_3_at_once_and_60_a_minute_is_about
     assert starts[59] == 38.0, "the first minute's 60 go at the pace of 3 at once"
     assert starts[60] == 61.0, "the 61st waits for the first to leave the window (61 s: a second's margin)"
     assert 85 <= starts[99] + 2.0 <= 95
+    cells = outlook.turn_starts_s(100, batch_cells=True)
+    assert cells[54] == 61.0, "batch cells leave a tenth of the minute to single prompts"
+    assert 90 <= cells[99] + 2.0 <= 100
 
 
 def test_the_estimate_starts_from_the_requests_in_flight_the_window_and_a_hold():

@@ -227,10 +227,12 @@ class TurnOutlook:
     latency_s: float
     now: datetime
 
-    def turn_starts_s(self, turns: int) -> list[float]:
+    def turn_starts_s(self, turns: int, *, batch_cells: bool = False) -> list[float]:
         """Seconds from now until each of the next `turns` requests may start, at this pace, if every request
-        takes `latency_s`. An estimate: other people's work and 429s move it."""
+        takes `latency_s` (batch cells leave each minute's headroom to single prompts). An estimate: other
+        people's work and 429s move it."""
         window = WINDOW.total_seconds()
+        per_minute = self.pace.per_minute - (self.pace.interactive_headroom() if batch_cells else 0)
         held_s = max((self.pace.held_until - self.now).total_seconds(), 0.0) if self.pace.held_until else 0.0
         slots = sorted(max(self.latency_s - ago, 0.0) for ago in self.in_flight_started_s_ago)
         slots = slots[: self.pace.concurrency]
@@ -238,12 +240,12 @@ class TurnOutlook:
         heapq.heapify(slots)
         # When each request in the window leaves it, oldest first; new requests join the end.
         leaves = sorted(max(window - ago, 0.0) for ago in self.window_sent_s_ago)
-        leaves = leaves[max(len(leaves) - self.pace.per_minute, 0) :]
+        leaves = leaves[max(len(leaves) - per_minute, 0) :]
         starts = []
         for _ in range(turns):
             start = max(heapq.heappop(slots), held_s)
-            if len(leaves) >= self.pace.per_minute:
-                start = max(start, leaves[len(leaves) - self.pace.per_minute])
+            if len(leaves) >= per_minute:
+                start = max(start, leaves[len(leaves) - per_minute])
             starts.append(start)
             heapq.heappush(slots, start + self.latency_s)
             leaves.append(start + window)
