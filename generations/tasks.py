@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from procrastinate import JobContext
 from procrastinate.contrib.django import app
@@ -35,7 +35,7 @@ from generations.pacing import (
 )
 from generations.provider.client import GeneratedImage
 from generations.provider.config import configured_provider
-from generations.provider.errors import ProviderError, ProviderRateLimited, ProviderStatusError
+from generations.provider.errors import ProviderError
 from generations.provider.pace import NO_ANSWER, AnswerKind, ProviderAnswer
 from lib.db import database_calls_in_parallel, database_sync_to_async
 from lib.request_log import request_id as request_id_var
@@ -54,16 +54,7 @@ class Failure:
 
     @classmethod
     def from_error(cls, err: ProviderError) -> Failure:
-        kind = AnswerKind.RATE_LIMITED if isinstance(err, ProviderRateLimited) else AnswerKind.OTHER
-        headers = err.rate_limit if isinstance(err, ProviderStatusError) else None
-        return cls(
-            err.code,
-            err.user_message,
-            err.detail,
-            err.request_id,
-            err.attempts,
-            ProviderAnswer(kind, headers),
-        )
+        return cls(err.code, err.user_message, err.detail, err.request_id, err.attempts, err.answer)
 
     @property
     def is_rate_limited(self) -> bool:
@@ -93,8 +84,9 @@ async def generation_execute(public_id: str, *, cancelled_by_person: Callable[[]
     generation = await _generation_start(public_id)
     if generation is None:
         return  # cancelled (or closed) before a worker took it: it never reaches the provider
+    turn = _TurnAtProvider(generation.pk)
     try:
-        outcome = await _make_image(generation)
+        outcome = await _make_image(generation, turn)
     except asyncio.CancelledError:
         if not cancelled_by_person():  # a person's cancellation is on the row already
             await asyncio.shield(_generation_interrupt(generation.pk))
@@ -111,12 +103,33 @@ async def generation_execute(public_id: str, *, cancelled_by_person: Callable[[]
         finished = await _wait_for_next_turn(generation, outcome)
     if finished is not None:
         await _generation_finish(generation, finished)
-    await _turn_end(generation, outcome)
+    await turn.end(NO_ANSWER, None)  # when nothing was asked of the provider (a crash before it)
 
 
-async def _make_image(generation: Generation) -> Outcome:
+class _TurnAtProvider:
+    """A generation's turn at the provider, ended once: as soon as the provider answers, so that the next request
+    may start while this image is fetched and stored; else when the job ends."""
+
+    def __init__(self, generation_id: int) -> None:
+        self.generation_id = generation_id
+        self.ended = False
+
+    async def end(self, answer: ProviderAnswer, latency_ms: int | None) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        try:
+            await database_sync_to_async(turn_end)(
+                generation_id=self.generation_id, answer=answer, latency_ms=latency_ms
+            )
+        except DatabaseError:
+            # The image is made all the same; the tick ends the turn once the generation has ended.
+            logger.exception("the provider turn of generation %s was not ended", self.generation_id)
+
+
+async def _make_image(generation: Generation, turn: _TurnAtProvider) -> Outcome:
     try:
-        result = await configured_provider().generate(generation.parameters)
+        result = await configured_provider().generate(generation.parameters, on_answer=turn.end)
     except ProviderError as err:
         return Failure.from_error(err)
     try:
@@ -150,19 +163,6 @@ async def _wait_for_next_turn(generation: Generation, outcome: Failure) -> Failu
         generation=generation, retry_at=retry_at
     )
     return None
-
-
-async def _turn_end(generation: Generation, outcome: Outcome) -> None:
-    """End the generation's turn at the provider; the turns it frees go to the next in line at once."""
-    if isinstance(outcome, Failure):
-        answer, latency_ms = outcome.answer, None
-    else:
-        result, _ = outcome
-        answer, latency_ms = (
-            ProviderAnswer(AnswerKind.SUCCEEDED, result.rate_limit),
-            result.provider_latency_ms,
-        )
-    await database_sync_to_async(turn_end)(generation_id=generation.pk, answer=answer, latency_ms=latency_ms)
 
 
 @database_sync_to_async

@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from generations.domain import ErrorCode
+from generations.images import StoredImage, image_store
 from generations.models import Generation, GenerationStatus, ProviderPace, ProviderTurn
 from generations.pacing import turn_end, turns_tidy
 from generations.provider.pace import AnswerKind, ProviderAnswer
@@ -173,6 +175,23 @@ def test_past_the_wait_budget_a_rate_limited_generation_fails_saying_so_and_cost
     )
     assert "Nothing was billed" in generation.error_message
     assert generation.cost == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_turn_ends_when_the_provider_answers_before_the_image_is_stored(paced, monkeypatch):
+    generation = create_generation(prompt="A lighthouse")
+    turns_open_while_storing = []
+
+    def store(data: bytes) -> StoredImage:
+        turns_open_while_storing.append(ProviderTurn.objects.filter(ended_at__isnull=True).count())
+        connection.close()  # this thread's own
+        return image_store(data)
+
+    monkeypatch.setattr("generations.tasks.image_store", store)
+    run_async(generation_execute, generation.public_id, cancelled_by_person=lambda: False)
+
+    assert turns_open_while_storing == [0], "the next request could start while this image was stored"
+    assert Generation.objects.get(pk=generation.pk).status == GenerationStatus.SUCCEEDED
 
 
 @pytest.mark.django_db(transaction=True)

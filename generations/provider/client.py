@@ -13,7 +13,7 @@ import logging
 import random
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -32,7 +32,7 @@ from generations.provider.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from generations.provider.pace import RateLimitHeaders
+from generations.provider.pace import AnswerKind, ProviderAnswer, RateLimitHeaders
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,11 @@ def provider_request_body(
         "response_format": response_format,
         "parameters": {"prompt_extend": parameters.prompt_extend, "seed": parameters.seed},
     }
+
+
+# Told once per generate(), as soon as the provider's answer to the POST is in (before the image is fetched): what
+# it said of the account's limits, and how long it took. The provider's turn ends there (generations/pacing.py).
+AnswerListener = Callable[[ProviderAnswer, int | None], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,16 +92,27 @@ class HttpProvider:
     max_image_bytes: int = 40 * 1024 * 1024
     is_demo = False
 
-    async def generate(self, parameters: GenerationParameters) -> GeneratedImage:
+    async def generate(
+        self, parameters: GenerationParameters, *, on_answer: AnswerListener | None = None
+    ) -> GeneratedImage:
         """Make one image: POST the request, retrying what is safe within the deadline, then fetch its bytes.
 
         Connect failures, 408 and 5xx are retried with backoff; a read timeout is not, because the provider may
         already have billed the request. A 429 is raised at once (ProviderRateLimited, with the answer's
-        rate-limit headers): the pace of the whole cluster decides when to ask again.
+        rate-limit headers): the pace of the whole cluster decides when to ask again. `on_answer` hears of the
+        answer to the POST before the image is fetched.
         """
         deadline = time.monotonic() + self.deadline_s
         body = provider_request_body(parameters, model=self.model, response_format=self.response_format)
-        response, attempts, latency_ms = await self._post_with_retries(body, deadline)
+        try:
+            response, attempts, latency_ms = await self._post_with_retries(body, deadline)
+        except ProviderError as err:
+            if on_answer:
+                await on_answer(err.answer, None)
+            raise
+        rate_limit = RateLimitHeaders.parse(response.headers)
+        if on_answer:
+            await on_answer(ProviderAnswer(AnswerKind.SUCCEEDED, rate_limit), latency_ms)
         request_id = response.headers.get("x-request-id", "")
         try:
             item = _parse_result_item(response, request_id=request_id)
@@ -123,7 +139,7 @@ class HttpProvider:
             attempts=attempts,
             provider_latency_ms=latency_ms,
             image_fetch_ms=fetch_ms,
-            rate_limit=RateLimitHeaders.parse(response.headers),
+            rate_limit=rate_limit,
         )
 
     async def _post_with_retries(self, body: dict, deadline: float) -> tuple[httpx.Response, int, int]:

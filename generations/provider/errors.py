@@ -8,7 +8,7 @@ for people that says what was retried.
 from __future__ import annotations
 
 from generations.domain import ErrorCode
-from generations.provider.pace import RateLimitHeaders
+from generations.provider.pace import NO_ANSWER, AnswerKind, ProviderAnswer, RateLimitHeaders
 
 
 class ProviderError(Exception):
@@ -29,6 +29,11 @@ class ProviderError(Exception):
         self.attempts = 1
         self.out_of_attempts = False
         self.out_of_time = False
+
+    @property
+    def answer(self) -> ProviderAnswer:
+        """What the provider's answer said of the account's limits (nothing, when it did not answer)."""
+        return NO_ANSWER
 
     @property
     def user_message(self) -> str:
@@ -87,6 +92,10 @@ class ProviderStatusError(ProviderError):
         self.provider_code = provider_code
         self.rate_limit = rate_limit  # what the answer said about the account's limits
 
+    @property
+    def answer(self) -> ProviderAnswer:
+        return ProviderAnswer(AnswerKind.OTHER, self.rate_limit)
+
 
 class ProviderAuthError(ProviderStatusError):
     code = ErrorCode.PROVIDER_AUTH
@@ -111,6 +120,10 @@ class ProviderRateLimited(ProviderStatusError):
     @property
     def retry_after_s(self) -> float | None:
         return self.rate_limit.wait_s if self.rate_limit else None
+
+    @property
+    def answer(self) -> ProviderAnswer:
+        return ProviderAnswer(AnswerKind.RATE_LIMITED, self.rate_limit)
 
 
 class ProviderUnavailable(ProviderStatusError):
