@@ -293,8 +293,8 @@ def paced(server: ProductionServer, clients: list[httpx.Client], tokens: list[st
         seen = httpx.get(f"http://127.0.0.1:{PROVIDER_PORT}/stats").json()
         with server.database() as database:
             cells = database.execute(
-                "SELECT status, extract(epoch FROM finished_at) FROM generations_generation "
-                "WHERE prompt LIKE %s AND batch_id IS NOT NULL",
+                "SELECT status, extract(epoch FROM finished_at), extract(epoch FROM started_at), "
+                "provider_latency_ms FROM generations_generation WHERE prompt LIKE %s AND batch_id IS NOT NULL",
                 [f"{PREFIX} paced %"],
             ).fetchall()
             waits: dict[str, float] = dict(
@@ -304,8 +304,10 @@ def paced(server: ProductionServer, clients: list[httpx.Client], tokens: list[st
                     [singles],
                 ).fetchall()
             )
-    succeeded = sum(1 for status, _ in cells if status == "succeeded")
-    last_s = max(float(finished) for _, finished in cells) - submitted
+    succeeded = sum(1 for status, *_ in cells if status == "succeeded")
+    last_s = max(float(finished) for _, finished, *_ in cells) - submitted
+    sent_s = sorted(float(started) - submitted for _, _, started, _ in cells)
+    latencies = sorted(latency for *_, latency in cells)
     share = 100 * seen["rate_limited"] / max(seen["received"], 1)
     print(
         "\npaced: a 100-image batch, the account 3 at once and 60 a minute, provider 2 s, two worker processes"
@@ -314,6 +316,13 @@ def paced(server: ProductionServer, clients: list[httpx.Client], tokens: list[st
         f"  cells succeeded                            {succeeded:8d} of {len(cells)} (target 100, 0 failed)"
     )
     print(f"  last cell stored after the submit          {last_s * 1000:8.0f} ms (target <= 110000 ms)")
+    print(
+        f"  cells sent: 1st, 54th, 55th, last at       {sent_s[0]:5.1f}, {sent_s[53]:.1f}, {sent_s[54]:.1f}, "
+        f"{sent_s[-1]:.1f} s (the 55th waits for the minute's window)"
+    )
+    print(
+        f"  provider latency seen, median / p95        {_p(latencies, 0.5):8.0f} / {_p(latencies, 0.95):.0f} ms"
+    )
     print(f"  most in flight at the provider             {seen['max_in_flight']:8d} (target <= 3)")
     print(
         f"  most sent in any 60 s, let in / all        {seen['max_accepted_in_any_window']:8d} / "

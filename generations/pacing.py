@@ -54,6 +54,9 @@ PACE_LOCKED = """
 SELECT concurrency, per_minute, held_until, successes, configured_concurrency, configured_per_minute,
        (SELECT count(*) FROM generations_providerturn WHERE ended_at IS NULL),
        (SELECT count(*) FROM generations_providerturn WHERE coalesce(sent_at, granted_at) > %(window_since)s),
+       (SELECT count(*) FROM generations_providerturn AS turn
+          JOIN generations_generation AS g ON g.id = turn.generation_id
+         WHERE coalesce(turn.sent_at, turn.granted_at) > %(window_since)s AND g.batch_id IS NULL),
        (SELECT min(coalesce(sent_at, granted_at)) FROM generations_providerturn
          WHERE coalesce(sent_at, granted_at) > %(window_since)s)
   FROM generations_providerpace
@@ -111,6 +114,7 @@ class _LockedPace:
     pace: Pace
     in_flight: int
     sent_in_window: int
+    singles_in_window: int  # of those, single prompts' (the rest are batch cells)
     window_oldest: datetime | None  # when the oldest request within the window was sent
 
     def next_opening(self) -> datetime | None:
@@ -118,8 +122,10 @@ class _LockedPace:
         leaves it. None when only a turn ending can (or nothing is in the way)."""
         if self.pace.held_until is not None and self.pace.held_until > timezone.now():
             return self.pace.held_until
-        batch_cells_room = self.pace.per_minute - self.pace.interactive_headroom()
-        if self.window_oldest is not None and self.sent_in_window >= batch_cells_room:
+        room = self.pace.room_for_batch_cells(
+            sent_in_window=self.sent_in_window, singles_in_window=self.singles_in_window
+        )
+        if self.window_oldest is not None and room == 0:
             return self.window_oldest + WINDOW
         return None
 
@@ -232,8 +238,8 @@ def _pace_locked(now: datetime) -> _LockedPace:
             configured_concurrency=ceilings.concurrency,
             configured_per_minute=ceilings.per_minute,
         )
-    in_flight, sent_in_window, window_oldest = counts
-    return _LockedPace(pace.within(ceilings), in_flight, sent_in_window, window_oldest)
+    in_flight, sent_in_window, singles_in_window, window_oldest = counts
+    return _LockedPace(pace.within(ceilings), in_flight, sent_in_window, singles_in_window, window_oldest)
 
 
 def _fresh_pace(ceilings: Ceilings) -> ProviderPace:
@@ -276,7 +282,10 @@ def _pace_save(pace: Pace, *, answer: ProviderAnswer, latency_ms: int | None) ->
 
 def _grant(locked: _LockedPace, now: datetime) -> list[GrantedTurn]:
     free, free_for_cells = locked.pace.free_turns(
-        in_flight=locked.in_flight, sent_in_window=locked.sent_in_window, now=now
+        in_flight=locked.in_flight,
+        sent_in_window=locked.sent_in_window,
+        singles_in_window=locked.singles_in_window,
+        now=now,
     )
     if free == 0:
         return []

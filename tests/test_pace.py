@@ -133,20 +133,26 @@ def test_an_answer_saying_the_window_is_full_holds_the_pace_before_any_429():
     assert pace.held_until == NOW + timedelta(seconds=9)
 
 
+def free(pace: Pace, *, in_flight: int = 0, sent: int = 0, singles: int = 0) -> tuple[int, int]:
+    return pace.free_turns(in_flight=in_flight, sent_in_window=sent, singles_in_window=singles, now=NOW)
+
+
 def test_free_turns_keep_a_tenth_of_the_minute_for_single_prompts():
     pace = Pace(concurrency=3, per_minute=60)
 
-    assert pace.free_turns(in_flight=0, sent_in_window=0, now=NOW) == (3, 3)
-    assert pace.free_turns(in_flight=1, sent_in_window=53, now=NOW) == (2, 1)
-    assert pace.free_turns(in_flight=0, sent_in_window=54, now=NOW) == (3, 0), "batch cells wait; prompts go"
-    assert pace.free_turns(in_flight=0, sent_in_window=60, now=NOW) == (0, 0)
-    assert pace.free_turns(in_flight=3, sent_in_window=0, now=NOW) == (0, 0)
+    assert free(pace) == (3, 3)
+    assert free(pace, in_flight=1, sent=53) == (2, 1)
+    assert free(pace, sent=54) == (3, 0), "batch cells wait; prompts go"
+    assert free(pace, sent=56, singles=2) == (3, 0), "the four prompts still to come keep their room"
+    assert free(pace, sent=54, singles=6) == (3, 3), "prompts used their tenth: the rest is the cells'"
+    assert free(pace, sent=60) == (0, 0)
+    assert free(pace, in_flight=3) == (0, 0)
 
 
 def test_a_held_pace_has_no_free_turn():
     pace = Pace(3, 60, held_until=NOW + timedelta(seconds=5))
 
-    assert pace.free_turns(in_flight=0, sent_in_window=0, now=NOW) == (0, 0)
+    assert free(pace) == (0, 0)
 
 
 def test_the_estimate_of_a_100_image_batch_at_3_at_once_and_60_a_minute_is_about_a_minute_and_a_half():

@@ -162,13 +162,21 @@ class Pace:
         prompt never waits for the window to slide while someone's batch fills it."""
         return self.per_minute // 10
 
-    def free_turns(self, *, in_flight: int, sent_in_window: int, now: datetime) -> tuple[int, int]:
+    def room_for_batch_cells(self, *, sent_in_window: int, singles_in_window: int) -> int:
+        """Requests batch cells may still send within the window: all but the headroom that single prompts
+        have not used yet."""
+        unused_headroom = max(self.interactive_headroom() - singles_in_window, 0)
+        return max(self.per_minute - sent_in_window - unused_headroom, 0)
+
+    def free_turns(
+        self, *, in_flight: int, sent_in_window: int, singles_in_window: int, now: datetime
+    ) -> tuple[int, int]:
         """How many requests may start now: (for anyone, for batch cells)."""
         if self.is_held(now):
             return 0, 0
         free = max(min(self.concurrency - in_flight, self.per_minute - sent_in_window), 0)
-        for_cells = max(min(free, self.per_minute - self.interactive_headroom() - sent_in_window), 0)
-        return free, for_cells
+        room = self.room_for_batch_cells(sent_in_window=sent_in_window, singles_in_window=singles_in_window)
+        return free, min(free, room)
 
 
 def pace_after(
