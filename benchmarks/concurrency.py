@@ -32,6 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlencode
@@ -345,9 +346,11 @@ def _restarted(server: ProductionServer, *, workers: int, **env: str) -> Iterato
     server.stop()
     server.workers.clear()
     server.env |= env
+    started = datetime.now(UTC)
     server.start()
     for _ in range(workers - 1):
         server.start_worker()
+    _wait_until_workers_listen(server, workers, since=started)
     try:
         yield
     finally:
@@ -355,6 +358,19 @@ def _restarted(server: ProductionServer, *, workers: int, **env: str) -> Iterato
         server.workers.clear()
         server.env = before
         server.start()
+
+
+def _wait_until_workers_listen(
+    server: ProductionServer, count: int, *, since: datetime, timeout_s: float = 120
+) -> None:
+    """Workers take seconds to start on a busy machine: a figure must not time their start."""
+    deadline = time.monotonic() + timeout_s
+    query = "SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat >= %s"
+    with server.database() as database:
+        while database.execute(query, [since]).fetchall()[0][0] < count:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"fewer than {count} workers after {timeout_s} s")
+            time.sleep(0.2)
 
 
 SCENARIO_RUNS: dict[str, Callable] = {
