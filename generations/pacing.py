@@ -65,24 +65,29 @@ SELECT concurrency, per_minute, held_until, successes, configured_concurrency, c
 """
 # The waiting generations whose turn may come now, in the queue's fair order.
 NEXT_IN_TURN = """
-SELECT id, is_batch_cell
-  FROM generations_waiting_turns
- WHERE next_try_at IS NULL OR next_try_at <= %(now)s
- ORDER BY turn
+SELECT turn.id, turn.is_batch_cell, g.public_id, g.request_id
+  FROM generations_waiting_turns AS turn
+  JOIN generations_generation AS g USING (id)
+ WHERE turn.next_try_at IS NULL OR turn.next_try_at <= %(now)s
+ ORDER BY turn.turn
  LIMIT %(free)s
 """
-# Their turn has come: marked, and a turn recorded for each (unless cancelled meanwhile).
+# Their turn has come: marked with the job queued for each, and a turn recorded for each. One cancelled meanwhile
+# is left out (its job finds it closed and ends at once).
 GRANT_TURNS = """
-WITH granted AS (
-    UPDATE generations_generation
-       SET dispatched_at = %(now)s, next_try_at = NULL
-     WHERE id = ANY(%(ids)s) AND status = 'queued' AND dispatched_at IS NULL
- RETURNING id, public_id, request_id
+WITH chosen AS (
+    SELECT * FROM unnest(%(ids)s::bigint[], %(job_ids)s::bigint[]) AS chosen (id, job_id)
+), granted AS (
+    UPDATE generations_generation AS g
+       SET dispatched_at = %(now)s, next_try_at = NULL, job_id = chosen.job_id
+      FROM chosen
+     WHERE g.id = chosen.id AND g.status = 'queued' AND g.dispatched_at IS NULL
+ RETURNING g.id, g.public_id, g.job_id
 ), turns AS (
     INSERT INTO generations_providerturn (generation_id, granted_at)
     SELECT id, %(now)s FROM granted
 )
-SELECT id, public_id, request_id FROM granted ORDER BY id
+SELECT public_id, job_id FROM granted ORDER BY id
 """
 # Turns whose generation no longer takes them (cancelled, interrupted, or ended without its worker saying so).
 END_ABANDONED_TURNS = """
@@ -292,33 +297,24 @@ def _grant(locked: _LockedPace, now: datetime) -> list[GrantedTurn]:
     with connection.cursor() as cursor:
         cursor.execute(NEXT_IN_TURN, {"now": now, "free": free})
         chosen, cells = [], 0
-        for generation_id, is_batch_cell in cursor.fetchall():
+        for generation_id, is_batch_cell, public_id, request_id in cursor.fetchall():
             if is_batch_cell:
                 if cells == free_for_cells:
                     break
                 cells += 1
-            chosen.append(generation_id)
+            chosen.append((generation_id, public_id, request_id))
         if not chosen:
             return []
-        cursor.execute(GRANT_TURNS, {"now": now, "ids": chosen})
-        granted = cursor.fetchall()
-    if not granted:
-        return []
-    # The request id travels with the job, so that the worker's log lines match the request's.
-    job_ids = _turn_jobs().batch_defer(
-        *({"public_id": public_id, "request_id": request_id or "-"} for _, public_id, request_id in granted)
-    )
-    Generation.objects.bulk_update(
-        [
-            Generation(pk=generation_id, job_id=job_id)
-            for (generation_id, _, _), job_id in zip(granted, job_ids, strict=True)
-        ],
-        ["job_id"],
-    )
-    return [
-        GrantedTurn(public_id, job_id, now)
-        for (_, public_id, _), job_id in zip(granted, job_ids, strict=True)
-    ]
+        # The request id travels with the job, so that the worker's log lines match the request's.
+        job_ids = _turn_jobs().batch_defer(
+            *(
+                {"public_id": public_id, "request_id": request_id or "-"}
+                for _, public_id, request_id in chosen
+            )
+        )
+        ids = [generation_id for generation_id, _, _ in chosen]
+        cursor.execute(GRANT_TURNS, {"now": now, "ids": ids, "job_ids": job_ids})
+        return [GrantedTurn(public_id, job_id, now) for public_id, job_id in cursor.fetchall()]
 
 
 @functools.cache
