@@ -591,6 +591,8 @@ def _p(values: list[float], quantile: float) -> float:
 _SETUP = f"""
 import json
 from django.contrib.auth import get_user_model
+from accounts.models import Role
+from accounts.services import person_set_role
 from generations.models import ApiToken, Generation
 from generations.services.tokens import api_token_create
 Generation.objects.filter(prompt__startswith={PREFIX!r}).delete()
@@ -599,6 +601,7 @@ for index in range({USERS}):
     user, _ = get_user_model().objects.get_or_create(username=f"bench{{index}}")
     user.set_password({PASSWORD!r})
     user.save()
+    person_set_role(user=user, role=Role.MEMBER, actor=None, ip=None)
     ApiToken.objects.filter(user=user).delete()
     tokens.append(api_token_create(user=user, name="bench")[1])
 print(json.dumps(tokens))

@@ -31,6 +31,7 @@ from generations.domain import (
     validate_seed,
 )
 from generations.models import Generation, GenerationSource, GenerationStatus, Requester
+from generations.permissions import MAY_NOT_GENERATE, may_generate
 from generations.services.lifecycle import generation_cancel, generation_create, generation_wait
 from generations.services.limits import GenerationRefused
 from generations.services.tokens import api_token_user
@@ -131,6 +132,8 @@ def _authenticate(request: HttpRequest, *, method: str) -> User:
             ErrorCode.INVALID_API_KEY,
             "Incorrect API key provided. Make a personal token on the playground's API tokens page.",
         )
+    if not may_generate(user):
+        raise ApiError(ErrorCode.PERMISSION_DENIED, MAY_NOT_GENERATE)
     if request.method != method:
         raise ApiError(ErrorCode.METHOD_NOT_ALLOWED, f"Use {method} for this endpoint.", Allow=method)
     return user

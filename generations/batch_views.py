@@ -23,7 +23,13 @@ from generations.batch_plan import (
     value_label,
 )
 from generations.forms import BatchForm
-from generations.http import HtmxHttpRequest, htmx_redirect, login_required_if_configured, requester
+from generations.http import (
+    HtmxHttpRequest,
+    generating_allowed,
+    htmx_redirect,
+    login_required_if_configured,
+    requester,
+)
 from generations.models import Batch, Generation
 from generations.selectors import batch_progress, batch_spend, budgets_nearly_spent, latest_cells
 from generations.services.batch_files import batch_comparison, batch_grid_png, batch_zip
@@ -43,7 +49,7 @@ def batch_new(request: HtmxHttpRequest) -> HttpResponse:
     return _batch_submit(request)
 
 
-@login_required_if_configured
+@generating_allowed
 def _batch_submit(request: HtmxHttpRequest) -> HttpResponse:
     form = BatchForm(request.POST)
     if form.is_valid():
@@ -130,7 +136,7 @@ def batch_cancel_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def batch_retry_failed_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
     try:
@@ -141,7 +147,7 @@ def batch_retry_failed_view(request: HtmxHttpRequest, public_id: str) -> HttpRes
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def batch_run_again_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
     try:

@@ -202,6 +202,7 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found", 404
     SERVER_ERROR = "server_error", 500
     INVALID_API_KEY = "invalid_api_key", 401
+    PERMISSION_DENIED = "permission_denied", 403
     METHOD_NOT_ALLOWED = "method_not_allowed", 405
     INVALID_JSON = "invalid_json", 400
     INVALID_REQUEST = "invalid_request", 400

@@ -27,6 +27,7 @@ from generations.forms import (
 from generations.http import (
     AuthenticatedHttpRequest,
     HtmxHttpRequest,
+    generating_allowed,
     htmx_redirect,
     login_required_if_configured,
     may_delete,
@@ -60,7 +61,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def generation_new(request: HtmxHttpRequest) -> HttpResponse:
     form = GenerationForm(request.POST)
     if not form.is_valid():
@@ -154,7 +155,7 @@ def generation_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def generation_new_seed(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     original = get_object_or_404(Generation.objects.live(), public_id=public_id)
     try:
@@ -189,7 +190,7 @@ def generation_delete_view(request: HtmxHttpRequest, public_id: str) -> HttpResp
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def generation_retry_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     original = get_object_or_404(Generation.objects.live(), public_id=public_id)
     try:
@@ -310,6 +311,7 @@ def _usage_scope(request: HttpRequest) -> str:
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
+@generating_allowed
 def api_tokens(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST if request.method == "POST" else None)
     new_token = None

@@ -26,6 +26,7 @@ from procrastinate.psycopg_connector import PsycopgConnector
 from generations.provider.client import HttpProvider
 from playground.embedded_postgres import EmbeddedPostgres
 from tests.fake_provider import FakeProvider
+from tests.identity_provider import CLIENT_ID, CLIENT_SECRET, IdentityProvider, node_missing
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -44,13 +45,24 @@ _STARTED_DATABASE = pytest.StashKey[bool]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without Chromium, stop at once with what to do, rather than fail every browser spec."""
-    if not Path(CHROMIUM).exists() and any("browser" in getattr(item, "fixturenames", ()) for item in items):
+    """Without Chromium, or without Node.js for the identity provider, stop at once with what to do, rather than
+    fail every spec that needs it."""
+    if not Path(CHROMIUM).exists() and _any_uses(items, "browser"):
         pytest.exit(
             f"Chromium is not installed ({CHROMIUM}): run `apt-get install -y chromium` (as .ci/run does), "
             "or `make test-fast` for everything but the browser and production specs.",
             returncode=4,
         )
+    if (missing := node_missing()) and _any_uses(items, "identity_provider"):
+        pytest.exit(
+            f"{missing} is not installed, and the sign-in specs run a real OpenID Connect provider on Node.js: "
+            "run `apt-get install -y nodejs npm` (as .ci/run does).",
+            returncode=4,
+        )
+
+
+def _any_uses(items: list[pytest.Item], fixture: str) -> bool:
+    return any(fixture in getattr(item, "fixturenames", ()) for item in items)
 
 
 def _embedded_database() -> EmbeddedPostgres | None:
@@ -62,6 +74,29 @@ def _embedded_database() -> EmbeddedPostgres | None:
 def fake_provider_server():
     with FakeProvider() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def identity_provider() -> Iterator[IdentityProvider]:
+    """A real OpenID Connect provider (oidc-provider on Node.js) on the loopback, for the whole run."""
+    with IdentityProvider() as provider:
+        yield provider
+
+
+@pytest.fixture
+def sso(settings, identity_provider: IdentityProvider) -> IdentityProvider:
+    """The playground signing people in with the test identity provider, as a deployed instance would: sign-in
+    required, staff from the group `admins`, members from `artists`."""
+    settings.REQUIRE_LOGIN = True
+    settings.OIDC_ISSUER = identity_provider.issuer()
+    settings.OIDC_CLIENT_ID = CLIENT_ID
+    settings.OIDC_CLIENT_SECRET = CLIENT_SECRET
+    settings.OIDC_NAME = "Test IdP"
+    settings.OIDC_SCOPES = ["openid", "email", "profile", "groups"]
+    settings.OIDC_ADMIN_GROUPS = ["admins"]
+    settings.OIDC_MEMBER_GROUPS = ["artists"]
+    settings.SECURE_CSP = settings.SECURE_CSP | {"form-action": ["'self'", identity_provider.base_url]}
+    return identity_provider
 
 
 @pytest.fixture
