@@ -145,7 +145,7 @@ def turns_grant() -> list[GrantedTurn]:
 
 
 @transaction.atomic
-def turn_end(*, generation_id: int, answer: ProviderAnswer, latency_ms: int | None) -> list[GrantedTurn]:
+def turn_end(*, generation_id: int, answer: ProviderAnswer, latency_ms: int | None) -> None:
     """End a generation's turn with the provider's answer: the pace follows what the answer said, then the turns
     free now go to the next in line."""
     now = timezone.now()
@@ -163,7 +163,7 @@ def turn_end(*, generation_id: int, answer: ProviderAnswer, latency_ms: int | No
         now=now,
     )
     _pace_save(pace, answer=answer, latency_ms=latency_ms)
-    return _grant(replace(locked, pace=pace, in_flight=others_in_flight), now)
+    _grant(replace(locked, pace=pace, in_flight=others_in_flight), now)
 
 
 @transaction.atomic
@@ -192,7 +192,7 @@ def generation_requeue_after_rate_limit(*, generation: Generation, retry_at: dat
             dispatched_at=None,
             job_id=None,
             next_try_at=retry_at,
-            rate_limit_waits=generation.rate_limit_waits + 1,
+            rate_limit_waits=F("rate_limit_waits") + 1,
         )
     )
 
@@ -274,10 +274,7 @@ def _pace_save(pace: Pace, *, answer: ProviderAnswer, latency_ms: int | None) ->
     changes: dict = _pace_fields(pace)
     if answer.kind == AnswerKind.RATE_LIMITED:
         changes["rate_limited_total"] = F("rate_limited_total") + 1
-        if answer.headers:
-            changes["rate_limit_wait_s_total"] = F("rate_limit_wait_s_total") + max(
-                answer.headers.wait_s, 1.0
-            )
+        changes["rate_limit_wait_s_total"] = F("rate_limit_wait_s_total") + answer.wait_s
     if answer.kind == AnswerKind.SUCCEEDED and latency_ms is not None:
         changes["typical_latency_ms"] = Round(
             F("typical_latency_ms") * (1 - LATENCY_WEIGHT) + latency_ms * LATENCY_WEIGHT

@@ -145,7 +145,7 @@ async def _wait_for_next_turn(generation: Generation, outcome: Failure) -> Failu
     """A 429 is no failure: the provider ran nothing and billed nothing. The generation goes back to the queue,
     keeping its place, until the provider's window allows (None). Past PROVIDER_WAIT_MAX_S it fails instead,
     saying why (the failure is returned)."""
-    wait_s = max(outcome.answer.headers.wait_s if outcome.answer.headers else 0.0, 1.0)
+    wait_s = outcome.answer.wait_s
     retry_at = timezone.now() + timedelta(seconds=wait_s)
     if retry_at > generation.created_at + timedelta(seconds=settings.PROVIDER_WAIT_MAX_S):
         longest = settings.PROVIDER_WAIT_MAX_S

@@ -125,6 +125,11 @@ class ProviderAnswer:
     kind: AnswerKind
     headers: RateLimitHeaders | None = None
 
+    @property
+    def wait_s(self) -> float:
+        """After a 429, how long before asking again: what the provider said, and at least a second."""
+        return max(self.headers.wait_s if self.headers else 0.0, 1.0)
+
 
 NO_ANSWER = ProviderAnswer(AnswerKind.OTHER)
 
@@ -205,7 +210,7 @@ def pace_after(
             if window_hit
             else replace(pace, concurrency=max(min(pace.concurrency - 1, others_in_flight), 1))
         )
-        hold = now + timedelta(seconds=max(headers.wait_s, 1.0))
+        hold = now + timedelta(seconds=answer.wait_s)
         held_until = max(hold, pace.held_until) if pace.held_until else hold
         return replace(lowered, held_until=held_until, successes=0).within(ceilings)
     paced = replace(pace, per_minute=stated_per_minute) if stated_per_minute else pace
