@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from allauth.socialaccount.models import SocialAccount
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.identity import Identity, identity_roles_from_groups
 from accounts.models import AuditEvent, Invite, Role, role_of
-from generations.models import ApiToken, Generation, GenerationStatus
+from generations.models import ApiToken, Generation, GenerationStatus, PersonBudget
+from generations.money import own_or_default
 
 AUDIT_PAGE_SIZE = 100
 
@@ -28,9 +31,9 @@ class PersonRow:
     groups: list[str]  # the identity provider's groups at their last sign-in
     images_this_month: int
     active_tokens: int
-    # This month's spend and a budget override come with budgets (issue 20); None until then.
-    spend_this_month: None = None
-    budget_override: None = None
+    spend_this_month: Decimal
+    monthly_budget: Decimal  # their own (set by staff in the admin) or BUDGET_USER_MONTH; 0: none
+    own_budget: bool
 
     @property
     def role_from_groups(self) -> bool:
@@ -43,18 +46,23 @@ def month_start() -> datetime:
 
 
 def people_overview() -> list[PersonRow]:
-    """Everyone, active people first, with this month's images, their API tokens and how they sign in: two
-    queries."""
-    images = _count_per_user(
-        Generation.objects.filter(created_at__gte=month_start(), status=GenerationStatus.SUCCEEDED)
-    )
+    """Everyone, active people first, with this month's images and spend, their budget, their API tokens and how
+    they sign in: three queries."""
+    this_month = Generation.objects.filter(created_at__gte=month_start())
+    images = _count_per_user(this_month.filter(status=GenerationStatus.SUCCEEDED))
+    spend = this_month.filter(user=OuterRef("pk")).order_by().values("user").annotate(total=Sum("cost"))
     tokens = _count_per_user(ApiToken.objects.active())
     users = (
         get_user_model()
         .objects.select_related("person")
-        .annotate(images_this_month=images, active_tokens=tokens)
+        .annotate(
+            images_this_month=images,
+            spend_this_month=Coalesce(Subquery(spend.values("total")), Decimal(0)),
+            active_tokens=tokens,
+        )
         .order_by("-is_active", "username")
     )
+    own_budgets = {budget.user_id: budget.per_month for budget in PersonBudget.objects.all()}
     social_accounts: dict[int, list[SocialAccount]] = {}
     for account in SocialAccount.objects.filter(user__in=users):
         social_accounts.setdefault(account.user_id, []).append(account)
@@ -69,6 +77,9 @@ def people_overview() -> list[PersonRow]:
                 password=user.has_usable_password(),
                 groups=_groups(linked),
                 images_this_month=user.images_this_month,
+                spend_this_month=user.spend_this_month,
+                monthly_budget=own_or_default(own_budgets.get(user.pk), settings.BUDGET_USER_MONTH),
+                own_budget=own_budgets.get(user.pk) is not None,
                 active_tokens=user.active_tokens,
             )
         )

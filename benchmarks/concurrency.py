@@ -12,6 +12,8 @@ Scenarios, each printing its figures:
   batch   a 64-image batch (8 prompts × 8 seeds) through the batch form, provider 2 s
   bomb    a batch line of `{a|b}` 60 times (2**60 prompts): answer time, and the web workers' memory
   outage  PostgreSQL stopped 10 s with 8 generations at the provider (4 s): outcomes, provider requests, worker
+  paced   a 100-image batch against an account of 3 at once and 60 a minute, two workers; colleagues' single
+          prompts meanwhile (the other scenarios' fake has no limits, and their pace is raised to match)
 
     make bench                                    # everything
     BENCH_SCENARIOS=burst,push python -m benchmarks.concurrency
@@ -33,6 +35,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlencode
@@ -42,7 +45,7 @@ import httpx
 from tests.production import ProductionServer, csrf_token, first_group, post_generation
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = os.environ.get("BENCH_SCENARIOS", "burst,queue,api,crash,push,batch,bomb,outage").split(",")
+SCENARIOS = os.environ.get("BENCH_SCENARIOS", "burst,queue,api,crash,push,batch,bomb,outage,paced").split(",")
 IMAGE_KB = int(os.environ.get("BENCH_IMAGE_KB", "1024"))
 PORT = int(os.environ.get("BENCH_PORT", "8123"))
 PROVIDER_PORT = PORT + 1
@@ -50,7 +53,6 @@ USERS = 10
 PASSWORD = "bench-password-not-secret"  # noqa: S105 (bench accounts on a throwaway database)
 PREFIX = "bench-concurrency"
 PAGES = ("/", "/gallery/", "/healthz")
-PROVIDER_LATENCY_S = {"api": 10, "crash": 10, "outage": 4}
 
 
 def main() -> None:
@@ -66,6 +68,12 @@ def main() -> None:
         LIMIT_QUEUED_PER_USER="100000",
         MAX_QUEUED_GENERATIONS="100000",
         WORKER_CONCURRENCY="100",
+        # The fake has no account limits but in the paced scenario: the pace's ceilings match it.
+        PROVIDER_MAX_CONCURRENT="100000",
+        PROVIDER_MAX_PER_MINUTE="100000000",
+        BUDGET_USER_DAY="0",
+        BUDGET_USER_MONTH="0",
+        BUDGET_TEAM_MONTH="0",
     )
     try:
         server.prepare()
@@ -79,7 +87,7 @@ def main() -> None:
         with _fake_provider(latency_s=2):
             _warm_up(server, clients)
         for name in SCENARIOS:
-            with _fake_provider(latency_s=PROVIDER_LATENCY_S.get(name, 2)):
+            with _fake_provider(**FAKE_PROVIDERS.get(name, {"latency_s": 2})):
                 SCENARIO_RUNS[name](server, clients, tokens)
             _delete_rows(server)
     finally:
@@ -350,6 +358,123 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+PACED_ACCOUNT = {"max_concurrent": 3, "max_per_minute": 60}
+FAKE_PROVIDERS = {
+    "api": {"latency_s": 10},
+    "crash": {"latency_s": 10},
+    "outage": {"latency_s": 4},
+    "paced": {"latency_s": 2} | PACED_ACCOUNT,
+}
+
+
+def paced(server: ProductionServer, clients: list[httpx.Client], tokens: list[str]) -> None:
+    """One person's 100-image batch against an account of 3 at once and 60 a minute, on two worker processes;
+    a colleague's single prompt 20 s in (the account busy) and 50 s in (its minute nearly spent)."""
+    pace = {
+        "PROVIDER_MAX_CONCURRENT": str(PACED_ACCOUNT["max_concurrent"]),
+        "PROVIDER_MAX_PER_MINUTE": str(PACED_ACCOUNT["max_per_minute"]),
+    }
+    with _restarted(server, workers=2, **pace):
+        memory = _PeakMemory(server.workers[-1].pid)
+        batch_client, colleague = clients[0], clients[1]
+        data = {
+            "prompts": f"{PREFIX} paced {{{'|'.join('abcdefghij')}}}",
+            "seed_count": "10",
+            "sizes": "1024x1024",
+            "extend": "off",
+        }
+        submitted = time.time()
+        if batch_client.post("/batch/", data=data).status_code != 302:
+            raise SystemExit("the batch was not queued")
+        singles = []
+        for at_s in (20, 50):
+            time.sleep(max(submitted + at_s - time.time(), 0))
+            prompt = f"{PREFIX} colleague at {at_s} s"
+            post_generation(colleague, colleague.headers["X-CSRFToken"], prompt)
+            singles.append(prompt)
+        _wait_until_final(server, 102, memory, timeout_s=300)
+        seen = httpx.get(f"http://127.0.0.1:{PROVIDER_PORT}/stats").json()
+        with server.database() as database:
+            cells = database.execute(
+                "SELECT status, extract(epoch FROM finished_at), extract(epoch FROM started_at), "
+                "provider_latency_ms FROM generations_generation WHERE prompt LIKE %s AND batch_id IS NOT NULL",
+                [f"{PREFIX} paced %"],
+            ).fetchall()
+            waits: dict[str, float] = dict(
+                database.execute(
+                    "SELECT prompt, extract(epoch FROM started_at - created_at) FROM generations_generation "
+                    "WHERE prompt = ANY(%s)",
+                    [singles],
+                ).fetchall()
+            )
+    succeeded = sum(1 for status, *_ in cells if status == "succeeded")
+    last_s = max(float(finished) for _, finished, *_ in cells) - submitted
+    sent_s = sorted(float(started) - submitted for _, _, started, _ in cells)
+    latencies = sorted(latency for *_, latency in cells)
+    share = 100 * seen["rate_limited"] / max(seen["received"], 1)
+    print(
+        "\npaced: a 100-image batch, the account 3 at once and 60 a minute, provider 2 s, two worker processes"
+    )
+    print(
+        f"  cells succeeded                            {succeeded:8d} of {len(cells)} (target 100, 0 failed)"
+    )
+    print(f"  last cell stored after the submit          {last_s * 1000:8.0f} ms (target <= 110000 ms)")
+    print(
+        f"  cells sent: 1st, 54th, 55th, last at       {sent_s[0]:5.1f}, {sent_s[53]:.1f}, {sent_s[54]:.1f}, "
+        f"{sent_s[-1]:.1f} s (the 55th waits for the minute's window)"
+    )
+    print(
+        f"  provider latency seen, median / p95        {_p(latencies, 0.5):8.0f} / {_p(latencies, 0.95):.0f} ms"
+    )
+    print(f"  most in flight at the provider             {seen['max_in_flight']:8d} (target <= 3)")
+    print(
+        f"  most sent in any 60 s, let in / all        {seen['max_accepted_in_any_window']:8d} / "
+        f"{seen['max_received_in_any_window']} (target <= 60)"
+    )
+    print(
+        f"  429s                                       {seen['rate_limited']:8d} of {seen['received']} requests "
+        f"({share:.1f} %, target <= 5 %)"
+    )
+    for prompt in singles:
+        print(
+            f"  {prompt.removeprefix(PREFIX + ' '):42} started {float(waits[prompt]) * 1000:5.0f} ms after queued (target < 3000 ms)"
+        )
+
+
+@contextlib.contextmanager
+def _restarted(server: ProductionServer, *, workers: int, **env: str) -> Iterator[None]:
+    """The web and `workers` workers restarted with `env` for the block, then as before."""
+    before = dict(server.env)
+    server.stop()
+    server.workers.clear()
+    server.env |= env
+    started = datetime.now(UTC)
+    server.start()
+    for _ in range(workers - 1):
+        server.start_worker()
+    _wait_until_workers_listen(server, workers, since=started)
+    try:
+        yield
+    finally:
+        server.stop()
+        server.workers.clear()
+        server.env = before
+        server.start()
+
+
+def _wait_until_workers_listen(
+    server: ProductionServer, count: int, *, since: datetime, timeout_s: float = 120
+) -> None:
+    """Workers take seconds to start on a busy machine: a figure must not time their start."""
+    deadline = time.monotonic() + timeout_s
+    query = "SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat >= %s"
+    with server.database() as database:
+        while database.execute(query, [since]).fetchall()[0][0] < count:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"fewer than {count} workers after {timeout_s} s")
+            time.sleep(0.2)
+
+
 SCENARIO_RUNS: dict[str, Callable] = {
     "burst": burst,
     "queue": queue,
@@ -359,6 +484,7 @@ SCENARIO_RUNS: dict[str, Callable] = {
     "batch": batch,
     "bomb": bomb,
     "outage": outage,
+    "paced": paced,
 }
 
 
@@ -491,6 +617,11 @@ def _delete_rows(server: ProductionServer) -> None:
             "(SELECT id FROM generations_generation WHERE prompt LIKE %s)",
             [f"{PREFIX} %"],
         )
+        database.execute(
+            "DELETE FROM generations_providerturn WHERE generation_id IN "
+            "(SELECT id FROM generations_generation WHERE prompt LIKE %s)",
+            [f"{PREFIX} %"],
+        )
         database.execute("DELETE FROM generations_generation WHERE prompt LIKE %s", [f"{PREFIX} %"])
 
 
@@ -541,12 +672,18 @@ class _PeakMemory:
 
 
 @contextlib.contextmanager
-def _fake_provider(*, latency_s: float) -> Iterator[None]:
+def _fake_provider(
+    *, latency_s: float, max_concurrent: int | None = None, max_per_minute: int | None = None
+) -> Iterator[None]:
     """The fake provider in its own process, as a remote one would be: its work is not the playground's."""
     command = [
         sys.executable, "-m", "tests.fake_provider", "--port", str(PROVIDER_PORT), "--latency", str(latency_s),
         "--api-key", "bench-key", "--image-padding-kb", str(IMAGE_KB),
     ]  # fmt: skip
+    if max_concurrent:
+        command += ["--max-concurrent", str(max_concurrent)]
+    if max_per_minute:
+        command += ["--max-per-minute", str(max_per_minute)]
     provider = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert provider.stdout is not None
     provider.stdout.readline()  # it says where it listens once it does

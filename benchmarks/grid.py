@@ -24,7 +24,7 @@ from benchmarks.in_process import REPEAT, p95, run
 from generations.batch_plan import BatchPlan
 from generations.domain import GenerationParameters
 from generations.images import image_store
-from generations.models import Batch, GenerationStatus
+from generations.models import Batch, GenerationStatus, Requester
 from generations.provider.demo import draw_demo_image
 from generations.services.batch_files import batch_grid_png
 from generations.services.batches import batch_create
@@ -80,7 +80,7 @@ def _batch(*, prompts: int, seeds: int) -> Batch:
     existing = Batch.objects.filter(prompts=plan.prompts, seeds=plan.seeds).first()
     if existing and existing.cells.filter(status=GenerationStatus.SUCCEEDED).count() == plan.count:
         return existing
-    batch = batch_create(plan=plan, prompts_text="\n".join(plan.prompts))
+    batch = batch_create(plan=plan, prompts_text="\n".join(plan.prompts), requester=Requester(user=None))
     for generation in batch.cells.all():
         stored = image_store(
             draw_demo_image(GenerationParameters(generation.prompt, 1024, 1024, generation.seed, False))

@@ -35,7 +35,7 @@ from benchmarks.in_process import REPEAT, p95, run  # sets Django up
 from generations.batch_plan import BatchPlan
 from generations.domain import GenerationParameters
 from generations.images import image_store
-from generations.models import Batch, GenerationStatus
+from generations.models import Batch, GenerationStatus, Requester
 from generations.provider.demo import draw_demo_image
 from generations.services.batches import batch_create
 from judging.models import Ballot, Choice, Judge, Pair, Round
@@ -193,7 +193,7 @@ def _batch(*, prompts: int, seeds: int, draw: bool) -> Batch:
     existing = Batch.objects.filter(prompts=plan.prompts, seeds=plan.seeds).first()
     if existing and existing.cells.filter(status=GenerationStatus.SUCCEEDED).count() == plan.count:
         return existing
-    batch = batch_create(plan=plan, prompts_text="\n".join(plan.prompts))
+    batch = batch_create(plan=plan, prompts_text="\n".join(plan.prompts), requester=Requester.of(None))
     for generation in batch.cells.all():
         if draw:
             stored = image_store(

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 
-from generations.models import ApiToken, Batch, Generation
+from generations.models import ApiToken, Batch, Generation, PersonBudget, Price
 
 
 class DateDrillDownChangeList(ChangeList):
@@ -34,13 +34,14 @@ class GenerationAdmin(DateDrillDownAdmin):
         "user",
         "source",
         "is_demo",
+        "cost",
         "created_at",
     ]
     list_filter = ["status", "source", "is_demo", "prompt_extend", "is_favourite", "model"]
     search_fields = ["public_id", "prompt", "revised_prompt"]
     date_hierarchy = "created_at"
     list_select_related = ["user"]
-    readonly_fields = ["public_id", "created_at", "finished_at"]
+    readonly_fields = ["public_id", "created_at", "finished_at", "price", "cost", "may_be_billed"]
 
     @admin.display(description="prompt")
     def short_prompt(self, generation: Generation) -> str:
@@ -66,3 +67,20 @@ class BatchAdmin(DateDrillDownAdmin):
     @admin.display(description="images")
     def cells_asked(self, batch: Batch) -> int:
         return batch.cell_count
+
+
+@admin.register(Price)
+class PriceAdmin(admin.ModelAdmin):
+    """The price table: a new row from a date on changes what images queued from then cost, never past ones."""
+
+    list_display = ["effective_from", "per_image", "prompt_extend_extra", "note"]
+    date_hierarchy = "effective_from"
+
+
+@admin.register(PersonBudget)
+class PersonBudgetAdmin(admin.ModelAdmin):
+    """A person's own daily and monthly budgets, in place of BUDGET_USER_DAY and BUDGET_USER_MONTH."""
+
+    list_display = ["user", "per_day", "per_month", "note", "updated_at"]
+    search_fields = ["user__username", "note"]
+    autocomplete_fields = ["user"]

@@ -116,8 +116,10 @@ async def _image_generation(request: HttpRequest) -> JsonResponse:
     except IdempotencyKeyReused as err:
         return api_error_response(ApiError(err.code, str(err), param=IDEMPOTENCY_KEY_HEADER))
     except GenerationRefused as err:
+        # A spent budget comes back in hours: the SDKs' own retries would only be refused again.
+        no_retry = DO_NOT_RETRY if err.code == ErrorCode.BUDGET_EXCEEDED else {}
         return api_error_response(
-            ApiError(err.code, err.user_message, **{"Retry-After": str(err.retry_after_s)})
+            ApiError(err.code, err.user_message, **{"Retry-After": str(err.retry_after_s)}, **no_retry)
         )
     try:
         generation = await generation_wait(public_id=public_id, timeout_s=settings.API_WAIT_S)
@@ -252,6 +254,10 @@ def _parse(raw: bytes) -> ApiImageRequest:
 def api_error_response(err: ApiError) -> JsonResponse:
     """The error as OpenAI's APIs send theirs, which the official SDKs turn into their exception classes."""
     error_type = "invalid_request_error" if err.status < 500 else "server_error"
+    if err.code == ErrorCode.BUDGET_EXCEEDED:
+        error_type = (
+            "insufficient_quota"  # OpenAI's type for a spent quota (a 429 the SDKs raise as RateLimitError)
+        )
     payload = {
         "error": {"message": err.message, "type": error_type, "param": err.param, "code": str(err.code)}
     }

@@ -29,11 +29,17 @@ from generations.http import (
     generating_allowed,
     htmx_redirect,
     login_required_if_configured,
-    maker_session,
     may_change,
+    requester,
 )
 from generations.models import Batch, Generation
-from generations.selectors import batch_progress, latest_cells, with_silent_workers_shown
+from generations.selectors import (
+    batch_progress,
+    batch_spend,
+    budgets_nearly_spent,
+    latest_cells,
+    with_silent_workers_shown,
+)
 from generations.services.batch_files import batch_comparison, batch_grid_png, batch_zip
 from generations.services.batches import batch_cancel, batch_create, batch_retry_failed, batch_run_again
 from generations.services.limits import GenerationRefused
@@ -42,11 +48,12 @@ from generations.services.limits import GenerationRefused
 @require_http_methods(["GET", "HEAD", "POST"])
 def batch_new(request: HtmxHttpRequest) -> HttpResponse:
     if request.method != "POST":
-        return render(
-            request,
-            "generations/batch_new.html",
-            {"form": BatchForm(), "batch_max": settings.BATCH_MAX_IMAGES},
-        )
+        context = {
+            "form": BatchForm(),
+            "batch_max": settings.BATCH_MAX_IMAGES,
+            "budgets": budgets_nearly_spent(requester=requester(request)),
+        }
+        return render(request, "generations/batch_new.html", context)
     return _batch_submit(request)
 
 
@@ -58,8 +65,7 @@ def _batch_submit(request: HtmxHttpRequest) -> HttpResponse:
             batch = batch_create(
                 plan=form.cleaned_data["plan"],
                 prompts_text=form.cleaned_data["prompts"],
-                user=request.user,
-                maker_session=maker_session(request),
+                requester=requester(request),
             )
         except GenerationRefused as err:
             form.add_error(None, err.user_message)
@@ -106,6 +112,7 @@ def batch_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
             for section in grid_sections(plan, x, y)
         ],
         "progress": batch_progress(cells, plan.count),
+        "spend": batch_spend(cells=cells),
         "parameters": [
             (parameter, PARAMETER_LABELS[parameter])
             for parameter in PARAMETERS
@@ -121,7 +128,12 @@ def batch_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 @require_safe
 def batch_progress_view(request: HttpRequest, public_id: str) -> HttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
-    context = {"batch": batch, "progress": batch_progress(latest_cells(batch), BatchPlan.of(batch).count)}
+    cells = latest_cells(batch)
+    context = {
+        "batch": batch,
+        "progress": batch_progress(cells, BatchPlan.of(batch).count),
+        "spend": batch_spend(cells=cells),
+    }
     return render(request, "generations/batch.html#batch-progress", context)
 
 
@@ -147,7 +159,7 @@ def batch_cancel_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 def batch_retry_failed_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
     try:
-        batch_retry_failed(batch=batch, user=request.user, maker_session=maker_session(request))
+        batch_retry_failed(batch=batch, requester=requester(request))
     except GenerationRefused as err:
         messages.error(request, err.user_message)
     return _back_to(request, batch)
@@ -158,7 +170,7 @@ def batch_retry_failed_view(request: HtmxHttpRequest, public_id: str) -> HttpRes
 def batch_run_again_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
     try:
-        rerun = batch_run_again(batch=batch, user=request.user, maker_session=maker_session(request))
+        rerun = batch_run_again(batch=batch, requester=requester(request))
     except GenerationRefused as err:
         messages.error(request, err.user_message)
         return _back_to(request, batch)

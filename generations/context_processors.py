@@ -20,6 +20,7 @@ def provider(request: HttpRequest) -> dict:
         # The host name alone: a gateway's URL may carry a user name and password, or a key in its path.
         "provider_host": (urlsplit(settings.ZIMAGE_BASE_URL).hostname or "") if may_see_host else "",
         "require_login": settings.REQUIRE_LOGIN,
+        "price_currency": settings.PRICE_CURRENCY,
         # Asked only by the templates that offer to spend (the template engine calls it).
         "may_generate": partial(may_generate, user or AnonymousUser()),
         "may_not_generate": MAY_NOT_GENERATE,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from enum import StrEnum
 from typing import overload
 
@@ -188,9 +189,10 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error", 500
     CANCELLED = "cancelled", 409
     INTERRUPTED = "interrupted", 503
-    # A generation refused before anything was recorded or sent: a limit, the queue.
+    # A generation refused before anything was recorded or sent: a limit, a budget, the queue.
     RATE_LIMITED = "rate_limited", 429
     TOO_MANY_QUEUED = "too_many_queued", 429
+    BUDGET_EXCEEDED = "budget_exceeded", 429
     QUEUE_FULL = "queue_full", 503
     # An API call that waited too long for its generation.
     QUEUE_TIMEOUT = "queue_timeout", 503
@@ -224,3 +226,35 @@ class ErrorCode(StrEnum):
 FAILURES_A_RETRY_CANNOT_MEND = frozenset(
     {ErrorCode.PROVIDER_REJECTED, ErrorCode.PROVIDER_AUTH, ErrorCode.IMAGE_TOO_LARGE}
 )
+
+
+# What the provider bills when a generation ends without an image. A 2xx answer is billed even when its image is
+# then unusable; a request the provider may have run (no answer before the deadline, a worker that died, a
+# cancellation while it ran, a crash of our own) is billed for all we know; any other failure (a refusal, a 429
+# past the wait, a 5xx, no connection) made nothing and is not billed.
+FAILURES_BILLED = frozenset(
+    {
+        ErrorCode.BAD_RESPONSE,
+        ErrorCode.IMAGE_DOWNLOAD_FAILED,
+        ErrorCode.IMAGE_TOO_LARGE,
+        ErrorCode.NOT_AN_IMAGE,
+    }
+)
+FAILURES_MAY_BE_BILLED = frozenset({ErrorCode.PROVIDER_TIMEOUT, ErrorCode.INTERNAL_ERROR})
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePrice:
+    """What the provider charges for one image, and what prompt extend adds to it."""
+
+    per_image: Decimal
+    prompt_extend_extra: Decimal
+
+    def of(self, parameters: GenerationParameters) -> Decimal:
+        return self.per_image + (self.prompt_extend_extra if parameters.prompt_extend else Decimal(0))
+
+
+# The upstream list price (Alibaba Model Studio, international; docs/provider-api.md): used until staff set one in
+# the price table, and the table's first row. An estimate: the provider's own price is not published.
+UPSTREAM_LIST_PRICE = ImagePrice(per_image=Decimal("0.015"), prompt_extend_extra=Decimal("0.015"))
+FREE = ImagePrice(per_image=Decimal(0), prompt_extend_extra=Decimal(0))

@@ -20,7 +20,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from generations.models import MadeByAPerson
+from accounts.http import client_ip
+from generations.models import MadeByAPerson, Requester
 from generations.permissions import MAY_NOT_GENERATE, may_generate
 
 MAKER_SESSION_KEY = "maker_session"
@@ -98,3 +99,8 @@ def may_change(request: HttpRequest, made: MadeByAPerson) -> bool:
     """Whether the person behind `request` (on an open instance, their browser session) may cancel or delete
     `made`, a generation or a batch."""
     return made.can_be_changed_by(request.user, maker_session=request.session.get(MAKER_SESSION_KEY, ""))
+
+
+def requester(request: HttpRequest) -> Requester:
+    """Who is asking: the signed-in user or, on an open instance, this browser session at this address."""
+    return Requester.of(request.user, session=maker_session(request), address=client_ip(request))

@@ -3,16 +3,28 @@ from __future__ import annotations
 import functools
 import re
 import secrets
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
-from django.db import models
+from django.db import connection, models
+from django.db.models import Case, ExpressionWrapper, F, Q, Value, When
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
-from generations.domain import FAILURES_A_RETRY_CANNOT_MEND, ErrorCode, GenerationParameters
+from generations.domain import (
+    FAILURES_A_RETRY_CANNOT_MEND,
+    FAILURES_BILLED,
+    FAILURES_MAY_BE_BILLED,
+    UPSTREAM_LIST_PRICE,
+    ErrorCode,
+    GenerationParameters,
+    ImagePrice,
+)
 from generations.search import SearchText
 
 if TYPE_CHECKING:
@@ -62,6 +74,29 @@ INTERRUPTED_MESSAGE = (
 )
 
 
+def money_field(**options: Any) -> models.DecimalField:
+    """Money, kept to a millionth of the currency: prices like $0.015 an image add up exactly."""
+    return models.DecimalField(max_digits=12, decimal_places=6, **options)
+
+
+# What a generation costs, by the rules in domain.py: nothing when it failed without the provider making
+# anything, or was cancelled before it was sent; its price otherwise (while unfinished, the price it will cost).
+_NOT_BILLED = Q(status=GenerationStatus.FAILED) & ~Q(
+    error_code__in=sorted(code.value for code in FAILURES_BILLED | FAILURES_MAY_BE_BILLED)
+) | Q(status=GenerationStatus.CANCELLED, started_at__isnull=True)
+_MAY_BE_BILLED = (
+    Q(status=GenerationStatus.INTERRUPTED)
+    | Q(status=GenerationStatus.CANCELLED, started_at__isnull=False)
+    | Q(status=GenerationStatus.FAILED, error_code__in=sorted(code.value for code in FAILURES_MAY_BE_BILLED))
+)
+# The queue in its fair order (the view is made by the migration `0016_provider_pace_and_money`): waiting
+# generations numbered by their turn. Those whose turn has come (a worker's job is queued for them) go first.
+QUEUE_POSITION = """
+    SELECT (SELECT count(*) FROM generations_generation WHERE status = 'queued' AND dispatched_at IS NOT NULL)
+         + coalesce((SELECT turn - 1 FROM generations_waiting_turns WHERE id = %s), 0)
+"""
+
+
 class GenerationSource(models.TextChoices):
     WEB = "web", "Playground"
     API = "api", "API"
@@ -86,6 +121,33 @@ class MadeByAPerson:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """Who asks for images: a signed-in user or, on an open instance, a visitor known by the browser session
+    and the client address of the request (clearing cookies keeps the address; another network keeps the
+    session)."""
+
+    user: User | None
+    session: str = ""
+    address: str | None = None
+
+    @classmethod
+    def of(
+        cls, user: User | AnonymousUser | None, *, session: str = "", address: str | None = None
+    ) -> Requester:
+        owner = user if user is not None and user.is_authenticated else None
+        return cls(owner, session, address)
+
+    def owns(self) -> Q:
+        """Their generations, as the limits count them."""
+        if self.user is not None:
+            return Q(user=self.user)
+        same_visitor = Q(maker_session=self.session) if self.session else Q(pk__in=[])
+        if self.address:
+            same_visitor |= Q(client_address=self.address)
+        return same_visitor & Q(user__isnull=True)
+
+
 class GenerationQuerySet(models.QuerySet["Generation"]):
     def active(self) -> GenerationQuerySet:
         """Generations still waiting in the queue or being made."""
@@ -99,6 +161,9 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
             error_message=INTERRUPTED_MESSAGE,
             finished_at=timezone.now(),
         )
+
+    def asked_by(self, requester: Requester) -> GenerationQuerySet:
+        return self.filter(requester.owns())
 
     def live(self) -> GenerationQuerySet:
         return self.filter(deleted_at__isnull=True)
@@ -128,6 +193,12 @@ class Generation(MadeByAPerson, models.Model):
     is_demo = models.BooleanField(
         default=False, help_text="Made by the offline demo provider, not the model."
     )
+    client_address = models.GenericIPAddressField(
+        null=True, blank=True, help_text="On an open instance, the address of the visitor who asked for it."
+    )
+    request_id = models.CharField(
+        max_length=64, blank=True, help_text="The request that queued it, named in the worker's log lines."
+    )
 
     prompt = models.TextField()
     width = models.PositiveIntegerField()
@@ -155,6 +226,21 @@ class Generation(MadeByAPerson, models.Model):
         max_length=16, blank=True, help_text="A 64-bit perceptual hash (dHash, hex), made with the thumbnail."
     )
 
+    price = money_field(
+        default=Decimal(0),
+        help_text="What it costs if billed, by the price in effect when it was queued.",
+    )
+    cost = models.GeneratedField(
+        expression=Case(When(_NOT_BILLED, then=Value(Decimal(0))), default=F("price")),
+        output_field=money_field(),
+        db_persist=True,
+    )
+    may_be_billed = models.GeneratedField(
+        expression=ExpressionWrapper(_MAY_BE_BILLED, output_field=models.BooleanField()),
+        output_field=models.BooleanField(),
+        db_persist=True,
+    )
+
     attempts = models.PositiveSmallIntegerField(default=0)
     provider_latency_ms = models.PositiveIntegerField(null=True, blank=True)
     image_fetch_ms = models.PositiveIntegerField(
@@ -166,6 +252,17 @@ class Generation(MadeByAPerson, models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True, help_text="When a worker took it off the queue.")
+    dispatched_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When its turn at the provider came (a worker's job was queued for it).",
+    )
+    next_try_at = models.DateTimeField(
+        null=True, blank=True, help_text="After the provider's 429: not sent again before this."
+    )
+    rate_limit_waits = models.PositiveSmallIntegerField(
+        default=0, help_text="How often the provider's rate limit sent it back to wait (none of it billed)."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     is_favourite = models.BooleanField(default=False)
@@ -202,9 +299,28 @@ class Generation(MadeByAPerson, models.Model):
             ),
             # Queue positions and the queue's depth.
             models.Index(fields=["id"], name="generation_queued_idx", condition=models.Q(status="queued")),
+            # The queue's fair order (generations_waiting_turns).
+            models.Index(
+                fields=["id"],
+                name="generation_waiting_idx",
+                condition=models.Q(status="queued", dispatched_at__isnull=True),
+            ),
             GinIndex(fields=["search_vector"], name="generation_search_idx"),
-            # Per-user limits count recent rows; "mine" in the gallery lists them.
-            models.Index(fields=["user", "-created_at"], name="generation_user_recent_idx"),
+            # Per-user limits count recent rows and sum their cost; "mine" in the gallery lists them.
+            models.Index(fields=["user", "-created_at"], include=["cost"], name="generation_user_recent_idx"),
+            # A visitor's limits (an open instance): their rows by browser session and by address.
+            models.Index(
+                fields=["maker_session", "created_at"],
+                include=["cost"],
+                name="generation_visitor_session_idx",
+                condition=models.Q(user__isnull=True),
+            ),
+            models.Index(
+                fields=["client_address", "created_at"],
+                include=["cost"],
+                name="generation_visitor_address_idx",
+                condition=models.Q(user__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -270,9 +386,25 @@ class Generation(MadeByAPerson, models.Model):
         end = self.finished_at or timezone.now()
         return max(round((end - self.started_at).total_seconds() * 1000), 0)
 
+    @property
+    def is_dispatched(self) -> bool:
+        """Its turn at the provider has come: a worker is about to send it."""
+        return self.status == GenerationStatus.QUEUED and self.dispatched_at is not None
+
+    @property
+    def next_try_in_s(self) -> int:
+        """After the provider's 429, seconds until it may be sent again (0 when it may be sent now)."""
+        if self.next_try_at is None:
+            return 0
+        return max(round((self.next_try_at - timezone.now()).total_seconds()), 0)
+
     def queue_position(self) -> int:
-        """How many queued generations are ahead of this one."""
-        return Generation.objects.filter(status=GenerationStatus.QUEUED, pk__lt=self.pk).count()
+        """How many queued generations go before this one, in the queue's fair order."""
+        if self.is_dispatched:
+            return 0
+        with connection.cursor() as cursor:
+            cursor.execute(QUEUE_POSITION, [self.pk])
+            return cursor.fetchone()[0]
 
 
 class Batch(MadeByAPerson, models.Model):
@@ -386,3 +518,99 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class PriceQuerySet(models.QuerySet["Price"]):
+    def in_effect(self, at: datetime) -> ImagePrice:
+        """The price of an image at `at`: the table's latest row from before then, else the upstream list price."""
+        price = self.filter(effective_from__lte=at).order_by("-effective_from").first()
+        if price is None:
+            return UPSTREAM_LIST_PRICE
+        return ImagePrice(per_image=price.per_image, prompt_extend_extra=price.prompt_extend_extra)
+
+
+class Price(models.Model):
+    """What the provider charges for an image from `effective_from` on, in PRICE_CURRENCY. Staff edit the table in
+    the admin; each generation keeps the price it was queued at, so a change never rewrites past costs."""
+
+    effective_from = models.DateTimeField(default=timezone.now)
+    per_image = money_field()
+    prompt_extend_extra = money_field(help_text="Added for an image with prompt extend.")
+    note = models.CharField(max_length=200, blank=True, help_text="Where the price comes from.")
+
+    objects = PriceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-effective_from"]
+
+    def __str__(self) -> str:
+        return f"{self.per_image} an image from {self.effective_from:%Y-%m-%d}"
+
+
+class PersonBudget(models.Model):
+    """A person's own budgets, set by staff, in place of BUDGET_USER_DAY and BUDGET_USER_MONTH (blank: those)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budget")
+    per_day = money_field(null=True, blank=True, help_text="Blank: BUDGET_USER_DAY; 0: none.")
+    per_month = money_field(null=True, blank=True, help_text="Blank: BUDGET_USER_MONTH; 0: none.")
+    note = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"budget of {self.user}"
+
+
+class DailySpend(models.Model):
+    """The team's spend per day (UTC), kept by a trigger on the generations table (migration
+    `0016_provider_pace_and_money`), so that the team's monthly budget is a sum of 31 rows, not of a month's images."""
+
+    day = models.DateField(primary_key=True)
+    amount = money_field(default=Decimal(0))
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.amount}"
+
+
+class ProviderPace(models.Model):
+    """The pace the whole cluster keeps with the provider (one row): see generations/pacing.py."""
+
+    concurrency = models.PositiveIntegerField()
+    per_minute = models.PositiveIntegerField()
+    # The ceilings it was begun at: when their settings change, the pace begins again at the new ones.
+    configured_concurrency = models.PositiveIntegerField()
+    configured_per_minute = models.PositiveIntegerField()
+    held_until = models.DateTimeField(
+        null=True, blank=True, help_text="No request before this (a 429's reset)."
+    )
+    successes = models.PositiveIntegerField(default=0, help_text="Answers in a row without a 429.")
+    typical_latency_ms = models.PositiveIntegerField(
+        default=2000, help_text="A moving average, for estimates."
+    )
+    rate_limited_total = models.BigIntegerField(default=0, help_text="429s the provider answered.")
+    rate_limit_wait_s_total = models.FloatField(
+        default=0.0, help_text="Seconds generations were told to wait by 429s."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.concurrency} at once, {self.per_minute} a minute"
+
+
+class ProviderTurn(models.Model):
+    """One request's turn at the provider: a slot leased to it when granted, sent when its worker sends it, and
+    ended with the answer (or when its generation stops taking it: cancelled, or interrupted after its worker
+    died). Turns not ended are the requests in flight; those sent within the last minute fill the window."""
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="provider_turns")
+    granted_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["generation"], name="provider_turn_open_idx", condition=Q(ended_at__isnull=True)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"turn of generation {self.generation_id} granted {self.granted_at:%H:%M:%S}"

@@ -1,10 +1,11 @@
 """Reads: the gallery's pages (newest first, filtered, keyset-paginated), a batch's cells and progress, the usage
-figures, operations metrics."""
+figures and budgets, the queue's estimates, operations metrics."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -26,7 +27,23 @@ from django.db.models.functions import Extract, TruncDate
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob, ProcrastinateWorker
 
-from generations.models import ACTIVE_STATUSES, Batch, Generation, GenerationStatus, is_public_id
+from generations.batch_plan import BatchPlan
+from generations.domain import FREE, ImagePrice
+from generations.models import (
+    ACTIVE_STATUSES,
+    Batch,
+    DailySpend,
+    Generation,
+    GenerationStatus,
+    PersonBudget,
+    Price,
+    ProviderPace,
+    Requester,
+    is_public_id,
+)
+from generations.money import BudgetPeriods, own_or_default
+from generations.pacing import PACE_ROW, turn_outlook
+from generations.provider.pace import Pace
 from generations.search import search_query_text
 
 GALLERY_PAGE_SIZE = 48
@@ -185,6 +202,8 @@ class UsageRow:
     generations: int
     extended: int
     failed: int
+    spend: Decimal
+    may_be_billed: int
     median_ms: float | None
     p95_ms: float | None
 
@@ -194,26 +213,62 @@ class UsageRow:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchUsage:
+    public_id: str
+    first_prompt: str
+    created_at: datetime
+    generations: int
+    spend: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
-    days: list[UsageRow]
+    first_day: date
+    last_day: date
+    days: list[UsageRow]  # days with generations, oldest first (label: the ISO date)
     users: list[UsageRow]
+    batches: list[BatchUsage]  # the costliest
     failures: list[tuple[str, int]]
 
+    @property
+    def spend(self) -> Decimal:
+        return sum((day.spend for day in self.days), Decimal(0))
 
-def usage_summary(*, days: int = 30) -> Usage:
-    """Generations per day and per user over the last `days`, with failures by reason and provider latency."""
-    since = timezone.now() - timedelta(days=days)
-    recent = Generation.objects.filter(created_at__gte=since)
+    @property
+    def generations(self) -> int:
+        return sum(day.generations for day in self.days)
+
+
+USAGE_BATCHES = 20
+VISITORS = "visitors (not signed in)"
+
+
+def usage_summary(*, days: int = 30, requester: Requester | None = None) -> Usage:
+    """Generations and spend per day (UTC), per person and per batch over the last `days`, with failures by
+    reason and provider latency: the team's, or only `requester`'s."""
+    now = timezone.now()
+    first_day = (now - timedelta(days=days - 1)).date()
+    recent = Generation.objects.filter(created_at__gte=datetime.combine(first_day, time.min, tzinfo=UTC))
+    if requester is not None:
+        recent = recent.asked_by(requester)
     figures = {
         "generations": Count("id"),
         "extended": Count("id", filter=Q(prompt_extend=True)),
         "failed": Count("id", filter=Q(status__in=["failed", "interrupted"])),
+        "spend": Sum("cost", default=Decimal(0)),
+        "may_be_billed": Count("id", filter=Q(may_be_billed=True)),
         "median_ms": PercentileCont("provider_latency_ms", 0.5),
         "p95_ms": PercentileCont("provider_latency_ms", 0.95),
     }
     per_day = recent.annotate(day=TruncDate("created_at")).values("day").annotate(**figures).order_by("day")
     # django-stubs types these rows by the named fields alone: it does not see the annotations of **figures.
-    per_user = recent.values("user__username").annotate(**figures).order_by("-generations")  # type: ignore[misc]
+    per_user = recent.values("user__username").annotate(**figures).order_by("-spend", "-generations")  # type: ignore[misc]
+    per_batch = (
+        recent.filter(batch__isnull=False)
+        .values("batch__public_id", "batch__prompts", "batch__created_at")
+        .annotate(generations=Count("id"), spend=Sum("cost", default=Decimal(0)))
+        .order_by("-spend", "-batch__created_at")[:USAGE_BATCHES]
+    )
     failures = (
         recent.filter(status__in=["failed", "interrupted"])
         .values_list("error_code")
@@ -221,10 +276,41 @@ def usage_summary(*, days: int = 30) -> Usage:
         .order_by("-count")
     )
     return Usage(
+        first_day=first_day,
+        last_day=now.date(),
         days=[UsageRow(label=row.pop("day").isoformat(), **row) for row in per_day],  # type: ignore[misc]
-        users=[UsageRow(label=row.pop("user__username") or "anonymous", **row) for row in per_user],  # type: ignore[misc]
+        users=[UsageRow(label=row.pop("user__username") or VISITORS, **row) for row in per_user],  # type: ignore[misc]
+        batches=[
+            BatchUsage(
+                public_id=row["batch__public_id"],
+                first_prompt=(row["batch__prompts"] or [""])[0],
+                created_at=row["batch__created_at"],
+                generations=row["generations"],
+                spend=row["spend"],
+            )
+            for row in per_batch
+        ],
         failures=list(failures),
     )
+
+
+def usage_by_day_and_person(*, days: int = 30, requester: Requester | None = None) -> list[dict[str, Any]]:
+    """The rows of the usage CSV: per day (UTC) and person, images and spend, oldest first."""
+    first_day = (timezone.now() - timedelta(days=days - 1)).date()
+    recent = Generation.objects.filter(created_at__gte=datetime.combine(first_day, time.min, tzinfo=UTC))
+    if requester is not None:
+        recent = recent.asked_by(requester)
+    return [
+        dict(row)
+        for row in recent.annotate(day=TruncDate("created_at"))
+        .values("day", "user__username")
+        .annotate(
+            generations=Count("id"),
+            spend=Sum("cost", default=Decimal(0)),
+            may_be_billed=Count("id", filter=Q(may_be_billed=True)),
+        )
+        .order_by("day", "user__username")
+    ]
 
 
 PROVIDER_LATENCY_BUCKETS_S = (0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60, 120, 180)
@@ -239,13 +325,27 @@ class Histogram:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderPaceFigures:
+    concurrency: int  # the pace now, within the configured ceilings
+    per_minute: int
+    held_s: float  # until a 429's hold ends (0: none)
+    in_flight: int  # turns granted and not ended
+    sent_last_minute: int
+    waiting_for_rate_limit: int  # generations sent back by a 429, waiting for their next try
+    rate_limited_total: int  # 429s the provider answered
+    rate_limit_wait_s_total: float  # what those 429s asked to wait, in all
+
+
+@dataclass(frozen=True, slots=True)
 class OperationsSnapshot:
     queued: int
     running: int
     live_workers: int
-    outcomes: list[tuple[str, str, int]]  # (status, error code, how many), every generation ever made
+    # (status, error code, how many, what they cost, how many may be billed), every generation ever made
+    outcomes: list[tuple[str, str, int, Decimal, int]]
     provider_latency: Histogram
     queue_wait: Histogram
+    pace: ProviderPaceFigures
 
 
 def operations_snapshot(*, worker_alive_s: float) -> OperationsSnapshot:
@@ -257,7 +357,13 @@ def operations_snapshot(*, worker_alive_s: float) -> OperationsSnapshot:
         .values_list("status", "count")
     )
     outcomes = list(
-        Generation.objects.values_list("status", "error_code").annotate(count=Count("id")).order_by("status")
+        Generation.objects.values_list("status", "error_code")
+        .annotate(
+            count=Count("id"),
+            cost=Sum("cost", default=Decimal(0)),
+            may_be_billed=Count("id", filter=Q(may_be_billed=True)),
+        )
+        .order_by("status")
     )
     queue_wait = ExpressionWrapper(F("started_at") - F("created_at"), output_field=DurationField())
     provider_s = F("provider_latency_ms") / 1000.0
@@ -278,6 +384,30 @@ def operations_snapshot(*, worker_alive_s: float) -> OperationsSnapshot:
             Extract("wait", "epoch"),
             QUEUE_WAIT_BUCKETS_S,
         ),
+        pace=_provider_pace_figures(),
+    )
+
+
+def _provider_pace_figures() -> ProviderPaceFigures:
+    outlook = turn_outlook()
+    counters = (
+        ProviderPace.objects.filter(pk=PACE_ROW)
+        .values("rate_limited_total", "rate_limit_wait_s_total")
+        .first()
+    )
+    return ProviderPaceFigures(
+        concurrency=outlook.pace.concurrency,
+        per_minute=outlook.pace.per_minute,
+        held_s=max((outlook.pace.held_until - outlook.now).total_seconds(), 0.0)
+        if outlook.pace.held_until
+        else 0.0,
+        in_flight=len(outlook.in_flight_started_s_ago),
+        sent_last_minute=len(outlook.window_sent_s_ago),
+        waiting_for_rate_limit=Generation.objects.filter(
+            status=GenerationStatus.QUEUED, next_try_at__gt=outlook.now
+        ).count(),
+        rate_limited_total=counters["rate_limited_total"] if counters else 0,
+        rate_limit_wait_s_total=counters["rate_limit_wait_s_total"] if counters else 0.0,
     )
 
 
@@ -327,6 +457,9 @@ CELL_FIELDS = (
     "deleted_at",
     "started_at",
     "finished_at",
+    "dispatched_at",
+    "cost",
+    "may_be_billed",
 )
 
 
@@ -362,3 +495,130 @@ def batch_progress(cells: dict[int, Generation], total: int) -> BatchProgress:
         failed=statuses.count(GenerationStatus.FAILED) + statuses.count(GenerationStatus.INTERRUPTED),
         cancelled=statuses.count(GenerationStatus.CANCELLED),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueWait:
+    """Where a queued generation stands: how many go before it, when its turn should come (an estimate at the
+    current pace), and, after a 429, how long until it may be sent again."""
+
+    ahead: int
+    starts_in_s: float
+    rate_limit_wait_s: int
+
+
+def queue_wait(*, generation: Generation) -> QueueWait:
+    if generation.is_dispatched:
+        return QueueWait(ahead=0, starts_in_s=0.0, rate_limit_wait_s=0)
+    ahead = generation.queue_position()
+    rate_limit_wait_s = generation.next_try_in_s
+    is_batch_cell = generation.batch_id is not None
+    starts_in_s = max(
+        turn_outlook().turn_starts_s(ahead + 1, batch_cells=is_batch_cell)[-1], rate_limit_wait_s
+    )
+    return QueueWait(ahead=ahead, starts_in_s=starts_in_s, rate_limit_wait_s=rate_limit_wait_s)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutlook:
+    """What a batch about to be queued would cost and how long it would take at the current pace."""
+
+    images: int
+    cost: Decimal
+    waiting: int  # queued before it
+    takes_s: float
+    pace: Pace
+
+
+def batch_outlook(*, plan: BatchPlan) -> BatchOutlook:
+    """An estimate: other people's work, arriving meanwhile, and 429s move it."""
+    price = current_price()
+    cost = plan.count * price.per_image + plan.extended_count * price.prompt_extend_extra
+    outlook = turn_outlook()
+    waiting = Generation.objects.filter(status=GenerationStatus.QUEUED).count()
+    takes_s = outlook.turn_starts_s(waiting + plan.count, batch_cells=True)[-1] + outlook.latency_s
+    return BatchOutlook(images=plan.count, cost=cost, waiting=waiting, takes_s=takes_s, pace=outlook.pace)
+
+
+def current_price() -> ImagePrice:
+    """What an image costs if queued now: nothing in the offline demo."""
+    if not settings.ZIMAGE_API_KEY:
+        return FREE
+    return Price.objects.in_effect(timezone.now())
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSpend:
+    """A batch's images and what its finished cells cost, and how long its unfinished ones should still take."""
+
+    images: int
+    cost: Decimal
+    may_be_billed: int
+    unfinished: int
+    left_s: float | None
+
+
+def batch_spend(*, cells: dict[int, Generation]) -> BatchSpend:
+    unfinished = [cell for cell in cells.values() if cell.is_active]
+    left_s = None
+    if unfinished:
+        outlook = turn_outlook()
+        waiting = [cell for cell in unfinished if cell.is_queued and not cell.is_dispatched]
+        # The batch is done when its last queued cell is: the one with the latest turn.
+        last_turn = max(waiting, key=lambda cell: cell.pk).queue_position() if waiting else 0
+        left_s = outlook.latency_s + (
+            outlook.turn_starts_s(last_turn + 1, batch_cells=True)[-1] if waiting else 0.0
+        )
+    return BatchSpend(
+        images=sum(1 for cell in cells.values() if cell.has_image),
+        cost=sum((cell.cost for cell in cells.values() if not cell.is_active), Decimal(0)),
+        may_be_billed=sum(1 for cell in cells.values() if cell.may_be_billed),
+        unfinished=len(unfinished),
+        left_s=left_s,
+    )
+
+
+BUDGET_WARNING_SHARE = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetUse:
+    label: str  # "today's budget", "this month's budget", "the team's budget this month"
+    spent: Decimal
+    budget: Decimal
+
+    @property
+    def share(self) -> float:
+        return float(self.spent / self.budget)
+
+    @property
+    def percent(self) -> int:
+        return int(self.share * 100)
+
+
+def budgets_nearly_spent(*, requester: Requester) -> list[BudgetUse]:
+    """The budgets `requester` has used 80 % or more of (the banner's warning; the limits refuse past 100 %)."""
+    periods = BudgetPeriods(timezone.now())
+    mine = Generation.objects.asked_by(requester).filter(created_at__gte=periods.month_since)
+    spent = mine.aggregate(
+        today=Sum("cost", filter=Q(created_at__gte=periods.today_since), default=Decimal(0)),
+        month=Sum("cost", default=Decimal(0)),
+    )
+    own = PersonBudget.objects.filter(user=requester.user).first() if requester.user is not None else None
+    team = DailySpend.objects.filter(day__gte=periods.month_since.date()).aggregate(
+        month=Sum("amount", default=Decimal(0))
+    )
+    uses = [
+        BudgetUse(
+            "today's budget",
+            spent["today"],
+            own_or_default(own.per_day if own else None, settings.BUDGET_USER_DAY),
+        ),
+        BudgetUse(
+            "this month's budget",
+            spent["month"],
+            own_or_default(own.per_month if own else None, settings.BUDGET_USER_MONTH),
+        ),
+        BudgetUse("the team's budget this month", team["month"], settings.BUDGET_TEAM_MONTH),
+    ]
+    return [use for use in uses if use.budget and use.share >= BUDGET_WARNING_SHARE]

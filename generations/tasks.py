@@ -1,4 +1,5 @@
-"""The job engine's entry points (procrastinate): making a generation's image, and recovering from dead workers.
+"""The job engine's entry points (procrastinate): making a generation's image when its turn at the provider has
+come (generations/pacing.py), granting turns as they free up, and recovering from dead workers.
 
 Workers run these as async tasks (`bin/worker`, which is `manage.py worker`), many at once per process.
 No task is ever retried by the engine: a generation whose worker died may already have been billed by the
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from procrastinate import JobContext
@@ -26,9 +29,16 @@ from procrastinate.jobs import Status
 from generations.domain import ErrorCode, aspect_ratio
 from generations.images import InvalidImageError, StoredImage, image_store
 from generations.models import Generation, GenerationStatus
+from generations.pacing import (
+    RUN_GENERATION_TASK,
+    generation_requeue_after_rate_limit,
+    turn_end,
+    turns_tidy,
+)
 from generations.provider.client import GeneratedImage
 from generations.provider.config import configured_provider
 from generations.provider.errors import ProviderError
+from generations.provider.pace import NO_ANSWER, AnswerKind, ProviderAnswer
 from lib.db import database_calls_in_parallel, database_sync_to_async, through_database_outage
 from lib.request_log import request_id as request_id_var
 
@@ -42,16 +52,21 @@ class Failure:
     detail: str
     request_id: str = ""
     attempts: int = 0  # requests sent to the provider
+    answer: ProviderAnswer = NO_ANSWER  # what the provider's answer said of its limits
 
     @classmethod
     def from_error(cls, err: ProviderError) -> Failure:
-        return cls(err.code, err.user_message, err.detail, err.request_id, err.attempts)
+        return cls(err.code, err.user_message, err.detail, err.request_id, err.attempts, err.answer)
+
+    @property
+    def is_rate_limited(self) -> bool:
+        return self.answer.kind == AnswerKind.RATE_LIMITED
 
 
 Outcome = tuple[GeneratedImage, StoredImage] | Failure
 
 
-@app.task(name="generations.run", queue=settings.GENERATION_QUEUE, pass_context=True)
+@app.task(name=RUN_GENERATION_TASK, queue=settings.GENERATION_QUEUE, pass_context=True)
 async def run_generation(context: JobContext, public_id: str, request_id: str = "-") -> None:
     """Make a queued generation's image and record the outcome."""
     token = request_id_var.set(request_id)
@@ -71,8 +86,9 @@ async def generation_execute(public_id: str, *, cancelled_by_person: Callable[[]
     generation = await _despite_database_outage(public_id, _generation_start, public_id)
     if generation is None:
         return  # cancelled (or closed) before a worker took it: it never reaches the provider
+    turn = _TurnAtProvider(generation.pk)
     try:
-        outcome = await _make_image(generation)
+        outcome = await _make_image(generation, turn)
     except asyncio.CancelledError:
         if not cancelled_by_person():  # a person's cancellation is on the row already
             await asyncio.shield(_despite_database_outage(public_id, _generation_interrupt, generation.pk))
@@ -84,7 +100,12 @@ async def generation_execute(public_id: str, *, cancelled_by_person: Callable[[]
             "Something went wrong inside the playground. Retry, and tell us if it keeps happening.",
             f"{type(err).__name__}: {err}",
         )
-    await _despite_database_outage(public_id, _generation_finish, generation, outcome)
+    finished: Outcome | None = outcome
+    if isinstance(outcome, Failure) and outcome.is_rate_limited:
+        finished = await _wait_for_next_turn(generation, outcome)
+    if finished is not None:
+        await _despite_database_outage(public_id, _generation_finish, generation, finished)
+    await turn.end(NO_ANSWER, None)  # when nothing was asked of the provider (a crash before it)
 
 
 async def _despite_database_outage[R](public_id: str, step: Callable[..., Awaitable[R]], *args: Any) -> R:
@@ -95,32 +116,91 @@ async def _despite_database_outage[R](public_id: str, step: Callable[..., Awaita
     )
 
 
-async def _make_image(generation: Generation) -> Outcome:
+class _TurnAtProvider:
+    """A generation's turn at the provider, ended once: as soon as the provider answers, so that the next request
+    may start while this image is fetched and stored; else when the job ends."""
+
+    def __init__(self, generation_id: int) -> None:
+        self.generation_id = generation_id
+        self.ended = False
+
+    async def end(self, answer: ProviderAnswer, latency_ms: int | None) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        try:
+            await database_sync_to_async(turn_end)(
+                generation_id=self.generation_id, answer=answer, latency_ms=latency_ms
+            )
+        except DatabaseError:
+            # The image is made all the same; the tick ends the turn once the generation has ended.
+            logger.exception("the provider turn of generation %s was not ended", self.generation_id)
+
+
+async def _make_image(generation: Generation, turn: _TurnAtProvider) -> Outcome:
     try:
-        result = await configured_provider().generate(generation.parameters, model=generation.model)
+        result = await configured_provider().generate(
+            generation.parameters, model=generation.model, on_answer=turn.end
+        )
     except ProviderError as err:
         return Failure.from_error(err)
     try:
         stored = await asyncio.to_thread(image_store, result.data)
     except InvalidImageError as err:
         # The provider's requests made this image, so they count as its attempts.
-        return Failure(err.code, err.user_message, err.detail, result.request_id, result.attempts)
+        answer = ProviderAnswer(AnswerKind.SUCCEEDED, result.rate_limit)
+        return Failure(err.code, err.user_message, err.detail, result.request_id, result.attempts, answer)
     return result, stored
+
+
+async def _wait_for_next_turn(generation: Generation, outcome: Failure) -> Failure | None:
+    """A 429 is no failure: the provider ran nothing and billed nothing. The generation goes back to the queue,
+    keeping its place, until the provider's window allows (None). Past PROVIDER_WAIT_MAX_S it fails instead,
+    saying why (the failure is returned)."""
+    wait_s = outcome.answer.wait_s
+    retry_at = timezone.now() + timedelta(seconds=wait_s)
+    if retry_at > generation.created_at + timedelta(seconds=settings.PROVIDER_WAIT_MAX_S):
+        longest = settings.PROVIDER_WAIT_MAX_S
+        waited = f"{round(longest / 60)} minutes" if longest >= 120 else f"{round(longest)} seconds"
+        return replace(
+            outcome,
+            user_message=(
+                f"The image provider's rate limit kept this image waiting for more than {waited} "
+                "(PROVIDER_WAIT_MAX_S), so the playground stopped asking. Nothing was billed: retry when it is "
+                "quieter."
+            ),
+        )
+    logger.info("generation %s waits %.1f s for the provider's rate limit", generation.public_id, wait_s)
+    await database_sync_to_async(generation_requeue_after_rate_limit)(
+        generation=generation, retry_at=retry_at
+    )
+    return None
 
 
 @database_sync_to_async
 def _generation_start(public_id: str) -> Generation | None:
     """Take a queued generation: it is running from now on. None when it is no longer queued.
 
-    One statement (the ORM's update() returns no rows): its round trips set the pace at which a burst of jobs
-    reaches the provider.
+    One statement (the ORM's update() returns no rows), which also marks its turn at the provider sent: its round
+    trips set the pace at which a burst of jobs reaches the provider.
     """
     taken = Generation.objects.raw(
-        "UPDATE generations_generation SET status = %s, started_at = %s "
-        "WHERE public_id = %s AND status = %s RETURNING *",
-        [GenerationStatus.RUNNING, timezone.now(), public_id, GenerationStatus.QUEUED],
+        _START, {"running": GenerationStatus.RUNNING, "now": timezone.now(), "public_id": public_id}
     )
     return next(iter(taken), None)
+
+
+_START = """
+WITH taken AS (
+    UPDATE generations_generation SET status = %(running)s, started_at = %(now)s
+     WHERE public_id = %(public_id)s AND status = 'queued'
+ RETURNING *
+), sent AS (
+    UPDATE generations_providerturn SET sent_at = %(now)s
+     WHERE ended_at IS NULL AND generation_id IN (SELECT id FROM taken)
+)
+SELECT * FROM taken
+"""
 
 
 @database_sync_to_async
@@ -245,6 +325,28 @@ def _generation_recover(job_id: int) -> str | None:
             return None
         Generation.objects.filter(pk=generation.pk).interrupt()
     return generation.status
+
+
+MIN_TICK_S = 0.05  # between two grants of one tick, should the clocks of two machines disagree
+
+
+@app.periodic(cron="* * * * * *", periodic_id="pace")
+@app.task(
+    name="generations.pace_tick",
+    queue=settings.GENERATION_QUEUE,
+    priority=100,
+    queueing_lock="generations.pace_tick",
+)
+async def pace_tick(timestamp: int) -> None:
+    """Every second, grant the turns that freed up without a turn ending: the minute's window slid, a 429's hold
+    ended, or a generation stopped taking its turn (cancelled, or interrupted after its worker died). A turn that
+    time frees within the second is granted at that moment, not at the next tick."""
+    tick_ends = time.monotonic() + 1.0
+    while (opening := await database_sync_to_async(turns_tidy)()) is not None:
+        wait_s = max((opening - timezone.now()).total_seconds(), MIN_TICK_S)
+        if time.monotonic() + wait_s >= tick_ends:
+            return
+        await asyncio.sleep(wait_s)
 
 
 @database_sync_to_async

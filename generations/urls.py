@@ -27,6 +27,7 @@ urlpatterns = [
     path("gallery/", gallery_views.gallery, name="gallery"),
     path("gallery/selection/", gallery_views.gallery_selection, name="gallery-selection"),
     path("usage/", views.usage, name="usage"),
+    path("usage/usage.csv", views.usage_csv, name="usage-csv"),
     path("settings/tokens/", views.api_tokens, name="api-tokens"),
     path("settings/tokens/revoke/", views.api_token_revoke_view, name="api-token-revoke"),
     path("compare/", gallery_views.compare, name="compare"),

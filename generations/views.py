@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import csv
 import json
+from datetime import date
 
 from django.conf import settings
 from django.contrib import messages
@@ -9,11 +11,13 @@ from django.core.exceptions import BadRequest, PermissionDenied
 from django.db.models.fields.files import FieldFile
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, reswap, trigger_client_event
 
+from generations.charts import spend_chart
 from generations.domain import PRESETS
 from generations.forms import (
     ApiTokenForm,
@@ -27,13 +31,19 @@ from generations.http import (
     generating_allowed,
     htmx_redirect,
     login_required_if_configured,
-    maker_session,
     may_change,
     our_page_or,
+    requester,
 )
 from generations.images import InvalidImageError
 from generations.models import Generation, GenerationStatus, is_public_id
-from generations.selectors import usage_summary, with_silent_workers_shown
+from generations.selectors import (
+    VISITORS,
+    budgets_nearly_spent,
+    usage_by_day_and_person,
+    usage_summary,
+    with_silent_workers_shown,
+)
 from generations.services.generation_files import generation_download_png, generation_thumbnail
 from generations.services.lifecycle import (
     generation_cancel,
@@ -65,9 +75,7 @@ def generation_new(request: HtmxHttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _form_with_errors(request, form, status=400)
     try:
-        generation = generation_create(
-            parameters=form.parameters, user=request.user, maker_session=maker_session(request)
-        )
+        generation = generation_create(parameters=form.parameters, requester=requester(request))
     except GenerationRefused as err:
         form.add_error(None, err.user_message)
         return _form_with_errors(request, form, status=429)
@@ -159,9 +167,7 @@ def generation_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 def generation_new_seed(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     original = get_object_or_404(Generation.objects.live(), public_id=public_id)
     try:
-        generation = generation_repeat(
-            generation=original, new_seed=True, user=request.user, maker_session=maker_session(request)
-        )
+        generation = generation_repeat(generation=original, new_seed=True, requester=requester(request))
     except GenerationRefused as err:
         return _refused(request, err, original)
     return htmx_redirect(request, generation)
@@ -196,9 +202,7 @@ def generation_delete_view(request: HtmxHttpRequest, public_id: str) -> HttpResp
 def generation_retry_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     original = get_object_or_404(Generation.objects.live(), public_id=public_id)
     try:
-        generation = generation_repeat(
-            generation=original, user=request.user, maker_session=maker_session(request)
-        )
+        generation = generation_repeat(generation=original, requester=requester(request))
     except GenerationRefused as err:
         return _refused(request, err, original)
     if request.htmx and request.htmx.target == "results":
@@ -278,15 +282,40 @@ def _refused(request: HtmxHttpRequest, err: GenerationRefused, original: Generat
 @require_safe
 @login_required_if_configured
 def usage(request: HttpRequest) -> HttpResponse:
-    summary = usage_summary(days=USAGE_DAYS)
-    busiest = max((day.generations for day in summary.days), default=0)
-    bars = [
-        {"day": day, "x": index * 12, "y": 100 - height, "height": height}
-        for index, day in enumerate(summary.days)
-        for height in [round(100 * day.generations / busiest) if busiest else 0]
-    ]
-    context = {"usage": summary, "bars": bars, "chart_width": max(len(bars) * 12, 12), "days": USAGE_DAYS}
+    scope = _usage_scope(request)
+    summary = usage_summary(days=USAGE_DAYS, requester=requester(request) if scope == "mine" else None)
+    per_day = {date.fromisoformat(day.label): (day.spend, day.generations) for day in summary.days}
+    context = {
+        "usage": summary,
+        "chart": spend_chart(per_day=per_day, first=summary.first_day, last=summary.last_day),
+        "days": USAGE_DAYS,
+        "scope": scope,
+    }
     return render(request, "generations/usage.html", context)
+
+
+@require_safe
+@login_required_if_configured
+def usage_csv(request: HttpRequest) -> HttpResponse:
+    scope = _usage_scope(request)
+    rows = usage_by_day_and_person(days=USAGE_DAYS, requester=requester(request) if scope == "mine" else None)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="zimage-usage-{scope}-{timezone.now():%Y-%m-%d}.csv"'
+    )
+    writer = csv.writer(response)
+    writer.writerow(["day (UTC)", "person", "images", f"spend ({settings.PRICE_CURRENCY})", "may be billed"])
+    for row in rows:
+        person = row["user__username"] or VISITORS
+        writer.writerow(
+            [row["day"].isoformat(), person, row["generations"], row["spend"], row["may_be_billed"]]
+        )
+    return response
+
+
+def _usage_scope(request: HttpRequest) -> str:
+    """The whole team's usage, or only mine (a visitor's: this browser and address)."""
+    return "mine" if request.GET.get("scope") == "mine" else "team"
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -334,6 +363,7 @@ def _render_home(request: HttpRequest, form: GenerationForm, status: int = 200) 
         "presets": PRESETS,
         # Without JavaScript the page reloads itself while something is still being made.
         "refresh_while_active": any(generation.is_active for generation in generations),
+        "budgets": budgets_nearly_spent(requester=requester(request)),
     }
     return render(request, "generations/home.html", context, status=status)
 

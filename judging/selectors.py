@@ -11,13 +11,12 @@ from decimal import Decimal
 import numpy as np
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Avg, Count
 from django.utils.text import Truncator
 
 from generations.batch_plan import BatchPlan, value_label
 from generations.models import Batch, Generation, GenerationStatus
 from generations.selectors import GalleryFilters, gallery_page, latest_cells
-from judging.costs import image_price_usd
 from judging.fit import Agreement, Estimate, Fit, agreement, bradley_terry, wilson
 from judging.models import Arm, Ballot, Choice, Judge, Round, RoundImage, RoundParameter
 from judging.pairing import Candidate, RoundPlan, round_plan
@@ -148,7 +147,7 @@ class ArmStanding:
     losses: int
     ties: int
     both_bad: int
-    cost_usd: Decimal | None
+    cost: Decimal | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,14 +261,13 @@ def round_leaderboard(*, round: Round) -> Leaderboard:
 def _arm_standings(
     round: Round, arms: list[Arm], fit: Fit | None, counts: dict[tuple[int, int], Counter[str]]
 ) -> list[ArmStanding]:
-    prices: dict[int, list[Decimal]] = defaultdict(list)
-    images = (
+    # Each image's own price, kept when it was queued (a demo image's is nothing).
+    costs = dict(
         RoundImage.objects.filter(round=round)
-        .values_list("arm_id", "generation__model", "generation__prompt_extend")
-        .annotate(count=Count("id"))
+        .values("arm_id")
+        .annotate(cost=Avg("generation__price"))
+        .values_list("arm_id", "cost")
     )
-    for arm_id, model, prompt_extend, count in images:
-        prices[arm_id] += [image_price_usd(model=model, prompt_extend=prompt_extend)] * count
     standings = []
     for position, arm in enumerate(arms):
         tally: Counter[str] = Counter()
@@ -278,7 +276,6 @@ def _arm_standings(
                 tally.update(pair_tally)
             elif position == second:
                 tally.update({"a": pair_tally["b"], "b": pair_tally["a"], **_drawn(pair_tally)})
-        arm_prices = prices.get(arm.pk, [])
         standings.append(
             ArmStanding(
                 arm=arm,
@@ -288,12 +285,19 @@ def _arm_standings(
                 losses=tally[Choice.B],
                 ties=tally[Choice.TIE],
                 both_bad=tally[Choice.BOTH_BAD],
-                cost_usd=sum(arm_prices, Decimal(0)) / len(arm_prices) if arm_prices else None,
+                cost=_money(costs.get(arm.pk)),
             )
         )
     if fit is not None:
         standings.sort(key=lambda standing: -fit.strengths[arms.index(standing.arm)])
     return standings
+
+
+def _money(amount: Decimal | None) -> Decimal | None:
+    """An average price to the millionth the prices are kept in, without trailing zeros: 0.015, not 0.01500000."""
+    if amount is None:
+        return None
+    return Decimal(format(amount.quantize(Decimal("0.000001")).normalize(), "f"))
 
 
 def _drawn(tally: Counter[str]) -> dict[str, int]:
@@ -351,7 +355,7 @@ def _verdict(standings: list[ArmStanding], fit: Fit | None, arms: list[Arm], vot
             f"The votes cannot yet tell {_name(leader.arm)} and {_name(runner_up.arm)} apart: "
             f"{_name(leader.arm)} is preferred {odds}."
         )
-    price = _price_phrase(leader.cost_usd, runner_up.cost_usd)
+    price = _price_phrase(leader.cost, runner_up.cost)
     if len(standings) == 2:
         return f"{_name(leader.arm)} wins {odds}{price}."
     return f"{_name(leader.arm)} leads: it beats {_name(runner_up.arm)}, the next best, {odds}{price}."

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -288,7 +289,7 @@ def round_leaderboard_csv(request: HttpRequest, public_id: str) -> HttpResponse:
         "losses",
         "ties",
         "both bad",
-        "cost per image (USD, estimate)",
+        f"cost per image ({settings.PRICE_CURRENCY})",
     ]
     return _csv(f"round-{round.public_id}-leaderboard.csv", header, _leaderboard_rows(board))
 
@@ -309,7 +310,7 @@ def _leaderboard_rows(board: Leaderboard) -> Iterable[list]:
             standing.losses,
             standing.ties,
             standing.both_bad,
-            standing.cost_usd if standing.cost_usd is not None else "",
+            standing.cost if standing.cost is not None else "",
         ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,6 +45,17 @@ def envfloat(name: str, default: float) -> float:
         return float(value) if value else default
     except ValueError as err:
         raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from err
+
+
+def envdecimal(name: str, default: str) -> Decimal:
+    value = os.environ.get(name, "").strip() or default
+    try:
+        amount = Decimal(value)
+    except InvalidOperation as err:
+        raise ImproperlyConfigured(f"{name} must be an amount such as 2.50, not {value!r}") from err
+    if not amount.is_finite() or amount < 0:
+        raise ImproperlyConfigured(f"{name} must be an amount of 0 or more, not {value!r}")
+    return amount
 
 
 def envlist(name: str, default: str = "") -> list[str]:
@@ -347,11 +359,37 @@ PROCRASTINATE_WORKER_DEFAULTS["stalled_worker_timeout"] = WORKER_STALLED_AFTER_S
 # How long the API waits for a generation, queue included, before answering without it.
 API_WAIT_S = envfloat("API_WAIT_S", ZIMAGE_DEADLINE_S + 120)
 
+# The provider account's limits: the pace of the whole cluster never passes them (generations/pacing.py). Below
+# them it learns the real ones: it drops at each 429 (and takes the per-minute figure the provider states in
+# X-RateLimit-Limit), holds until the provider's reset, and climbs back slowly. 5 at once is the most the
+# provider's Rate Limits page allows any image model (2 to 5; z-image-turbo's row is not published); 120 a minute
+# is the upstream Alibaba service's limit.
+PROVIDER_MAX_CONCURRENT = envint("PROVIDER_MAX_CONCURRENT", 5)
+PROVIDER_MAX_PER_MINUTE = envint("PROVIDER_MAX_PER_MINUTE", 120)
+if PROVIDER_MAX_CONCURRENT < 1 or PROVIDER_MAX_PER_MINUTE < 1:
+    raise ImproperlyConfigured("PROVIDER_MAX_CONCURRENT and PROVIDER_MAX_PER_MINUTE must be 1 or more")
+# A generation the provider's rate limit keeps sending back (429: nothing billed) waits this long in all before it
+# fails: a 100-image batch at 10 a minute (the slowest image model's limit) takes 10 minutes, so 30 lets a
+# colleague's batch queued behind it finish too.
+PROVIDER_WAIT_MAX_S = envfloat("PROVIDER_WAIT_MAX_S", 1800.0)
+
+# Money. Prices live in the database (staff edit them in the admin, with the date they take effect), in this
+# currency; the first is the upstream list price, $0.015 an image and $0.015 more with prompt extend.
+PRICE_CURRENCY = os.environ.get("PRICE_CURRENCY", "USD").strip().upper()
+# Budgets in that currency, checked with the other limits (0: none). A person's day and month (staff can set a
+# person's own in the admin: "Person budgets"), and the whole team's month. $5 a day is 333 images at the list
+# price (a 100-image batch is $1.50); $50 a month is ten such days; $500 a month is ten busy people.
+BUDGET_USER_DAY = envdecimal("BUDGET_USER_DAY", "5")
+BUDGET_USER_MONTH = envdecimal("BUDGET_USER_MONTH", "50")
+BUDGET_TEAM_MONTH = envdecimal("BUDGET_TEAM_MONTH", "500")
+
 # When set, /metrics (Prometheus) asks for `Authorization: Bearer <METRICS_TOKEN>`.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 # Spending limits, counted in PostgreSQL so that every web and worker process sees the same numbers. Each image
-# of a batch counts; a batch that would pass a limit is refused whole.
+# of a batch counts; a batch that would pass a limit is refused whole. On an open instance (REQUIRE_LOGIN off) a
+# visitor is held to the same limits, counted by browser session and by client address together (behind a proxy
+# the address is the one it forwards, from the hosts in FORWARDED_ALLOW_IPS: gunicorn.conf.py).
 LIMIT_PER_MINUTE = envint("LIMIT_PER_MINUTE", 120)
 LIMIT_PER_DAY = envint("LIMIT_PER_DAY", 500)
 # Generations one person may have queued or running at once, so that nobody fills the queue alone.

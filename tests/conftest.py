@@ -251,7 +251,15 @@ def worker(transactional_db, worker_concurrency: int) -> Iterator[None]:
 
     Its tasks run exactly as under `manage.py worker`; only the process is shared with the tests.
     """
-    connection_options = connector_params() | {"application_name": TEST_WORKER}
+    with running_worker(concurrency=worker_concurrency):
+        yield
+
+
+@contextlib.contextmanager
+def running_worker(*, concurrency: int, name: str = "test worker") -> Iterator[None]:
+    """A job worker in a thread of its own, with its own connections, for as long as the block runs: two of these
+    are two workers to the database, as two processes would be."""
+    connection_options = connector_params() | {"application_name": name}
     worker_app = job_engine.with_connector(
         OutageTolerantConnector(
             kwargs=connection_options, outage_grace_s=django_settings.WORKER_DATABASE_OUTAGE_S
@@ -266,7 +274,7 @@ def worker(transactional_db, worker_concurrency: int) -> Iterator[None]:
             worker_task = asyncio.create_task(
                 worker_app.run_worker_async(
                     install_signal_handlers=False,
-                    concurrency=worker_concurrency,
+                    concurrency=concurrency,
                     shutdown_graceful_timeout=2,
                 )
             )
@@ -279,17 +287,16 @@ def worker(transactional_db, worker_concurrency: int) -> Iterator[None]:
         # asgiref's thread for sync calls: hand that connection back, or the test database cannot be dropped.
         await sync_to_async(connections.close_all)()
 
-    thread = threading.Thread(target=loop.run_until_complete, args=(run(),), name="job worker", daemon=True)
+    thread = threading.Thread(target=loop.run_until_complete, args=(run(),), name=name, daemon=True)
     thread.start()
     ready.wait(timeout=10)
-    yield
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(timeout=15)
-    assert not thread.is_alive(), "the worker stopped"
-    _wait_until_disconnected(TEST_WORKER)
-
-
-TEST_WORKER = "test worker"
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=15)
+        assert not thread.is_alive(), "the worker stopped"
+        _wait_until_disconnected(name)
 
 
 def _wait_until_disconnected(application_name: str) -> None:

@@ -3,15 +3,21 @@ finished batches and judging rounds."""
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+import httpx
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.test import Client
 
 from accounts.models import Role
 from accounts.services import person_set_role
 from generations.batch_plan import BatchPlan
 from generations.domain import GenerationParameters
-from generations.models import Batch, Generation
+from generations.models import Batch, Generation, Requester
 from generations.services.batches import batch_create
 from generations.services.lifecycle import generation_create
 from generations.services.tokens import api_token_create
@@ -20,6 +26,7 @@ from judging.models import Round
 from judging.selectors import batch_round_source
 from judging.services.rounds import round_create
 from tests.conftest import run_async
+from tests.production import csrf_token
 
 PASSWORD = "correct horse battery staple"
 FORM = {"prompt": "A red bicycle", "size": "1024x1536", "custom_size": "", "seed": ""}
@@ -44,7 +51,7 @@ def make_generation(**fields) -> Generation:
 
 def create_generation(*, user=None, **fields) -> Generation:
     """A generation queued through the service, as the form does: limits checked, its job deferred."""
-    return generation_create(parameters=make_parameters(**fields), user=user)
+    return generation_create(parameters=make_parameters(**fields), requester=Requester.of(user))
 
 
 def finish(generation: Generation) -> Generation:
@@ -71,7 +78,7 @@ def make_finished_batch(
 ) -> Batch:
     """A batch whose every cell is made (by whatever provider the test configured) and stored."""
     plan = BatchPlan(list(prompts), list(seeds), list(sizes), list(extend))
-    batch = batch_create(plan=plan, prompts_text="\n".join(prompts))
+    batch = batch_create(plan=plan, prompts_text="\n".join(prompts), requester=Requester.of(None))
     for generation in batch.cells.all():
         finish(generation)
     return batch
@@ -82,3 +89,44 @@ def make_round(batch: Batch, parameter: str = "extend", question: str = "Which l
     return round_create(
         source=batch_round_source(batch=batch), parameter=parameter, question=question, described_as="a batch"
     )
+
+
+def make_batch(
+    prompts=("A red bicycle", "A lighthouse"), seeds=(1, 2), sizes=("1024x1024",), extend=(False,), user=None
+) -> Batch:
+    """A batch queued through the service, as the batch form does: every combination of the lists given."""
+    plan = BatchPlan(list(prompts), list(seeds), list(sizes), list(extend))
+    return batch_create(plan=plan, prompts_text="\n".join(prompts), requester=Requester.of(user))
+
+
+def signed_in(base_url: str, user) -> tuple[httpx.Client, str]:
+    """An HTTP client with `user`'s session (or none), and the CSRF token of its home page."""
+    cookies = {}
+    if user is not None:
+        session = Client()
+        session.force_login(user)
+        cookies[settings.SESSION_COOKIE_NAME] = session.cookies[settings.SESSION_COOKIE_NAME].value
+    client = httpx.Client(base_url=base_url, cookies=cookies, timeout=30)
+    return client, csrf_token(client)
+
+
+def post_at_once(posts: list[tuple[httpx.Client, str, str]]) -> list[int]:
+    """Submit the form once per (client, CSRF token, prompt), all at the same moment; the statuses."""
+    barrier = threading.Barrier(len(posts))
+
+    def post(client: httpx.Client, token: str, prompt: str) -> int:
+        data = {"prompt": prompt, "size": "1024x1024", "csrfmiddlewaretoken": token}
+        barrier.wait()
+        return client.post("/generate/", data=data, headers={"HX-Request": "true"}).status_code
+
+    with ThreadPoolExecutor(max_workers=len(posts)) as pool:
+        return list(pool.map(lambda args: post(*args), posts))
+
+
+def wait_until(condition, timeout_s: float = 120) -> None:
+    """Only a bound on a hang: the worker shares a busy machine's cores with everything else."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition never held")
+        time.sleep(0.05)

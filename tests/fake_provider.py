@@ -4,18 +4,26 @@ It validates requests as docs/provider-api.md describes, draws cheap determinist
 signed-looking URLs, and misbehaves on demand: a prompt containing `[fault:NAME]` or `[fault:NAME:ARG]` picks a
 failure (see FAULTS). Standard library and Pillow only.
 
-    python -m tests.fake_provider --port 8765 --latency 2 --api-key test-key
+Like the real provider's account it can have two limits (docs/provider-api.md, "Rate limits"): requests in flight
+at once, and requests accepted in any sliding 60-second window. Past either it answers 429 with `Retry-After`;
+with a per-minute limit every answer carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`
+(seconds until the window has room again). `GET /stats` says what it saw, for benchmarks run in another process.
+
+    python -m tests.fake_provider --port 8765 --latency 2 --api-key test-key --max-concurrent 3 --max-per-minute 60
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import bisect
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import io
 import json
+import math
 import random
 import re
 import secrets
@@ -45,6 +53,7 @@ TIMEOUT_FAULT_S = 30.0
 # For a client's deadline that ends a call the fake never answers (a timeout fault): room for a busy machine to
 # connect and send the request first (a timeout while connecting is retried, another spec's outcome).
 ROOM_TO_CONNECT_S = 3.0
+RATE_WINDOW_S = 60.0
 OVERSIZED_BYTES = 64 * 1024 * 1024
 STREAM_CHUNK_BYTES = 256 * 1024
 NOT_AN_IMAGE = b"<html><body>this is not an image, whatever the content-type says</body></html>\n"
@@ -89,9 +98,14 @@ class FakeProvider:
         host: str = "127.0.0.1",
         port: int = 0,
         image_padding_bytes: int = 0,
+        max_concurrent: int | None = None,
+        max_per_minute: int | None = None,
     ) -> None:
         self.api_key = api_key
         self.latency_s = latency_s
+        # The account's limits (None: unlimited), as the provider's Rate Limits page describes them.
+        self.max_concurrent = max_concurrent
+        self.max_per_minute = max_per_minute
         self.image_padding_bytes = image_padding_bytes
         self.image_variant = ""
         self.host = host
@@ -102,6 +116,11 @@ class FakeProvider:
         self.in_flight = 0
         self.max_in_flight = 0
         self.bytes_streamed = 0  # of oversized images, before the client hung up
+        # When (time.monotonic()) each generation request arrived, and when each one let in was, and how many
+        # were refused for the account's limits.
+        self.received_at: list[float] = []
+        self.accepted_at: list[float] = []
+        self.rate_limited = 0
         self._era = 0
         self._flaky_counts: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -175,33 +194,92 @@ class FakeProvider:
         return self.stopping
 
     @contextlib.contextmanager
-    def answering(self) -> Iterator[None]:
-        """Count a generation request as in flight while it is answered (requests of an earlier `reset()` era,
-        such as a timeout fault still sleeping, are not counted)."""
+    def answering(self) -> Iterator[RateLimitAnswer]:
+        """Let a generation request in if the account's limits allow, and count it as in flight while it is
+        answered (requests of an earlier `reset()` era, such as a timeout fault still sleeping, are not counted).
+
+        Yields what the limits say: refused or not, and the headers every answer carries.
+        """
         with self._changed:
             era = self._era
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            self._changed.notify_all()
+            now = time.monotonic()
+            self.received_at.append(now)
+            in_window = self._accepted_within_window(now)
+            refused = (self.max_concurrent is not None and self.in_flight >= self.max_concurrent) or (
+                self.max_per_minute is not None and len(in_window) >= self.max_per_minute
+            )
+            if refused:
+                self.rate_limited += 1
+            else:
+                self.accepted_at.append(now)
+                in_window.append(now)
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+                self._changed.notify_all()
+            answer = RateLimitAnswer(refused, self._rate_limit_headers(now, in_window, refused=refused))
         try:
-            yield
+            yield answer
         finally:
-            with self._changed:
-                if era == self._era:
-                    self.in_flight -= 1
-                    self._changed.notify_all()
+            if not refused:
+                with self._changed:
+                    if era == self._era:
+                        self.in_flight -= 1
+                        self._changed.notify_all()
+
+    def _accepted_within_window(self, now: float) -> list[float]:
+        return self.accepted_at[bisect.bisect_right(self.accepted_at, now - RATE_WINDOW_S) :]
+
+    def _rate_limit_headers(self, now: float, in_window: list[float], *, refused: bool) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if self.max_per_minute is not None:
+            remaining = max(self.max_per_minute - len(in_window), 0)
+            # Room comes back when the request that filled the window leaves it.
+            filled_by = in_window[-self.max_per_minute] if len(in_window) >= self.max_per_minute else None
+            reset_s = filled_by + RATE_WINDOW_S - now if filled_by is not None else 0.0
+            headers |= {
+                "X-RateLimit-Limit": str(self.max_per_minute),
+                "X-RateLimit-Remaining": str(remaining),
+                "X-RateLimit-Reset": f"{max(reset_s, 0.0):.3f}",
+            }
+            if refused and remaining == 0:
+                headers["Retry-After"] = str(max(math.ceil(reset_s), 1))
+        if refused and "Retry-After" not in headers:
+            headers["Retry-After"] = "1"  # a concurrency refusal: one in flight ends within seconds
+        return headers
+
+    def max_accepted_in_any_window(self) -> int:
+        """The most requests let in within any 60-second window (what the per-minute limit bounds)."""
+        return _max_in_any_window(self.accepted_at)
+
+    def max_received_in_any_window(self) -> int:
+        """The most requests that arrived within any 60-second window, refused ones included."""
+        return _max_in_any_window(self.received_at)
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {
+                "received": len(self.received_at),
+                "accepted": len(self.accepted_at),
+                "rate_limited": self.rate_limited,
+                "max_in_flight": self.max_in_flight,
+                "max_accepted_in_any_window": self.max_accepted_in_any_window(),
+                "max_received_in_any_window": self.max_received_in_any_window(),
+            }
 
     def reset(self) -> None:
         """As new: no requests seen or in flight, no latency, the usual key, the usual pictures, holds holding."""
         with self._lock:
             self._era += 1
             self.requests.clear()
-            self.in_flight = self.max_in_flight = self.bytes_streamed = 0
+            self.in_flight = self.max_in_flight = self.bytes_streamed = self.rate_limited = 0
             self._released.set()  # an earlier spec's holds leave
             self._released = threading.Event()
+            self.received_at.clear()
+            self.accepted_at.clear()
         self.latency_s = 0.0
         self.api_key = "test-key"
         self.image_variant = ""
+        self.max_concurrent = self.max_per_minute = None
 
     def store(self, data: bytes) -> str:
         token = secrets.token_urlsafe(16)
@@ -223,6 +301,22 @@ class FakeProvider:
     def sleep(self, seconds: float) -> bool:
         """Sleep unless the server stops meanwhile; True when it is stopping."""
         return self._stopping.wait(seconds) if seconds > 0 else self.stopping
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RateLimitAnswer:
+    refused: bool
+    headers: dict[str, str]
+
+
+def _max_in_any_window(times: list[float]) -> int:
+    """The most of the sorted `times` that fall within any one window of RATE_WINDOW_S."""
+    most, start = 0, 0
+    for end, moment in enumerate(times):
+        while moment - times[start] >= RATE_WINDOW_S:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
 
 
 class _Server(ThreadingHTTPServer):
@@ -259,6 +353,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.fake
 
     def do_POST(self) -> None:
+        self.rate_limit_headers: dict[str, str] = {}  # what the account's limits say, on every answer
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if urlsplit(self.path).path != "/v1/images/generations":
             self._reply_error(404, "invalid_request_error", "not_found", f"No route for POST {self.path}")
@@ -281,7 +376,11 @@ class _Handler(BaseHTTPRequestHandler):
             status = 404 if err.code == "model_not_found" else 400
             self._reply_error(status, "invalid_request_error", err.code, err.message, param=err.param)
             return
-        with self.fake.answering():
+        with self.fake.answering() as limits:
+            if limits.refused:
+                self._reply_error(429, *ERRORS[429], headers=limits.headers)
+                return
+            self.rate_limit_headers = limits.headers
             started = time.monotonic()
             # Draw while "the model works": a real provider's latency covers its rendering, so the fake's too.
             self.image = draw_image(
@@ -298,8 +397,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(body, width, height)
 
     def do_GET(self) -> None:
+        self.rate_limit_headers = {}
         parts = urlsplit(self.path).path.split("/")
         match parts:
+            case ["", "stats"]:
+                self._reply_json(200, self.fake.stats())
             case ["", "files", name] if name.endswith(".png") and name[:-4] in self.fake.files:
                 self._reply(200, self.fake.files[name[:-4]], "image/png")
             case ["", "faults", "expired-url", _]:
@@ -422,7 +524,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("x-request-id", uuid.uuid4().hex)
-        for name, value in headers.items():
+        for name, value in (self.rate_limit_headers | headers).items():
             self.send_header(name, value)
         self.end_headers()
 
@@ -548,6 +650,8 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each generation answer")
     parser.add_argument("--api-key", default="test-key")
     parser.add_argument("--image-padding-kb", type=int, default=0, help="extra weight of each image")
+    parser.add_argument("--max-concurrent", type=int, help="requests in flight at once before 429")
+    parser.add_argument("--max-per-minute", type=int, help="requests in any 60 s before 429")
     options = parser.parse_args()
     with FakeProvider(
         api_key=options.api_key,
@@ -555,9 +659,13 @@ def main() -> None:
         host=options.host,
         port=options.port,
         image_padding_bytes=options.image_padding_kb * 1024,
+        max_concurrent=options.max_concurrent,
+        max_per_minute=options.max_per_minute,
     ) as fake:
+        limits = f", at most {fake.max_concurrent} at once" if fake.max_concurrent else ""
+        limits += f", at most {fake.max_per_minute} a minute" if fake.max_per_minute else ""
         print(
-            f"fake provider on {fake.base_url} (api key {fake.api_key!r}, latency {fake.latency_s} s)",
+            f"fake provider on {fake.base_url} (api key {fake.api_key!r}, latency {fake.latency_s} s{limits})",
             flush=True,
         )
         try:

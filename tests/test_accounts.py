@@ -174,7 +174,7 @@ def test_the_usage_page_shows_figures_per_day_and_person(client, alice):
 
     page = client.get(reverse("generations:usage")).text
 
-    assert '<title id="chart-title">Images per day</title>' in page
+    assert '<title id="chart-title">Spend per day, the team</title>' in page
     assert '<th scope="row">alice</th><td>2</td>' in page
     assert "3000 ms" in page
     assert "<code>provider_timeout</code>" in page

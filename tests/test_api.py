@@ -224,6 +224,8 @@ def test_a_failed_call_costs_one_provider_request_even_with_the_sdks_default_ret
 
 def test_calls_waiting_on_a_slow_provider_leave_the_site_answering(api, settings):
     settings.LIMIT_PER_MINUTE = 100
+    settings.PROVIDER_MAX_CONCURRENT = 12
+    api["fake"].latency_s = 1.5
     calls = 12
 
     with ThreadPoolExecutor(max_workers=calls) as pool:

@@ -81,6 +81,15 @@ FORBIDDEN = {
         "generations.provider",
     ),
     "generations.tasks": USE_CASES_AND_ABOVE,
+    # The provider's pace for the cluster: beneath the job engine's tasks, which ask it for turns.
+    "generations.pacing": (*USE_CASES_AND_ABOVE, "generations.selectors", "generations.tasks"),
+    "generations.money": (
+        *USE_CASES_AND_ABOVE,
+        "generations.selectors",
+        "generations.tasks",
+        "generations.provider",
+        "generations.models",
+    ),
     "generations.selectors": (*USE_CASES_AND_ABOVE, "generations.tasks"),
     "generations.services": (*VIEWS, "generations.http", "generations.forms", "generations.metrics"),
     "generations.forms": (*VIEWS, "generations.http"),

@@ -14,14 +14,14 @@ from PIL import Image
 from PIL.PngImagePlugin import PngImageFile
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from generations.batch_plan import BatchPlan, count_alternatives, expand_alternatives
+from generations.batch_plan import count_alternatives, expand_alternatives
 from generations.forms import BatchForm
-from generations.models import Batch, Generation, GenerationStatus
+from generations.models import Batch, Generation, GenerationStatus, Requester
 from generations.services.batch_files import CELL_PX, EMPTY_CELL, HEADER_PX, LABEL_PX
-from generations.services.batches import batch_cancel, batch_create, batch_retry_failed, batch_run_again
+from generations.services.batches import batch_cancel, batch_retry_failed, batch_run_again
 from generations.services.lifecycle import generation_delete
 from generations.services.limits import GenerationRefused
-from tests.factories import finish, make_generation
+from tests.factories import finish, make_batch, make_generation
 from tests.fake_provider import SECOND_MODEL
 from tests.query_count import count_queries
 
@@ -35,11 +35,7 @@ FORM = {
 }
 
 
-def make_batch(
-    prompts=("A red bicycle", "A lighthouse"), seeds=(1, 2), sizes=("1024x1024",), extend=(False,), **kwargs
-):
-    plan = BatchPlan(list(prompts), list(seeds), list(sizes), list(extend))
-    return batch_create(plan=plan, prompts_text="\n".join(prompts), **kwargs)
+ANYONE = Requester(user=None)
 
 
 def finish_all(batch: Batch) -> None:
@@ -183,7 +179,7 @@ def test_the_grid_labels_rows_and_columns_and_the_axes_can_be_swapped(client, de
 
 def test_cancel_stops_the_cells_not_yet_sent(use_fake_provider):
     batch = make_batch()
-    first = batch.cells.order_by("cell_index").first()
+    first = batch.cells.order_by("cell_index")[0]
     finish(first)
 
     assert batch_cancel(batch=batch) == 3
@@ -198,7 +194,7 @@ def test_retrying_failed_cells_puts_new_attempts_in_their_places(client, use_fak
     batch = make_batch(prompts=["Fine", "Broken [fault:503]"], seeds=[1])
     finish_all(batch)
 
-    assert batch_retry_failed(batch=batch) == 1
+    assert batch_retry_failed(batch=batch, requester=ANYONE) == 1
 
     retried = batch.cells.get(status=GenerationStatus.QUEUED)
     assert (retried.prompt, retried.cell_index) == ("Broken [fault:503]", 1)
@@ -266,9 +262,9 @@ def test_running_again_makes_the_same_cells_and_the_comparison_scores_each_pair(
     batch = make_batch()
     finish_all(batch)
     use_fake_provider.image_variant = "a new model"
-    rerun = batch_run_again(batch=batch)
+    rerun = batch_run_again(batch=batch, requester=ANYONE)
     finish_all(rerun)
-    unchanged = batch_run_again(batch=batch)
+    unchanged = batch_run_again(batch=batch, requester=ANYONE)
     use_fake_provider.image_variant = ""
     finish_all(unchanged)
 
@@ -294,7 +290,7 @@ def test_a_cells_page_links_to_its_batch_and_the_gallery_shows_a_batchs_cells(cl
     batch = make_batch()
     finish_all(batch)
     loner = finish(make_generation(prompt="Not in any batch"))
-    cell = batch.cells.first()
+    cell = batch.cells.all()[0]
 
     page = client.get(cell.get_absolute_url()).text
     gallery = client.get(reverse("generations:gallery"), {"batch": batch.public_id}).text

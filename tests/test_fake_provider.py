@@ -133,6 +133,78 @@ def test_it_sends_retry_after_with_429(fake_provider):
     assert response.headers["retry-after"] == "3"
 
 
+def post_at_once(fake: FakeProvider, count: int) -> list[httpx.Response]:
+    """`count` generation requests sent at the same moment from threads held at a barrier."""
+    barrier = threading.Barrier(count)
+
+    def send(index: int) -> httpx.Response:
+        barrier.wait()
+        return post(fake, make_body(prompt=f"At once {index}"))
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(send, range(count)))
+
+
+def test_it_refuses_requests_past_its_concurrency_limit_with_429(fake_provider):
+    fake_provider.max_concurrent = 3
+    fake_provider.latency_s = 2.0  # the five others arrive while the first three are still answered
+
+    responses = post_at_once(fake_provider, 8)
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] * 3 + [429] * 5
+    refused = next(response for response in responses if response.status_code == 429)
+    assert refused.headers["retry-after"] == "1"
+    assert refused.json()["error"]["code"] == "rate_limit_exceeded"
+    assert fake_provider.max_in_flight == 3
+    assert fake_provider.rate_limited == 5
+    assert len(fake_provider.received_at) == 8
+
+
+def test_it_refuses_requests_past_its_per_minute_limit_within_a_sliding_window(fake_provider):
+    fake_provider.max_per_minute = 4
+
+    responses = post_at_once(fake_provider, 6)
+    later = post(fake_provider, make_body())
+
+    assert sorted(response.status_code for response in responses) == [200] * 4 + [429] * 2
+    assert later.status_code == 429, "the window slides: the first four are still within the last minute"
+    assert later.headers["x-ratelimit-limit"] == "4"
+    assert later.headers["x-ratelimit-remaining"] == "0"
+    assert 55 <= float(later.headers["x-ratelimit-reset"]) <= 60
+    assert 56 <= int(later.headers["retry-after"]) <= 60
+    assert fake_provider.max_accepted_in_any_window() == 4
+    assert fake_provider.max_received_in_any_window() == 7
+
+
+def test_every_answer_says_how_much_of_the_minute_is_left(fake_provider):
+    fake_provider.max_per_minute = 10
+
+    first, second = post(fake_provider, make_body()), post(fake_provider, make_body())
+
+    assert (first.headers["x-ratelimit-limit"], first.headers["x-ratelimit-remaining"]) == ("10", "9")
+    assert second.headers["x-ratelimit-remaining"] == "8"
+    assert float(second.headers["x-ratelimit-reset"]) == 0.0, "the window is not full: no wait"
+    assert "x-ratelimit-limit" not in httpx.get(second.json()["data"][0]["url"]).headers
+
+
+def test_its_stats_say_what_it_saw(fake_provider):
+    fake_provider.max_per_minute = 1
+    post(fake_provider, make_body())
+    post(fake_provider, make_body())
+
+    stats = httpx.get(f"{fake_provider.origin}/stats").json()
+
+    assert stats == {
+        "received": 2,
+        "accepted": 1,
+        "rate_limited": 1,
+        "max_in_flight": 1,
+        "max_accepted_in_any_window": 1,
+        "max_received_in_any_window": 2,
+    }
+
+
 def test_it_fails_a_flaky_prompt_only_the_first_n_times(fake_provider):
     prompt = f"A lighthouse {uuid.uuid4().hex} [fault:flaky:503:2]"
 

@@ -12,7 +12,7 @@ from procrastinate.contrib.django import app as job_engine
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from generations.images import InvalidImageError, image_store
-from generations.models import Generation, GenerationStatus
+from generations.models import Generation, GenerationStatus, Requester
 from generations.services.generation_files import generation_thumbnail
 from generations.services.lifecycle import generation_cancel, generation_repeat
 from generations.services.limits import GenerationRefused
@@ -146,7 +146,7 @@ def test_cancelling_a_finished_generation_changes_nothing(demo_mode):
 def test_it_retries_with_the_same_inputs_and_seed(demo_mode):
     failed = make_generation(status=GenerationStatus.FAILED, prompt_extend=True, width=1360, height=768)
 
-    retried = generation_repeat(generation=failed)
+    retried = generation_repeat(generation=failed, requester=Requester(user=None))
 
     assert retried.pk != failed.pk
     assert retried.status == GenerationStatus.QUEUED

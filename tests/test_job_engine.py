@@ -6,57 +6,18 @@ Requests that arrive at once are fired from threads held at a barrier, so that t
 from __future__ import annotations
 
 import json
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 from importlib import import_module
 
 import httpx
 import pytest
-from django.conf import settings
 from django.db import connection, transaction
-from django.test import Client
 
 from generations.models import Generation, GenerationStatus
 from generations.tasks import run_generation
-from tests.factories import create_generation, make_generation
+from tests.factories import create_generation, make_generation, post_at_once, signed_in, wait_until
 from tests.fake_provider import FakeProvider
-from tests.production import csrf_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def signed_in(base_url: str, user) -> tuple[httpx.Client, str]:
-    """An HTTP client with `user`'s session (or none), and the CSRF token of its home page."""
-    cookies = {}
-    if user is not None:
-        session = Client()
-        session.force_login(user)
-        cookies[settings.SESSION_COOKIE_NAME] = session.cookies[settings.SESSION_COOKIE_NAME].value
-    client = httpx.Client(base_url=base_url, cookies=cookies, timeout=30)
-    return client, csrf_token(client)
-
-
-def post_at_once(posts: list[tuple[httpx.Client, str, str]]) -> list[int]:
-    """Submit the form once per (client, CSRF token, prompt), all at the same moment; the statuses."""
-    barrier = threading.Barrier(len(posts))
-
-    def post(client: httpx.Client, token: str, prompt: str) -> int:
-        data = {"prompt": prompt, "size": "1024x1024", "csrfmiddlewaretoken": token}
-        barrier.wait()
-        return client.post("/generate/", data=data, headers={"HX-Request": "true"}).status_code
-
-    with ThreadPoolExecutor(max_workers=len(posts)) as pool:
-        return list(pool.map(lambda args: post(*args), posts))
-
-
-def wait_until(condition, timeout_s: float = 120) -> None:
-    """Only a bound on a hang: the worker shares a busy machine's cores with everything else."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition never held")
-        time.sleep(0.05)
 
 
 @pytest.fixture

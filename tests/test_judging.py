@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
-from generations.models import Generation
+from generations.models import Batch, Generation, Requester
 from generations.services.batches import batch_run_again
 from judging.fit import bradley_terry
 from judging.models import Ballot, Choice, GuestLink, Judge, Pair, Round, RoundImage
@@ -82,7 +83,7 @@ def test_the_new_round_page_offers_the_parameters_that_vary_and_makes_the_round(
 
 
 def test_a_batch_and_its_rerun_are_the_arms_of_a_run_round(batch):
-    rerun = batch_run_again(batch=batch)
+    rerun = batch_run_again(batch=batch, requester=Requester.of(None))
     for generation in rerun.cells.all():
         finish(generation)
 
@@ -278,6 +279,7 @@ def test_the_leaderboard_says_plainly_when_the_votes_cannot_tell_the_arms_apart(
 
 def test_the_leaderboard_weighs_the_winner_against_its_price(demo_mode):
     batch = make_finished_batch(prompts=PROMPTS, seeds=range(1, 16), extend=(False, True))
+    priced_as_the_provider_would(batch)
     round = make_round(batch, "extend")
     for name in ("Ada", "Ben"):
         cast(round, judge_join(round=round, name=name, address=None), ["b"] * 28 + ["a"] * 2)
@@ -287,7 +289,7 @@ def test_the_leaderboard_weighs_the_winner_against_its_price(demo_mode):
     assert re.fullmatch(
         r"Prompt extend on wins 9\d % \(\d\d–9\d %, 60 votes\) at twice the price\.", board.verdict
     ), board.verdict
-    assert [str(standing.cost_usd) for standing in board.arms] == ["0.03", "0.015"]
+    assert [str(standing.cost) for standing in board.arms] == ["0.03", "0.015"]
     assert board.agreement.observed is not None
     assert board.judges[0].votes == 30
 
@@ -354,6 +356,7 @@ def test_guest_joins_are_limited_per_address(client, batch, settings):
 
 
 def test_the_exports_name_judge_pair_choice_and_time(client, batch):
+    priced_as_the_provider_would(batch)
     round = make_round(batch, "extend")
     cast(round, judge_join(round=round, name="=cmd|' /C calc'!A0", address=None), ["a", "tie", "skip"])
 
@@ -380,3 +383,9 @@ def test_the_exports_name_judge_pair_choice_and_time(client, batch):
     assert board[0][:3] == ["rank", "arm", "preferred to the others"]
     assert [row[1] for row in board[1:]] == ["Prompt extend off", "Prompt extend on"]
     assert board[1][10] == "0.015"
+
+
+def priced_as_the_provider_would(batch: Batch) -> None:
+    """Demo images cost nothing: give the batch's cells the list price a real provider's would have."""
+    batch.cells.filter(prompt_extend=False).update(price=Decimal("0.015"))
+    batch.cells.filter(prompt_extend=True).update(price=Decimal("0.03"))

@@ -23,6 +23,7 @@ from generations.provider.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from generations.provider.pace import RateLimitHeaders
 from tests.conftest import make_http_provider, run_async
 from tests.factories import make_parameters
 from tests.fake_provider import NOT_AN_IMAGE, OVERSIZED_BYTES, ROOM_TO_CONNECT_S, SECOND_MODEL, UNSAFE_TEXT
@@ -183,24 +184,38 @@ def test_it_succeeds_after_transient_failures(fake_provider, pauses):
     assert image.data.startswith(PNG_SIGNATURE)
 
 
-def test_it_waits_for_retry_after_when_rate_limited(fake_provider, pauses):
-    image = generate(make_http_provider(fake_provider), make_request(unique_prompt("flaky:429:1")))
+def test_it_hands_a_429_back_at_once_with_what_the_provider_said(fake_provider, pauses):
+    with pytest.raises(ProviderRateLimited) as raised:
+        generate(make_http_provider(fake_provider), make_request("A lighthouse [fault:429:30]"))
 
-    assert pauses == [1.0], "the fake asks for Retry-After: 1"
-    assert image.attempts == 2
+    assert pauses == [], "not retried here: the pace of the whole cluster decides when to ask again"
+    assert len(fake_provider.requests) == raised.value.attempts == 1
+    assert raised.value.retry_after_s == 30
+    assert raised.value.rate_limit == RateLimitHeaders(retry_after_s=30)
 
 
-def test_it_raises_rate_limited_when_retry_after_passes_the_deadline(fake_provider):
-    provider = make_http_provider(fake_provider, deadline_s=5)
+def test_it_reads_the_accounts_limits_on_every_answer(fake_provider):
+    fake_provider.max_per_minute = 50
+
+    image = generate(make_http_provider(fake_provider), make_request())
+
+    assert image.rate_limit == RateLimitHeaders(limit=50, remaining=49, reset_s=0.0)
+
+
+def test_a_429_for_a_full_window_says_how_long_until_it_has_room(fake_provider):
+    fake_provider.max_per_minute = 1
+    provider = make_http_provider(fake_provider)
+    generate(provider, make_request())
 
     with pytest.raises(ProviderRateLimited) as raised:
-        generate(provider, make_request("A lighthouse [fault:429:30]"))
+        generate(provider, make_request())
 
-    assert raised.value.retry_after_s == 30
-    assert len(fake_provider.requests) == 1
-    assert (
-        "Not retried: the wait before a retry would have passed the time limit." in raised.value.user_message
-    )
+    headers = raised.value.rate_limit
+    assert headers is not None
+    assert (headers.limit, headers.remaining, headers.window_is_full) == (1, 0, True)
+    assert headers.reset_s is not None
+    assert 55 <= headers.reset_s <= 60
+    assert headers.wait_s >= headers.reset_s
 
 
 @pytest.mark.parametrize("status", [401, 403])

@@ -53,7 +53,7 @@ def test_a_valid_prompt_becomes_a_queued_card_on_top_of_the_results(client, demo
     generation = Generation.objects.get()
     assert (generation.prompt, generation.seed, generation.prompt_extend) == ("A red bicycle", 123, True)
     assert generation.status == GenerationStatus.QUEUED
-    assert "Queued, next in line" in response.text
+    assert "Starting…" in response.text, "the provider had a free turn: its job is queued for a worker"
     assert 'hx-swap-oob="afterbegin:#results"' in response.text
     assert f'hx-get="/g/{generation.public_id}/card/"' in response.text
     assert response["HX-Reswap"] == "none", "the form stays as typed, ready for the next tweak"

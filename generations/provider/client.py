@@ -8,18 +8,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import email.utils
 import functools
 import itertools
 import logging
-import math
 import random
 import ssl
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import httpx
 
@@ -37,10 +34,13 @@ from generations.provider.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from generations.provider.pace import AnswerKind, ProviderAnswer, RateLimitHeaders
 
 logger = logging.getLogger(__name__)
 
-RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
+# A 429 is not among them: it goes back to the pace (generations/pacing.py), which waits for the window for the
+# whole cluster rather than one request at a time.
+RETRYABLE_STATUS_CODES = frozenset({408, 500, 502, 503, 504})
 MAX_PROVIDER_TEXT_CHARS = 20_000
 
 
@@ -77,6 +77,11 @@ def provider_request_body(
     }
 
 
+# Told once per generate(), as soon as the provider's answer to the POST is in (before the image is fetched): what
+# it said of the account's limits, and how long it took. The provider's turn ends there (generations/pacing.py).
+AnswerListener = Callable[[ProviderAnswer, int | None], Awaitable[None]]
+
+
 @dataclass(frozen=True, slots=True)
 class GeneratedImage:
     data: bytes
@@ -87,6 +92,7 @@ class GeneratedImage:
     attempts: int
     provider_latency_ms: int
     image_fetch_ms: int = 0
+    rate_limit: RateLimitHeaders | None = None  # what the answer said about the account's limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,13 +111,17 @@ class HttpProvider:
     extra_models: dict[str, frozenset[str]] = field(default_factory=dict)
     is_demo = False
 
-    async def generate(self, parameters: GenerationParameters, *, model: str = "") -> GeneratedImage:
+    async def generate(
+        self, parameters: GenerationParameters, *, model: str = "", on_answer: AnswerListener | None = None
+    ) -> GeneratedImage:
         """Make one image: POST the request, retrying what is safe within the deadline, then fetch its bytes.
 
         `model` names one of the extra models; any other name (or none) means the configured model.
 
-        Connect failures, 408, 429 (honouring Retry-After) and 5xx are retried with backoff; a read timeout
-        is not, because the provider may already have billed the request.
+        Connect failures, 408 and 5xx are retried with backoff; a read timeout is not, because the provider may
+        already have billed the request. A 429 is raised at once (ProviderRateLimited, with the answer's
+        rate-limit headers): the pace of the whole cluster decides when to ask again. `on_answer` hears of the
+        answer to the POST before the image is fetched.
         """
         _loop_pools()  # made on a loop's first call: our time, not the provider's
         deadline = time.monotonic() + self.deadline_s
@@ -121,7 +131,15 @@ class HttpProvider:
             response_format=self.response_format,
             accepts=self.extra_models.get(model, DEFAULT_MODEL_ACCEPTS),
         )
-        response, attempts, latency_ms = await self._post_with_retries(body, deadline)
+        try:
+            response, attempts, latency_ms = await self._post_with_retries(body, deadline)
+        except ProviderError as err:
+            if on_answer:
+                await on_answer(err.answer, None)
+            raise
+        rate_limit = RateLimitHeaders.parse(response.headers)
+        if on_answer:
+            await on_answer(ProviderAnswer(AnswerKind.SUCCEEDED, rate_limit), latency_ms)
         request_id = response.headers.get("x-request-id", "")
         try:
             item = _parse_result_item(response, request_id=request_id)
@@ -148,6 +166,7 @@ class HttpProvider:
             attempts=attempts,
             provider_latency_ms=latency_ms,
             image_fetch_ms=fetch_ms,
+            rate_limit=rate_limit,
         )
 
     async def _post_with_retries(self, body: dict, deadline: float) -> tuple[httpx.Response, int, int]:
@@ -179,8 +198,7 @@ class HttpProvider:
                     return response, attempt, round((time.monotonic() - started) * 1000)
                 error = _status_error(response)
                 if response.status_code in RETRYABLE_STATUS_CODES:
-                    retry_after_s = getattr(error, "retry_after_s", None)
-                    delay = retry_after_s if retry_after_s is not None else _backoff_s(attempt)
+                    delay = _backoff_s(attempt)
             error.attempts = attempt
             if delay is None:
                 raise error
@@ -273,9 +291,14 @@ def _status_error(response: httpx.Response) -> ProviderStatusError:
     status = response.status_code
     request_id = response.headers.get("x-request-id", "")
     message, provider_code = _error_details(response)
-    kwargs = {"status_code": status, "provider_code": provider_code, "request_id": request_id}
+    kwargs = {
+        "status_code": status,
+        "provider_code": provider_code,
+        "request_id": request_id,
+        "rate_limit": RateLimitHeaders.parse(response.headers),
+    }
     if status == 429:
-        return ProviderRateLimited(message, retry_after_s=_retry_after_s(response), **kwargs)
+        return ProviderRateLimited(message, **kwargs)
     if status in (401, 403):
         return ProviderAuthError(message, **kwargs)
     if status >= 500 or status == 408:
@@ -292,23 +315,6 @@ def _error_details(response: httpx.Response) -> tuple[str, str]:
         return f"HTTP {response.status_code} {response.reason_phrase}".strip(), ""
     text = message if isinstance(message, str) and message else f"HTTP {response.status_code}"
     return text[:500], code if isinstance(code, str) else ""
-
-
-def _retry_after_s(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(seconds, 0.0) if math.isfinite(seconds) else None  # "nan" is no wait at all
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def _parse_result_item(response: httpx.Response, *, request_id: str) -> dict:

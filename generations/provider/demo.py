@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from generations.domain import GenerationParameters
-from generations.provider.client import GeneratedImage
+from generations.provider.client import AnswerListener, GeneratedImage
+from generations.provider.pace import AnswerKind, ProviderAnswer
 
 DEMO_MODEL_NAME = "offline-demo"
 DEMO_LABEL = "OFFLINE DEMO · not Z-Image"
@@ -25,11 +26,19 @@ class DemoProvider:
     model: str = DEMO_MODEL_NAME
     is_demo = True
 
-    async def generate(self, parameters: GenerationParameters, *, model: str = "") -> GeneratedImage:
+    async def generate(
+        self,
+        parameters: GenerationParameters,
+        *,
+        model: str = "",
+        on_answer: AnswerListener | None = None,
+    ) -> GeneratedImage:
         """Draw an abstract picture that depends only on the prompt and the seed (whatever the model), after a
         pretend delay."""
         started = time.monotonic()
         await asyncio.sleep(self.latency_s)
+        if on_answer:
+            await on_answer(ProviderAnswer(AnswerKind.SUCCEEDED), round((time.monotonic() - started) * 1000))
         data = await asyncio.to_thread(draw_demo_image, parameters)
         revised_prompt = reasoning = ""
         if parameters.prompt_extend:

@@ -8,6 +8,7 @@ for people that says what was retried.
 from __future__ import annotations
 
 from generations.domain import ErrorCode
+from generations.provider.pace import NO_ANSWER, AnswerKind, ProviderAnswer, RateLimitHeaders
 
 
 class ProviderError(Exception):
@@ -28,6 +29,11 @@ class ProviderError(Exception):
         self.attempts = 1
         self.out_of_attempts = False
         self.out_of_time = False
+
+    @property
+    def answer(self) -> ProviderAnswer:
+        """What the provider's answer said of the account's limits (nothing, when it did not answer)."""
+        return NO_ANSWER
 
     @property
     def user_message(self) -> str:
@@ -73,11 +79,22 @@ class ProviderStatusError(ProviderError):
     """The provider answered with a non-2xx status."""
 
     def __init__(
-        self, detail: str, *, status_code: int, provider_code: str = "", request_id: str = ""
+        self,
+        detail: str,
+        *,
+        status_code: int,
+        provider_code: str = "",
+        request_id: str = "",
+        rate_limit: RateLimitHeaders | None = None,
     ) -> None:
         super().__init__(detail, request_id=request_id)
         self.status_code = status_code
         self.provider_code = provider_code
+        self.rate_limit = rate_limit  # what the answer said about the account's limits
+
+    @property
+    def answer(self) -> ProviderAnswer:
+        return ProviderAnswer(AnswerKind.OTHER, self.rate_limit)
 
 
 class ProviderAuthError(ProviderStatusError):
@@ -94,20 +111,19 @@ class ProviderRejectedError(ProviderStatusError):
 
 
 class ProviderRateLimited(ProviderStatusError):
+    """A 429: the provider did not run the request (nothing was made or billed), so it may be sent again once
+    the account's window allows. The pace decides when (generations/pacing.py)."""
+
     code = ErrorCode.PROVIDER_RATE_LIMITED
     reason = "The image provider is rate limiting us. Wait a moment, then retry."
 
-    def __init__(
-        self,
-        detail: str,
-        *,
-        retry_after_s: float | None,
-        status_code: int,
-        provider_code: str = "",
-        request_id: str = "",
-    ) -> None:
-        super().__init__(detail, status_code=status_code, provider_code=provider_code, request_id=request_id)
-        self.retry_after_s = retry_after_s
+    @property
+    def retry_after_s(self) -> float | None:
+        return self.rate_limit.wait_s if self.rate_limit else None
+
+    @property
+    def answer(self) -> ProviderAnswer:
+        return ProviderAnswer(AnswerKind.RATE_LIMITED, self.rate_limit)
 
 
 class ProviderUnavailable(ProviderStatusError):

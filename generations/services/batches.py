@@ -7,33 +7,28 @@ grid, so that a retry or a re-run of the batch puts the same request in the same
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 
 from generations.batch_plan import BatchPlan, Cell
-from generations.models import Batch, GenerationStatus
+from generations.models import Batch, GenerationStatus, Requester
 from generations.selectors import latest_cells
 from generations.services.lifecycle import generations_cancel, generations_queue
-from generations.services.limits import generation_limits_check
 
 
 def batch_create(
     *,
     plan: BatchPlan,
     prompts_text: str,
-    user: User | AnonymousUser | None = None,
-    maker_session: str = "",
+    requester: Requester,
     rerun_of: Batch | None = None,
 ) -> Batch:
     """Record a batch and all its cells, and queue them, in one transaction; refused whole past any limit.
 
-    `maker_session` is the id kept in the browser session that asked for it (see Batch.can_be_changed_by).
-    """
-    owner = user if user is not None and user.is_authenticated else None
+    Its cells wait for their turns at the provider, taking turns with other people's batches."""
     with transaction.atomic():
         batch = Batch.objects.create(
-            user=owner,
-            maker_session=maker_session,
+            user=requester.user,
+            maker_session=requester.session,
             prompts_text=prompts_text,
             prompts=plan.prompts,
             seeds=plan.seeds,
@@ -42,16 +37,12 @@ def batch_create(
             model_names=[model for model in plan.models if model],
             rerun_of=rerun_of,
         )
-        _queue_cells(batch, list(plan.cells()), owner, maker_session)
-        generation_limits_check(user=owner, count=plan.count)
+        _queue_cells(batch, list(plan.cells()), requester)
     return batch
 
 
-def batch_retry_failed(
-    *, batch: Batch, user: User | AnonymousUser | None = None, maker_session: str = ""
-) -> int:
+def batch_retry_failed(*, batch: Batch, requester: Requester) -> int:
     """Queue again the cells whose latest attempt failed or was interrupted (or cancelled); how many."""
-    owner = user if user is not None and user.is_authenticated else None
     plan = BatchPlan.of(batch)
     with transaction.atomic():
         retry = [
@@ -61,21 +52,14 @@ def batch_retry_failed(
             in (GenerationStatus.FAILED, GenerationStatus.INTERRUPTED, GenerationStatus.CANCELLED)
         ]
         if retry:
-            _queue_cells(batch, retry, owner, maker_session)
-            generation_limits_check(user=owner, count=len(retry))
+            _queue_cells(batch, retry, requester)
     return len(retry)
 
 
-def batch_run_again(
-    *, batch: Batch, user: User | AnonymousUser | None = None, maker_session: str = ""
-) -> Batch:
+def batch_run_again(*, batch: Batch, requester: Requester) -> Batch:
     """A new batch with exactly the same cells: same prompts, seeds, sizes and prompt extend."""
     return batch_create(
-        plan=BatchPlan.of(batch),
-        prompts_text=batch.prompts_text,
-        user=user,
-        maker_session=maker_session,
-        rerun_of=batch,
+        plan=BatchPlan.of(batch), prompts_text=batch.prompts_text, requester=requester, rerun_of=batch
     )
 
 
@@ -86,11 +70,10 @@ def batch_cancel(*, batch: Batch) -> int:
     return generations_cancel(generations=batch.cells.filter(status=GenerationStatus.QUEUED))
 
 
-def _queue_cells(batch: Batch, cells: list[Cell], owner: User | None, maker_session: str) -> None:
+def _queue_cells(batch: Batch, cells: list[Cell], requester: Requester) -> None:
     generations_queue(
         parameters=[cell.parameters for cell in cells],
-        owner=owner,
-        maker_session=maker_session,
+        requester=requester,
         batch=batch,
         cell_indexes=[cell.index for cell in cells],
         models=[cell.model for cell in cells],

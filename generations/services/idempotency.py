@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from generations.domain import ErrorCode, GenerationParameters
-from generations.models import ApiCall, Generation, GenerationSource, GenerationStatus
+from generations.models import ApiCall, Generation, GenerationSource, GenerationStatus, Requester
 from generations.services.lifecycle import generation_create, generations_cancel
 
 IDEMPOTENCY_KEY_LIFETIME = timedelta(days=1)
@@ -63,7 +63,9 @@ def api_call_begin(
             earlier.waiting += 1
             earlier.save(update_fields=["waiting"])
             return earlier.generation.public_id
-        generation = generation_create(parameters=parameters, user=user, source=GenerationSource.API)
+        generation = generation_create(
+            parameters=parameters, requester=Requester.of(user), source=GenerationSource.API
+        )
         call.generation = generation
         call.save()
     return generation.public_id

@@ -10,29 +10,30 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
+from decimal import Decimal
 
-from django.contrib.auth.models import AnonymousUser, User
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from procrastinate.contrib.django import app as job_engine
-from procrastinate.types import JSONDict
 
-from generations.domain import ErrorCode, GenerationParameters
+from generations.domain import FREE, ErrorCode, GenerationParameters
 from generations.models import (
     Batch,
     Generation,
     GenerationQuerySet,
     GenerationSource,
     GenerationStatus,
+    Price,
+    Requester,
     new_public_id,
 )
+from generations.pacing import turns_grant
 from generations.provider.config import configured_provider
 from generations.selectors import with_silent_workers_shown
 from generations.services.batch_files import batch_composites_delete
 from generations.services.events import GenerationEvent, generation_events
 from generations.services.limits import generation_limits_check
-from generations.tasks import run_generation
 from lib.db import database_sync_to_async, through_database_outage
 from lib.request_log import request_id
 
@@ -43,54 +44,49 @@ WAIT_RECHECK_S = 5.0
 
 
 def generation_create(
-    *,
-    parameters: GenerationParameters,
-    user: User | AnonymousUser | None = None,
-    source: str = GenerationSource.WEB,
-    maker_session: str = "",
+    *, parameters: GenerationParameters, requester: Requester, source: str = GenerationSource.WEB
 ) -> Generation:
-    """Record a queued generation within the limits and queue its job, in one transaction.
+    """Record a queued generation within the limits and budgets, in one transaction; it waits for its turn at
+    the provider there (generations/pacing.py), which may come at once.
 
     A blank seed is drawn here, because the provider does not report the seed it picks. Raises
-    GenerationRefused when a limit is reached, and then nothing is recorded or queued. `maker_session` is the
-    id kept in the browser session that asked for it (see Generation.can_be_changed_by).
+    GenerationRefused when a limit is reached, and then nothing is recorded or queued. The requester's browser
+    session is kept as the maker session (see Generation.can_be_changed_by).
     """
-    owner = user if user is not None and user.is_authenticated else None
     with transaction.atomic():
-        [generation] = generations_queue(
-            parameters=[parameters], owner=owner, source=source, maker_session=maker_session
-        )
-        generation_limits_check(user=owner)
+        [generation] = generations_queue(parameters=[parameters], requester=requester, source=source)
     return generation
 
 
 def generations_queue(
     *,
     parameters: list[GenerationParameters],
-    owner: User | None,
+    requester: Requester,
     source: str = GenerationSource.WEB,
-    maker_session: str = "",
     batch: Batch | None = None,
     cell_indexes: Sequence[int | None] | None = None,
     models: Sequence[str] | None = None,
 ) -> list[Generation]:
-    """Record queued generations and queue their jobs. Call inside a transaction that checks the limits next.
+    """Record queued generations at the price in effect, check the limits with them counted, and give them the
+    provider's free turns if they are next in line. Call inside a transaction: a refusal (GenerationRefused)
+    leaves nothing recorded once it rolls back, and nothing is visible to a worker before it commits.
 
     `models` names an extra model for each ("" for the configured one), where a batch compares models.
-
-    Each row is written once, with its job's id: the jobs name their generations by public id, and nothing is
-    visible to a worker before the transaction commits.
     """
     provider = configured_provider()
+    price = FREE if provider.is_demo else Price.objects.in_effect(timezone.now())
     generations = [
         Generation(
             public_id=new_public_id(),
             **asked.with_seed().model_fields(),
             model=model or provider.model,
             is_demo=provider.is_demo,
-            user=owner,
+            price=price.of(asked),
+            user=requester.user,
             source=source,
-            maker_session=maker_session,
+            maker_session=requester.session,
+            client_address=requester.address if requester.user is None else None,
+            request_id=request_id.get(),
             batch=batch,
             cell_index=cell_index,
         )
@@ -101,14 +97,17 @@ def generations_queue(
             strict=True,
         )
     ]
-    # The request id travels with the job, so that the worker's log lines match the request's.
-    jobs: list[JSONDict] = [
-        {"public_id": generation.public_id, "request_id": request_id.get()} for generation in generations
-    ]
-    job_ids = run_generation.batch_defer(*jobs)
-    for generation, job_id in zip(generations, job_ids, strict=True):
-        generation.job_id = job_id
-    return Generation.objects.bulk_create(generations)
+    Generation.objects.bulk_create(generations)
+    generation_limits_check(
+        requester=requester,
+        count=len(generations),
+        cost=sum((generation.price for generation in generations), Decimal(0)),
+    )
+    by_public_id = {generation.public_id: generation for generation in generations}
+    for turn in turns_grant():
+        if generation := by_public_id.get(turn.public_id):
+            generation.job_id, generation.dispatched_at = turn.job_id, turn.at
+    return generations
 
 
 def generation_cancel(*, generation: Generation) -> Generation:
@@ -189,16 +188,10 @@ def _statuses(public_ids: list[str]) -> list[tuple[str, str]]:
     return list(Generation.objects.live().filter(public_id__in=public_ids).values_list("public_id", "status"))
 
 
-def generation_repeat(
-    *,
-    generation: Generation,
-    new_seed: bool = False,
-    user: User | AnonymousUser | None = None,
-    maker_session: str = "",
-) -> Generation:
+def generation_repeat(*, generation: Generation, requester: Requester, new_seed: bool = False) -> Generation:
     """A new generation with the same inputs: "Retry" keeps the seed, "same prompt, new seed" draws one."""
     parameters = replace(generation.parameters, seed=None) if new_seed else generation.parameters
-    return generation_create(parameters=parameters, user=user, maker_session=maker_session)
+    return generation_create(parameters=parameters, requester=requester)
 
 
 def generation_set_favourite(*, generation: Generation, favourite: bool) -> Generation:

@@ -1,35 +1,39 @@
-"""Spending limits: per-user generations per minute and per day, per-user unfinished work, and the queue's depth.
+"""Spending limits: per-person images per minute and per day, unfinished work, money per day and per month, the
+team's money per month, and the queue's depth.
 
-Counts come from the generations table itself, so every web and worker process sees the same numbers. The real
-cap on provider calls in flight is the workers' own concurrency: over it, work waits in the queue.
+Counts come from the generations table itself (and the team's spend from a ledger the database keeps beside
+it), so every web and worker process sees the same numbers. A person is a signed-in user or, on an open
+instance, a visitor counted by browser session and by client address together. The provider's own limits are
+the pace's (generations/pacing.py): over them, work waits in the queue.
 """
 
 from __future__ import annotations
 
-import functools
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import User
 from django.db import connection
 from django.utils import timezone
 
 from generations.domain import ErrorCode
-from generations.models import ACTIVE_STATUSES, Generation
+from generations.models import Generation, Requester
+from generations.money import BudgetPeriods, money, own_or_default
 
 WINDOWS = (
     (timedelta(minutes=1), "LIMIT_PER_MINUTE", "a minute"),
     (timedelta(days=1), "LIMIT_PER_DAY", "a day"),
 )
-# Unfinished work is minutes old at most (the deadline), so the longest window holds all of a user's counts.
-_LONGEST_WINDOW = max(window for window, _, _ in WINDOWS)
-# The queue's advisory lock (its key is "zimg" in ASCII), then the queue's depth as a statement of its own, so
-# that the count sees what the lock's last holder committed.
-_QUEUE_LOCK_THEN_COUNT = (
-    "SELECT pg_advisory_xact_lock(2053729639); "  # 0x7A696D67
-    "SELECT count(*) FROM generations_generation WHERE status = 'queued'"
-)
+# Everything the limits are checked against, in one round trip: the SQL function `generations_limit_counts`
+# (migration `0016_provider_pace_and_money`) takes the person's lock, counts their rows, takes the queue's lock and
+# counts what every request adds to.
+LIMIT_COUNTS = """
+SELECT unfinished, in_minute, in_day, spent_today, spent_this_month, budget_per_day, budget_per_month,
+       team_spent_this_month, queued
+  FROM generations_limit_counts(
+           %(user)s, %(session)s, %(address)s, %(minute_since)s, %(day_since)s, %(today_since)s, %(month_since)s)
+"""
 
 
 class GenerationRefused(Exception):
@@ -42,58 +46,57 @@ class GenerationRefused(Exception):
         self.retry_after_s = retry_after_s
 
 
-def generation_limits_check(*, user: User | None, count: int = 1) -> None:
-    """Raise GenerationRefused when `user` may not have queued the `count` generations that the calling
-    transaction has just recorded (they are counted); the caller's transaction then rolls back.
+@dataclass(frozen=True, slots=True)
+class LimitCounts:
+    unfinished: int
+    in_minute: int
+    in_day: int
+    spent_today: Decimal
+    spent_this_month: Decimal
+    budget_per_day: Decimal | None  # the person's own, set by staff
+    budget_per_month: Decimal | None
+    team_spent_this_month: Decimal
+    queued: int
 
-    A batch counts each of its images, and is refused whole when any limit would be passed.
 
-    Two locks, always in this order, hold the limits under concurrent requests until the transaction commits:
-    the user's row (two requests of one person cannot both take their last allowed image), then an advisory
-    lock on the queue (requests of different people cannot overfill it together). They are taken last, after
-    the rows are written, so that each is held for as few statements as possible: every request of every user
-    passes through the queue's lock one at a time.
+def generation_limits_check(*, requester: Requester, count: int = 1, cost: Decimal = Decimal(0)) -> None:
+    """Raise GenerationRefused when `requester` may not have queued the `count` generations, costing `cost`,
+    that the calling transaction has just recorded (they are counted); the caller's transaction then rolls back.
+
+    A batch counts each of its images, and is refused whole when any limit would be passed. The locks the
+    counts are read under (the person's, then the queue's) hold until the transaction commits.
     """
+    now = timezone.now()
+    periods = BudgetPeriods(now)
+    user = requester.user
     with connection.cursor() as cursor:
-        if user is None:
-            cursor.execute(_QUEUE_LOCK_THEN_COUNT)
-        else:
-            # Every limit in one round trip (a form post's costliest step was its round trips), in lock order.
-            now = timezone.now()
-            since = {setting: now - window for window, setting, _ in WINDOWS}
-            cursor.execute(
-                _user_lock_then_counts() + _QUEUE_LOCK_THEN_COUNT,
-                {"user": user.pk, "longest": now - _LONGEST_WINDOW, **since},
-            )
-            cursor.nextset()
-            unfinished, *in_windows = cursor.fetchone()
-            _check_user(user, count, now, unfinished, dict(zip(since, in_windows, strict=True)))
-            cursor.nextset()
-        cursor.nextset()
-        [queued] = cursor.fetchone()
-    if queued > settings.MAX_QUEUED_GENERATIONS:
+        cursor.execute(
+            LIMIT_COUNTS,
+            {
+                "user": user.pk if user is not None else None,
+                "session": requester.session,
+                "address": requester.address,
+                "minute_since": now - WINDOWS[0][0],
+                "day_since": now - WINDOWS[1][0],
+                "today_since": periods.today_since,
+                "month_since": periods.month_since,
+            },
+        )
+        counts = LimitCounts(*cursor.fetchone())
+    _check_windows(requester, count, now, counts)
+    _check_unfinished(count, counts)
+    _check_budgets(count, cost, periods, counts)
+    if counts.queued > settings.MAX_QUEUED_GENERATIONS:
         raise GenerationRefused(
-            f"The playground's queue is full ({queued - count} images waiting{_asked(count)}). "
+            f"The playground's queue is full ({counts.queued - count} images waiting{_asked(count)}). "
             "Try again in a minute.",
             code=ErrorCode.QUEUE_FULL,
             retry_after_s=30,
         )
 
 
-@functools.cache
-def _user_lock_then_counts() -> str:
-    """The user's row, locked, then their counts (this request's rows included) in one indexed range of their
-    rows: unfinished, and created within each window."""
-    users, generations = get_user_model()._meta.db_table, Generation._meta.db_table
-    active = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
-    windows = ", ".join(f"count(*) FILTER (WHERE created_at > %({setting})s)" for _, setting, _ in WINDOWS)
-    # The names and statuses are the code's own; every value is a parameter.
-    lock = f"SELECT 1 FROM {users} WHERE id = %(user)s FOR UPDATE; "  # noqa: S608
-    counts = f"SELECT count(*) FILTER (WHERE status IN ({active})), {windows} FROM {generations} "  # noqa: S608
-    return lock + counts + "WHERE user_id = %(user)s AND created_at > %(longest)s; "
-
-
-def _check_user(user: User, count: int, now: datetime, unfinished: int, in_windows: dict[str, int]) -> None:
+def _check_windows(requester: Requester, count: int, now: datetime, counts: LimitCounts) -> None:
+    in_windows = {"LIMIT_PER_MINUTE": counts.in_minute, "LIMIT_PER_DAY": counts.in_day}
     for window, setting, label in WINDOWS:
         limit = getattr(settings, setting)
         if count > limit:
@@ -105,7 +108,11 @@ def _check_user(user: User, count: int, now: datetime, unfinished: int, in_windo
             )
         if in_windows[setting] > limit:
             # Room comes back once the newest-first row at offset `limit` has left the window.
-            recent = Generation.objects.filter(user=user, created_at__gt=now - window).order_by("-created_at")
+            recent = (
+                Generation.objects.asked_by(requester)
+                .filter(created_at__gt=now - window)
+                .order_by("-created_at")
+            )
             resets_at = recent.values_list("created_at", flat=True)[limit] + window
             wait_s = max(int((resets_at - now).total_seconds()) + 1, 1)
             room = limit - (in_windows[setting] - count)
@@ -115,14 +122,46 @@ def _check_user(user: User, count: int, now: datetime, unfinished: int, in_windo
                 code=ErrorCode.RATE_LIMITED,
                 retry_after_s=wait_s,
             )
-    if unfinished > settings.LIMIT_QUEUED_PER_USER:
+
+
+def _check_unfinished(count: int, counts: LimitCounts) -> None:
+    if counts.unfinished > settings.LIMIT_QUEUED_PER_USER:
         raise GenerationRefused(
-            f"You already have {unfinished - count} images queued or in progress{_asked(count)}; "
+            f"You already have {counts.unfinished - count} images queued or in progress{_asked(count)}; "
             f"your limit is {settings.LIMIT_QUEUED_PER_USER}. Wait for some to finish (or cancel some), then "
             "try again.",
             code=ErrorCode.TOO_MANY_QUEUED,
             retry_after_s=10,
         )
+
+
+def _check_budgets(count: int, cost: Decimal, periods: BudgetPeriods, counts: LimitCounts) -> None:
+    """A budget of 0 is none. The refusal says what the request would cost and what is left."""
+    budgets = (
+        (
+            own_or_default(counts.budget_per_day, settings.BUDGET_USER_DAY),
+            counts.spent_today,
+            "today's",
+            periods.tomorrow,
+        ),
+        (
+            own_or_default(counts.budget_per_month, settings.BUDGET_USER_MONTH),
+            counts.spent_this_month,
+            "this month's",
+            periods.next_month,
+        ),
+        (settings.BUDGET_TEAM_MONTH, counts.team_spent_this_month, "the team's monthly", periods.next_month),
+    )
+    for budget, spent, label, resets_at in budgets:
+        if budget and spent > budget:
+            left = max(budget - (spent - cost), Decimal(0))
+            request = "This batch" if count > 1 else "This image"
+            raise GenerationRefused(
+                f"{request} would cost about {money(cost)}; {money(left)} of {label} budget of "
+                f"{money(budget)} is left. It comes back at {resets_at:%Y-%m-%d %H:%M} UTC.",
+                code=ErrorCode.BUDGET_EXCEEDED,
+                retry_after_s=max(int((resets_at - periods.now).total_seconds()), 1),
+            )
 
 
 def _asked(count: int, room: int | None = None) -> str:
