@@ -9,11 +9,12 @@ import zipfile
 import httpx
 import pytest
 from django.urls import reverse
-from PIL import Image
+from PIL import Image, ImageChops, ImageDraw
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from generations.batch_plan import BatchPlan, expand_alternatives
 from generations.models import Batch, Generation, GenerationStatus
+from generations.services import batch_files
 from generations.services.batches import batch_cancel, batch_create, batch_retry_failed, batch_run_again
 from generations.services.limits import GenerationRefused
 from tests.factories import finish, make_generation
@@ -172,6 +173,38 @@ def test_the_composite_png_is_labelled_carries_the_parameters_and_is_made_once(c
     assert parameters["seeds"] == [1, 2]
     assert image.text["Description"] == "2 prompts × 2 seeds × 1 size = 4 images"
     assert second.content == first.content
+
+
+def test_the_composite_labels_a_chinese_prompt_and_sizes_in_its_fonts_glyphs(client, demo_mode):
+    prompt = "一只可爱的橘猫在窗台上晒太阳，旁边是一盆绿色的植物和一本翻开的书"
+    batch = make_batch(prompts=(prompt,), seeds=(1,), sizes=("1024x1024", "1280x1280"))
+    finish_all(batch)
+    url = reverse("generations:batch-grid-image", args=[batch.public_id])
+
+    composite = Image.open(io.BytesIO(client.get(url, {"x": "size", "y": "prompt"}).content)).convert("RGB")
+
+    caption_px = batch_files.CAPTION.line_height + 2 * batch_files.PADDING_PX
+    labels = batch_files.LABELS
+    row_top = caption_px + batch_files.COLUMN_LABEL_LINES * labels.line_height + 2 * batch_files.PADDING_PX
+    expected = Image.new("RGB", composite.size, (255, 255, 255))
+    draw = ImageDraw.Draw(expected)
+    row_lines = labels.wrap(prompt, batch_files.HEADER_PX - 2 * batch_files.PADDING_PX, 8)
+    for line, text in enumerate(row_lines):
+        labels.draw(
+            draw,
+            (batch_files.PADDING_PX, row_top + batch_files.PADDING_PX + line * labels.line_height),
+            text,
+            batch_files.INK,
+        )
+    labels.draw(
+        draw, (batch_files.HEADER_PX + batch_files.PADDING_PX, caption_px), "1024×1024", batch_files.INK
+    )
+    row_label = (0, row_top, batch_files.HEADER_PX, row_top + batch_files.CELL_PX)
+    column_label = (batch_files.HEADER_PX, caption_px, batch_files.HEADER_PX + batch_files.CELL_PX, row_top)
+    assert "".join(row_lines).startswith("一只可爱的橘猫在窗台上"), "wrapped between characters, not cut"
+    for box in (row_label, column_label):
+        assert ImageChops.difference(composite.crop(box), expected.crop(box)).getbbox() is None
+    # (tests/test_fonts.py checks that the lettering has a glyph for each of these characters)
 
 
 @pytest.mark.django_db(transaction=True)
