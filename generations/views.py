@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, PermissionDenied
-from django.db.models.fields.files import FieldFile
+from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_cache_control
@@ -27,7 +27,7 @@ from generations.http import (
     maker_session,
     may_delete,
 )
-from generations.images import InvalidImageError
+from generations.images import THUMBNAIL_SIDES, InvalidImageError
 from generations.models import Generation, GenerationStatus, is_public_id
 from generations.selectors import usage_summary
 from generations.services.generation_files import generation_download_png, generation_thumbnail
@@ -127,13 +127,8 @@ def generation_cancel_view(request: HtmxHttpRequest, public_id: str) -> HttpResp
 
 
 def _render_card(request: HtmxHttpRequest, generation: Generation) -> HttpResponse:
-    """A card as htmx refreshes it: the large one of a detail page (`?large=1`) carries its page's actions."""
-    large = request.GET.get("large") == "1"
-    context = {
-        "generation": generation,
-        "large": large,
-        "can_delete": large and may_delete(request, generation),
-    }
+    """A card as htmx refreshes it: a detail page's (`?large=1`) or one of the home page's results."""
+    context = {"generation": generation, "large": request.GET.get("large") == "1"}
     return render(request, "generations/card.html", context)
 
 
@@ -144,7 +139,6 @@ def generation_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         return render(request, "generations/deleted.html", {"generation": generation}, status=410)
     context = {
         "generation": generation,
-        "can_delete": may_delete(request, generation),
         "snippets": generation_request_snippets(generation=generation, base_url=settings.ZIMAGE_BASE_URL),
     }
     return render(request, "generations/detail.html", context)
@@ -168,9 +162,34 @@ def generation_new_seed(request: HtmxHttpRequest, public_id: str) -> HttpRespons
 def generation_favourite(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
     generation_set_favourite(generation=generation, favourite=request.POST.get("favourite") == "on")
-    if request.htmx:
-        return render(request, "generations/detail.html#favourite-form", {"generation": generation})
-    return redirect(generation)
+    if not request.htmx:
+        return redirect(generation)
+    # The toolbar's button, as it stands now, where it was pressed; a gallery behind the lightbox updates its tile.
+    place = request.POST.get("place", "")
+    context = {"generation": generation, "place": place if place in TOOLBAR_PLACES else "detail"}
+    response = render(request, "generations/toolbar.html#action-favourite", context)
+    return trigger_client_event(
+        response, "favourite-changed", {"id": generation.public_id, "favourite": generation.is_favourite}
+    )
+
+
+TOOLBAR_PLACES = ("card", "detail", "lightbox", "cell")
+
+
+@require_safe
+def generation_panel(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """What the lightbox shows beside an image: its prompt, its parameters and the toolbar."""
+    generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
+    return render(request, "generations/lightbox.html#panel", {"generation": generation})
+
+
+@require_safe
+def generation_actions(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """A grid cell's menu of actions, fetched when first opened."""
+    generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
+    return render(
+        request, "generations/toolbar.html#cell-actions", {"generation": generation, "place": "cell"}
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -207,17 +226,18 @@ def generation_image(request: HttpRequest, public_id: str) -> HttpResponse:
     generation = _generation_with_image(public_id)
     if not generation.image:
         raise Http404("This generation has no stored image.")
-    return _stored_file(generation.image)
+    return _stored_file(generation.image.name)
 
 
 @require_safe
-def generation_thumbnail_image(request: HttpRequest, public_id: str) -> HttpResponse:
+def generation_thumbnail_image(request: HttpRequest, public_id: str, *, larger: bool = False) -> HttpResponse:
+    """The generation's thumbnail, or the larger one (twice the pixels across, for high-density screens)."""
     generation = _generation_with_image(public_id)
     try:
-        generation_thumbnail(generation=generation)
+        name = generation_thumbnail(generation=generation, side=THUMBNAIL_SIDES[1 if larger else 0])
     except InvalidImageError as err:
         raise Http404("This image cannot be decoded for a thumbnail.") from err
-    return _stored_file(generation.thumbnail)
+    return _stored_file(name)
 
 
 @require_safe
@@ -239,9 +259,9 @@ def _generation_with_image(public_id: str) -> Generation:
     )
 
 
-def _stored_file(file: FieldFile) -> HttpResponse:
-    with file.open("rb") as opened:
-        response = HttpResponse(opened.read(), content_type=_IMAGE_TYPES.get(file.name.rsplit(".", 1)[-1]))
+def _stored_file(name: str) -> HttpResponse:
+    with default_storage.open(name, "rb") as opened:
+        response = HttpResponse(opened.read(), content_type=_IMAGE_TYPES.get(name.rsplit(".", 1)[-1]))
     return _cached_for_good(response)
 
 

@@ -13,8 +13,10 @@ from django.utils import timezone
 from PIL import Image
 
 from generations.http import MAKER_SESSION_KEY
+from generations.images import THUMBNAIL_SIDES
 from generations.models import Generation, GenerationStatus
 from generations.provider.client import provider_request_body
+from generations.services.generation_files import generation_thumbnail
 from tests.factories import finish, make_generation
 from tests.query_count import count_queries
 
@@ -212,14 +214,14 @@ def test_the_download_is_a_png_that_carries_its_parameters(client, demo_mode):
     assert image.text["Software"] == "Z-Image Playground"
 
 
-def test_favourite_toggles(client):
-    generation = make_generation()
+def test_favourite_toggles(client, demo_mode):
+    generation = finish(make_generation())
     url = reverse("generations:favourite", args=[generation.public_id])
 
     response = client.post(url, {"favourite": "on"}, HTTP_HX_REQUEST="true")
     generation.refresh_from_db()
     assert generation.is_favourite
-    assert "★ Favourite" in response.text
+    assert 'aria-pressed="true"' in response.text
 
     client.post(url, {"favourite": "off"})
     generation.refresh_from_db()
@@ -237,6 +239,7 @@ def test_same_prompt_new_seed_starts_a_new_generation(client, demo_mode):
 def test_deleting_asks_first_then_the_link_says_it_was_deleted(admin_client, demo_mode):
     generation = make_generation()
     finish(generation)
+    thumbnails = [generation_thumbnail(generation=generation, side=side) for side in THUMBNAIL_SIDES]
     generation.refresh_from_db()
     delete_url = reverse("generations:delete", args=[generation.public_id])
 
@@ -247,6 +250,7 @@ def test_deleting_asks_first_then_the_link_says_it_was_deleted(admin_client, dem
     assert response.status_code == 410
     assert "This generation was deleted" in response.text
     assert not default_storage.exists(generation.image.name)
+    assert not any(default_storage.exists(name) for name in thumbnails), "both thumbnails go with it"
     assert admin_client.get(reverse("generations:image", args=[generation.public_id])).status_code == 404
     assert not gallery(admin_client).context["page"].generations
 

@@ -125,6 +125,10 @@ def _cell_picture(generation: Generation) -> Image.Image:
         return image.convert("RGB")
 
 
+# Pictures whose perceptual hashes differ in more bits than this look different to a person.
+CHANGED_BITS = 10
+
+
 @dataclass(frozen=True, slots=True)
 class ComparedCell:
     cell: Cell
@@ -135,6 +139,14 @@ class ComparedCell:
     @property
     def pair(self) -> tuple[Generation | None, Generation | None]:
         return self.before, self.after
+
+    @property
+    def changed(self) -> bool:
+        """Whether the two runs made visibly different pictures here, or only one of them made one."""
+        if self.distance is not None:
+            return self.distance > CHANGED_BITS
+        before, after = (run is not None and run.has_image for run in self.pair)
+        return before != after
 
 
 def batch_comparison(*, before: Batch, after: Batch) -> list[ComparedCell]:

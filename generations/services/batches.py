@@ -41,8 +41,11 @@ def batch_create(
     return batch
 
 
-def batch_retry_failed(*, batch: Batch, user: AbstractBaseUser | AnonymousUser | None = None) -> int:
-    """Queue again the cells whose latest attempt failed or was interrupted (or cancelled); how many."""
+def batch_retry_failed(
+    *, batch: Batch, user: AbstractBaseUser | AnonymousUser | None = None, cell_index: int | None = None
+) -> int:
+    """Queue again the cells whose latest attempt failed or was interrupted (or cancelled), or only the one at
+    `cell_index` if it did; how many."""
     owner = user if user is not None and user.is_authenticated else None
     plan = BatchPlan.of(batch)
     with transaction.atomic():
@@ -51,6 +54,7 @@ def batch_retry_failed(*, batch: Batch, user: AbstractBaseUser | AnonymousUser |
             for cell in latest_cells(batch).values()
             if cell.status
             in (GenerationStatus.FAILED, GenerationStatus.INTERRUPTED, GenerationStatus.CANCELLED)
+            and cell_index in (None, cell.cell_index)
         ]
         if retry:
             _queue_cells(batch, retry, owner)

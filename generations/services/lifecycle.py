@@ -19,6 +19,7 @@ from django.utils import timezone
 from procrastinate.contrib.django import app as job_engine
 
 from generations.domain import ErrorCode, GenerationParameters
+from generations.images import THUMBNAIL_SIDES, thumbnail_name
 from generations.models import Batch, Generation, GenerationSource, GenerationStatus, new_public_id
 from generations.provider.config import configured_provider
 from generations.services.events import GenerationEvent, generation_events
@@ -191,6 +192,8 @@ def generation_delete(*, generation: Generation) -> Generation:
         name = getattr(generation, field).name
         if name and not Generation.objects.live().filter(**{field: name}).exists():
             default_storage.delete(name)
+            if field == "thumbnail":  # the larger thumbnail: the row names only the smaller one
+                default_storage.delete(thumbnail_name(generation.image_sha256, THUMBNAIL_SIDES[1]))
     return generation
 
 
