@@ -56,11 +56,21 @@
   });
 
   // The toolbar's "More" menus are popovers: placed under their button (above it near the bottom of the screen),
-  // hidden until placed, closed after one of their actions and when the page scrolls.
+  // hidden until placed, following their button when the page scrolls, closed after one of their actions.
   let invoker = null;
   const closeMenu = (element) => {
     const menu = element.closest(".menu:popover-open");
     if (menu) menu.hidePopover();
+  };
+  const place = (menu) => {
+    const button = invoker && invoker.getAttribute("popovertarget") === menu.id
+      ? invoker : document.querySelector(`[popovertarget="${CSS.escape(menu.id)}"]`);
+    const anchor = button.getBoundingClientRect();
+    const left = Math.max(8, Math.min(anchor.right - menu.offsetWidth, innerWidth - menu.offsetWidth - 8));
+    const below = anchor.bottom + 4;
+    const top = below + menu.offsetHeight > innerHeight - 8 ? Math.max(8, anchor.top - menu.offsetHeight - 4) : below;
+    menu.style.left = `${left}px`;
+    menu.style.top = `${top}px`;
   };
   document.addEventListener("click", (event) => {
     invoker = (event.target.closest && event.target.closest("[popovertarget]")) || invoker;
@@ -71,20 +81,11 @@
   document.addEventListener("toggle", (event) => {
     const menu = event.target;
     if (!menu.matches(".menu") || event.newState !== "open") return;
-    const button = invoker && invoker.getAttribute("popovertarget") === menu.id
-      ? invoker : document.querySelector(`[popovertarget="${CSS.escape(menu.id)}"]`);
-    const anchor = button.getBoundingClientRect();
-    const left = Math.max(8, Math.min(anchor.right - menu.offsetWidth, innerWidth - menu.offsetWidth - 8));
-    const below = anchor.bottom + 4;
-    const top = below + menu.offsetHeight > innerHeight - 8 ? Math.max(8, anchor.top - menu.offsetHeight - 4) : below;
-    menu.style.left = `${left}px`;
-    menu.style.top = `${top}px`;
+    place(menu);
     menu.style.visibility = "";
   }, true);
   document.addEventListener("submit", (event) => closeMenu(event.target), true);
-  addEventListener("scroll", () => {
-    document.querySelectorAll(".menu:popover-open").forEach((menu) => menu.hidePopover());
-  }, { passive: true });
+  addEventListener("scroll", () => document.querySelectorAll(".menu:popover-open").forEach(place), { passive: true, capture: true });
 
   // Aspect ratios the stylesheet does not know (custom sizes): from the card's own width and height.
   const sizeCards = (root) => {

@@ -6,8 +6,10 @@ from dataclasses import replace
 
 from django.contrib.auth import get_user_model
 
+from generations.batch_plan import BatchPlan
 from generations.domain import GenerationParameters
-from generations.models import Generation
+from generations.models import Batch, Generation, GenerationStatus
+from generations.services.batches import batch_create
 from generations.services.lifecycle import generation_create
 from generations.services.tokens import api_token_create
 from generations.tasks import generation_execute
@@ -44,6 +46,20 @@ def finish(generation: Generation) -> Generation:
     run_async(generation_execute, generation.public_id, cancelled_by_person=lambda: False)
     generation.refresh_from_db()
     return generation
+
+
+def make_batch(
+    prompts=("A red bicycle", "A lighthouse"), seeds=(1, 2), sizes=("1024x1024",), extend=(False,), **kwargs
+) -> Batch:
+    """A batch queued through the service: every combination of these prompts, seeds, sizes and extend modes."""
+    plan = BatchPlan(list(prompts), list(seeds), list(sizes), list(extend))
+    return batch_create(plan=plan, prompts_text="\n".join(prompts), **kwargs)
+
+
+def finish_all(batch: Batch) -> None:
+    """Run a batch's queued cells to their end right here, as a worker would."""
+    for generation in batch.cells.filter(status=GenerationStatus.QUEUED):
+        finish(generation)
 
 
 def make_user(username: str = "alice", **fields):

@@ -12,12 +12,12 @@ from django.urls import reverse
 from PIL import Image, ImageChops, ImageDraw
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from generations.batch_plan import BatchPlan, expand_alternatives
+from generations.batch_plan import expand_alternatives
 from generations.models import Batch, Generation, GenerationStatus
 from generations.services import batch_files
-from generations.services.batches import batch_cancel, batch_create, batch_retry_failed, batch_run_again
+from generations.services.batches import batch_cancel, batch_retry_failed, batch_run_again
 from generations.services.limits import GenerationRefused
-from tests.factories import finish, make_generation
+from tests.factories import finish, finish_all, make_batch, make_generation
 from tests.query_count import count_queries
 
 pytestmark = pytest.mark.django_db
@@ -28,18 +28,6 @@ FORM = {
     "sizes": ["1024x1024"],
     "extend": "off",
 }
-
-
-def make_batch(
-    prompts=("A red bicycle", "A lighthouse"), seeds=(1, 2), sizes=("1024x1024",), extend=(False,), **kwargs
-):
-    plan = BatchPlan(list(prompts), list(seeds), list(sizes), list(extend))
-    return batch_create(plan=plan, prompts_text="\n".join(prompts), **kwargs)
-
-
-def finish_all(batch: Batch) -> None:
-    for generation in batch.cells.filter(status=GenerationStatus.QUEUED):
-        finish(generation)
 
 
 def test_alternatives_in_braces_make_one_prompt_each():
