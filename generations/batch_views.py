@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -24,7 +24,7 @@ from generations.batch_plan import (
     value_label,
 )
 from generations.forms import BatchForm
-from generations.http import HtmxHttpRequest, htmx_redirect, login_required_if_configured
+from generations.http import HtmxHttpRequest, generating_allowed, htmx_redirect, login_required_if_configured
 from generations.models import Batch, Generation
 from generations.selectors import batch_progress, latest_cells
 from generations.services.batch_files import CHANGED_BITS, batch_comparison, batch_grid_png, batch_zip
@@ -43,7 +43,7 @@ def batch_new(request: HtmxHttpRequest) -> HttpResponse:
     return _batch_submit(request)
 
 
-@login_required_if_configured
+@generating_allowed
 def _batch_submit(request: HtmxHttpRequest) -> HttpResponse:
     form = BatchForm(request.POST)
     if form.is_valid():
@@ -147,7 +147,7 @@ def batch_cancel_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def batch_retry_failed_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """Retry every failed or cancelled cell, or (with `?cell=` its index) one of them, in its place."""
     batch = get_object_or_404(Batch, public_id=public_id)
@@ -165,7 +165,7 @@ def batch_retry_failed_view(request: HtmxHttpRequest, public_id: str) -> HttpRes
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def batch_run_again_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
     try:
@@ -194,13 +194,13 @@ def batch_grid_image(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @require_safe
-def batch_images_zip(request: HttpRequest, public_id: str) -> HttpResponse:
+def batch_images_zip(request: HttpRequest, public_id: str) -> StreamingHttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
     archive = batch_zip(
         batch=batch, share_url_of=lambda generation: request.build_absolute_uri(generation.get_absolute_url())
     )
 
-    async def chunks():
+    async def chunks() -> AsyncIterator[bytes]:
         try:
             while chunk := await sync_to_async(archive.read, thread_sensitive=False)(1024 * 1024):
                 yield chunk

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -89,7 +90,8 @@ class GenerationForm(forms.Form):
             raise forms.ValidationError(str(err)) from err
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         size = cleaned.get("size")
         if size is None:
             return cleaned
@@ -185,7 +187,7 @@ class PublicIdsField(forms.Field):
         "invalid": "That is not an image of this gallery.",
     }
 
-    def to_python(self, value) -> list[str]:
+    def to_python(self, value: list[str] | None) -> list[str]:
         return list(dict.fromkeys(value or []))
 
     def validate(self, value: list[str]) -> None:
@@ -215,14 +217,15 @@ class SelectionDeleteForm(forms.Form):
     confirmed = forms.BooleanField(widget=forms.HiddenInput)
     confirm_favourites = forms.BooleanField(required=False, label="Yes, delete the favourites among them too")
 
-    def __init__(self, *args, favourites: int, **kwargs) -> None:
+    def __init__(self, *args: Any, favourites: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.favourites = favourites
         if not favourites:
             del self.fields["confirm_favourites"]
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.favourites and not cleaned.get("confirm_favourites"):
             self.add_error(
                 "confirm_favourites", "Favourites are among them: tick the box to delete them anyway."
@@ -235,14 +238,15 @@ class GenerationDeleteForm(forms.Form):
 
     confirm_favourite = forms.BooleanField(required=False, label="Yes, delete it although it is a favourite")
 
-    def __init__(self, *args, generation: Generation, **kwargs) -> None:
+    def __init__(self, *args: Any, generation: Generation, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.generation = generation
         if not generation.is_favourite:
             del self.fields["confirm_favourite"]
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.generation.is_favourite and not cleaned.get("confirm_favourite"):
             self.add_error("confirm_favourite", "This is a favourite: tick the box to delete it anyway.")
         return cleaned
@@ -310,7 +314,8 @@ class BatchForm(forms.Form):
     )
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         prompts = self._prompts(cleaned.get("prompts") or "")
         seeds = self._seeds(cleaned.get("seed_list") or "", cleaned.get("seed_count"))
         sizes = self._sizes(cleaned.get("sizes") or [], cleaned.get("custom_sizes") or "")

@@ -21,7 +21,9 @@ from generations.forms import (
     GenerationForm,
 )
 from generations.http import (
+    AuthenticatedHttpRequest,
     HtmxHttpRequest,
+    generating_allowed,
     htmx_redirect,
     login_required_if_configured,
     maker_session,
@@ -55,7 +57,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def generation_new(request: HtmxHttpRequest) -> HttpResponse:
     form = GenerationForm(request.POST)
     if not form.is_valid():
@@ -145,7 +147,7 @@ def generation_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def generation_new_seed(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     original = get_object_or_404(Generation.objects.live(), public_id=public_id)
     try:
@@ -207,7 +209,7 @@ def generation_delete_view(request: HtmxHttpRequest, public_id: str) -> HttpResp
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def generation_retry_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     original = get_object_or_404(Generation.objects.live(), public_id=public_id)
     try:
@@ -223,10 +225,10 @@ def generation_retry_view(request: HtmxHttpRequest, public_id: str) -> HttpRespo
 
 @require_safe
 def generation_image(request: HttpRequest, public_id: str) -> HttpResponse:
-    generation = _generation_with_image(public_id)
-    if not generation.image:
+    name = _generation_with_image(public_id).image.name
+    if not name:
         raise Http404("This generation has no stored image.")
-    return _stored_file(generation.image.name)
+    return _stored_file(name)
 
 
 @require_safe
@@ -304,7 +306,8 @@ def usage(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
-def api_tokens(request: HttpRequest) -> HttpResponse:
+@generating_allowed
+def api_tokens(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST if request.method == "POST" else None)
     new_token = None
     if request.method == "POST" and form.is_valid():
@@ -325,7 +328,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def api_token_revoke_view(request: HttpRequest) -> HttpResponse:
+def api_token_revoke_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ApiTokenRevokeForm(request.POST)
     if not form.is_valid():
         raise BadRequest("Name a token to revoke by its number.")

@@ -1,6 +1,7 @@
 """The house's floors: imports only go down (docs/design.md, "The floors").
 
 playground/ (the shell: settings, urls, middleware, errors, sign-in)
+  → accounts/ (people: roles, invites, the audit trail), beside the app and above it
   → generations/ views, gallery_views, batch_views, api, metrics, http (the view kit)
   → forms → selectors (reads) and services/ (use cases)
   → tasks (the job engine's entry points)
@@ -30,7 +31,9 @@ USE_CASES_AND_ABOVE = (
 # Each floor, and what it must never import.
 FORBIDDEN = {
     "lib": ("generations", "playground"),
-    "generations": ("playground",),
+    "generations": ("playground", "accounts"),
+    # People sit beside the app: they read its rows and grant its permission, never the reverse.
+    "accounts": ("playground",),
     "generations.domain": ("generations.models", "generations.services", "generations.provider", "django.db"),
     "generations.models": (
         *USE_CASES_AND_ABOVE,
@@ -62,7 +65,7 @@ FORBIDDEN = {
 
 def modules() -> list[tuple[str, Path]]:
     found = []
-    for package in ("lib", "generations"):
+    for package in ("lib", "generations", "accounts"):
         for path in sorted((ROOT / package).rglob("*.py")):
             if "migrations" in path.parts:
                 continue
@@ -72,7 +75,7 @@ def modules() -> list[tuple[str, Path]]:
 
 
 def imported(path: Path) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)

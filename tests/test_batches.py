@@ -10,6 +10,7 @@ import httpx
 import pytest
 from django.urls import reverse
 from PIL import Image, ImageChops, ImageDraw
+from PIL.PngImagePlugin import PngImageFile
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from generations.batch_plan import expand_alternatives
@@ -124,7 +125,7 @@ def test_the_grid_labels_rows_and_columns_and_the_axes_can_be_swapped(client, de
 
 def test_cancel_stops_the_cells_not_yet_sent(use_fake_provider):
     batch = make_batch()
-    first = batch.cells.order_by("cell_index").first()
+    first = batch.cells.get(cell_index=0)
     finish(first)
 
     assert batch_cancel(batch=batch) == 3
@@ -157,6 +158,7 @@ def test_the_composite_png_is_labelled_carries_the_parameters_and_is_made_once(c
     assert first["Content-Type"] == "image/png"
     assert first["Content-Disposition"].startswith("attachment;")
     image = Image.open(io.BytesIO(first.content))
+    assert isinstance(image, PngImageFile)
     image.load()
     parameters = json.loads(image.text["parameters"])
     assert parameters["prompts"] == ["A red bicycle", "A lighthouse"]
@@ -211,6 +213,7 @@ def test_the_zip_holds_every_original_with_its_own_parameters(asgi_server, demo_
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     assert len(archive.namelist()) == 4
     with Image.open(io.BytesIO(archive.read(archive.namelist()[0]))) as image:
+        assert isinstance(image, PngImageFile)
         image.load()
         assert json.loads(image.text["parameters"])["prompt"] == "A red bicycle"
 
@@ -248,7 +251,7 @@ def test_a_cells_page_links_to_its_batch_and_the_gallery_shows_a_batchs_cells(cl
     batch = make_batch()
     finish_all(batch)
     loner = finish(make_generation(prompt="Not in any batch"))
-    cell = batch.cells.first()
+    cell = batch.cells.get(cell_index=0)
 
     page = client.get(cell.get_absolute_url()).text
     gallery = client.get(reverse("generations:gallery"), {"batch": batch.public_id}).text

@@ -119,7 +119,7 @@ def _compose(plan: BatchPlan, cells: dict[int, Generation], x: str, y: str) -> I
 
 
 def _cell_picture(generation: Generation) -> Image.Image:
-    with default_storage.open(generation.thumbnail.name, "rb") as file:
+    with generation.thumbnail.open("rb") as file:
         image = Image.open(file)
         image.thumbnail((CELL_PX - 8, CELL_PX - 8))
         return image.convert("RGB")

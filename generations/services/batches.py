@@ -7,7 +7,7 @@ grid, so that a retry or a re-run of the batch puts the same request in the same
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 
 from generations.batch_plan import BatchPlan, Cell
@@ -21,7 +21,7 @@ def batch_create(
     *,
     plan: BatchPlan,
     prompts_text: str,
-    user: AbstractBaseUser | AnonymousUser | None = None,
+    user: User | AnonymousUser | None = None,
     rerun_of: Batch | None = None,
 ) -> Batch:
     """Record a batch and all its cells, and queue them, in one transaction; refused whole past any limit."""
@@ -42,7 +42,7 @@ def batch_create(
 
 
 def batch_retry_failed(
-    *, batch: Batch, user: AbstractBaseUser | AnonymousUser | None = None, cell_index: int | None = None
+    *, batch: Batch, user: User | AnonymousUser | None = None, cell_index: int | None = None
 ) -> int:
     """Queue again the cells whose latest attempt failed or was interrupted (or cancelled), or only the one at
     `cell_index` if it did; how many."""
@@ -50,8 +50,8 @@ def batch_retry_failed(
     plan = BatchPlan.of(batch)
     with transaction.atomic():
         retry = [
-            plan.cell(cell.cell_index)
-            for cell in latest_cells(batch).values()
+            plan.cell(index)
+            for index, cell in latest_cells(batch).items()
             if cell.status
             in (GenerationStatus.FAILED, GenerationStatus.INTERRUPTED, GenerationStatus.CANCELLED)
             and cell_index in (None, cell.cell_index)
@@ -62,7 +62,7 @@ def batch_retry_failed(
     return len(retry)
 
 
-def batch_run_again(*, batch: Batch, user: AbstractBaseUser | AnonymousUser | None = None) -> Batch:
+def batch_run_again(*, batch: Batch, user: User | AnonymousUser | None = None) -> Batch:
     """A new batch with exactly the same cells: same prompts, seeds, sizes and prompt extend."""
     return batch_create(plan=BatchPlan.of(batch), prompts_text=batch.prompts_text, user=user, rerun_of=batch)
 
@@ -72,7 +72,7 @@ def batch_cancel(*, batch: Batch) -> int:
     return generations_cancel(generations=batch.cells.filter(status=GenerationStatus.QUEUED))
 
 
-def _queue_cells(batch: Batch, cells: list[Cell], owner: AbstractBaseUser | None) -> None:
+def _queue_cells(batch: Batch, cells: list[Cell], owner: User | None) -> None:
     generations_queue(
         parameters=[cell.parameters for cell in cells],
         owner=owner,
