@@ -53,13 +53,6 @@
     if (tile) window.scrollTo(0, tile.getBoundingClientRect().top + window.scrollY - offset);
   };
 
-  // Aspect ratios the stylesheet does not know (custom sizes): from the tile's own width and height.
-  const sizeTiles = () => {
-    for (const tile of gallery.querySelectorAll(".tile[data-ratio='other']")) {
-      tile.style.setProperty("--ar", (tile.dataset.width / tile.dataset.height).toFixed(4));
-    }
-  };
-
   // Several tiles picked at once: their boxes belong to the selection bar's form. Shift-click ticks a range.
   // Favourite and Delete take any number; Compare takes up to four, and says so when more are ticked.
   const COMPARE_MAX = 4;
@@ -145,11 +138,9 @@
     remember();
   });
 
-  // A tile (or its star) swapped in afresh: keep its tick and its shape.
+  // A tile (or its star) swapped in afresh: keep its tick.
   document.addEventListener("htmx:load", (event) => {
-    if (!event.detail.elt.matches(".tile, #gallery-results")) return;
-    tickSelected();
-    sizeTiles();
+    if (event.detail.elt.matches(".tile, #gallery-results")) tickSelected();
   });
   // The lightbox's Favourite: the tile behind it follows.
   document.addEventListener("favourite-changed", (event) => {
@@ -173,6 +164,5 @@
     if (!(event.state && event.state.lightbox)) remember();
   });
 
-  sizeTiles();
   restorePlace();
 })();

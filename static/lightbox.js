@@ -1,5 +1,6 @@
-// The lightbox (templates/generations/lightbox.html) over any page's pictures: the links marked
-// data-lightbox-item inside a data-lightbox-group open in it. The picture shows at once from the thumbnail the
+// The lightbox (templates/generations/lightbox.html) over any page's pictures: the links to share pages marked
+// data-lightbox-item inside a data-lightbox-group open in it (the picture is the share URL's image/, the panel its
+// panel/). The picture shows at once from the thumbnail the
 // page already has, then in full; the panel beside it (prompt, parameters, toolbar) comes from the server.
 // Arrow keys, the buttons or a swipe step through the pictures (up and down move between a grid's rows); the
 // picture's share URL is in the address bar while it shows, so Back closes it. Links opened another way (a new
@@ -38,11 +39,11 @@
     image.setAttribute("width", thumbnail.getAttribute("width"));
     image.setAttribute("height", thumbnail.getAttribute("height"));
     const full = new Image();
-    full.src = item.dataset.image;
+    full.src = new URL("image/", item.href).href;
     full.decode().then(() => { if (shown === item) image.src = full.src; }, () => {});
     title(thumbnail.alt);
     const request = ++panelRequest;
-    fetch(item.dataset.panel)
+    fetch(new URL("panel/", item.href))
       .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
       .then((html) => {
         if (request !== panelRequest) return;

@@ -87,14 +87,19 @@
   document.addEventListener("submit", (event) => closeMenu(event.target), true);
   addEventListener("scroll", () => document.querySelectorAll(".menu:popover-open").forEach(place), { passive: true, capture: true });
 
-  // Aspect ratios the stylesheet does not know (custom sizes): from the card's own width and height.
-  const sizeCards = (root) => {
-    for (const card of root.querySelectorAll(".card[data-ratio='other']")) {
-      card.style.setProperty("--ar", (card.dataset.width / card.dataset.height).toFixed(4));
+  // Aspect ratios the stylesheet does not know (custom sizes, data-ratio="other"): from the picture's own width
+  // and height (or its placeholder's viewBox), for the cards' and the gallery tiles' layout.
+  const sizeByRatio = (root) => {
+    for (const element of root.querySelectorAll("[data-ratio='other']")) {
+      const picture = element.querySelector("img, svg.placeholder");
+      const [width, height] = picture.matches("img")
+        ? [picture.getAttribute("width"), picture.getAttribute("height")]
+        : picture.getAttribute("viewBox").split(" ").slice(2);
+      element.style.setProperty("--ar", (width / height).toFixed(4));
     }
   };
-  document.addEventListener("DOMContentLoaded", () => sizeCards(document));
-  document.addEventListener("htmx:load", (event) => sizeCards(event.detail.elt.parentElement || document));
+  document.addEventListener("DOMContentLoaded", () => sizeByRatio(document));
+  document.addEventListener("htmx:load", (event) => sizeByRatio(event.detail.elt.parentElement || document));
 
   // When the playground itself cannot be reached, say so instead of leaving the button silent.
   const showFormAlert = (event) => {

@@ -13,10 +13,9 @@ from PIL import Image
 from PIL.PngImagePlugin import PngImageFile
 from playwright.sync_api import Browser, Page, expect
 
-from generations.models import Generation, GenerationStatus, new_public_id
-from generations.services.generation_files import generation_thumbnail
+from generations.models import Generation, GenerationStatus
 from tests.conftest import DESKTOP, PHONE
-from tests.factories import create_generation, finish, make_generation
+from tests.factories import create_generation, finish, make_generation, make_many_tiles
 from tests.test_browser import open_details_from_the_lightbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -107,30 +106,6 @@ def test_compare_shows_the_picked_images_side_by_side(three_finished, page: Page
 
 
 VIEWPORTS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-
-
-def make_many_tiles(count: int) -> list[Generation]:
-    """`count` finished generations, "Tile 0" the newest, sharing one stored image and thumbnail (fast)."""
-    original = finish(make_generation(prompt="Tile 0", width=640, height=640, seed=0))
-    generation_thumbnail(generation=original)
-    original.refresh_from_db()
-    now = timezone.now()
-    Generation.objects.filter(pk=original.pk).update(created_at=now)
-    shared = {
-        field.attname: getattr(original, field.attname)
-        for field in Generation._meta.concrete_fields
-        if not field.generated and field.attname not in ("id", "public_id", "prompt", "created_at")
-    }
-    Generation.objects.bulk_create(
-        Generation(
-            public_id=new_public_id(),
-            prompt=f"Tile {index}",
-            created_at=now - timedelta(seconds=index),
-            **shared,
-        )
-        for index in range(1, count)
-    )
-    return list(Generation.objects.live().newest_first())
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from generations.models import Batch, Generation, GenerationStatus
+from generations.selectors import GALLERY_PAGE_SIZE
 from generations.services.batches import batch_run_again
 from tests.conftest import DESKTOP, PHONE
-from tests.factories import finish, finish_all, make_batch, make_generation
+from tests.factories import finish, finish_all, make_batch, make_generation, make_many_tiles
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -387,3 +388,48 @@ def test_no_page_or_state_logs_a_console_error_or_warning_on_a_phone(shapes, ope
     expect(page.locator("#filter-count")).to_have_text("1 active")
 
     assert problems == [], "\n".join(problems)
+
+
+@pytest.fixture
+def first_gallery_page(transactional_db, demo_mode) -> list[Generation]:
+    """A gallery page of 48 offline-demo pictures at their full sizes, in six shapes (their files shared)."""
+    return make_many_tiles(GALLERY_PAGE_SIZE, sizes=SHAPES)
+
+
+def gallery_page_weight(page: Page) -> dict[str, int]:
+    """The bytes the first gallery page fetches once each of its 48 tiles has been scrolled into view (the next
+    page is not fetched): the page, and the pictures among what it loads, headers included (the browser's
+    resource timing)."""
+    page.route("**/gallery/?*after=*", lambda route: route.abort())
+    page.goto("/gallery/")
+    for tile in page.locator(".tile").all():
+        tile.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.tile img')].every((img) => img.complete && img.naturalWidth > 0)"
+    )
+    page.wait_for_load_state("networkidle")
+    return page.evaluate(
+        r"""() => {
+            const entries = [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")];
+            const pictures = entries.filter((entry) => /\/g\/[^/]+\/(thumbnail|image)\//.test(entry.name));
+            const sum = (list) => list.reduce((total, entry) => total + entry.transferSize, 0);
+            return {total: sum(entries), pictures: sum(pictures), count: pictures.length};
+        }"""
+    )
+
+
+def test_the_first_gallery_page_weighs_under_400_kb_on_an_ordinary_screen(first_gallery_page, open_page):
+    weights = {
+        f"{name} at DPR {dpr}": gallery_page_weight(open_page(viewport, device_scale_factor=dpr))
+        for name, viewport, dpr in (("1440x900", DESKTOP, 1), ("1440x900", DESKTOP, 2), ("390x844", PHONE, 3))
+    }
+
+    print(
+        "\nfirst gallery page, 48 tiles: "
+        + "; ".join(
+            f"{name}: {weight['total'] / 1024:.0f} KB ({weight['pictures'] / 1024:.0f} KB of pictures)"
+            for name, weight in weights.items()
+        )
+    )
+    assert all(weight["count"] == GALLERY_PAGE_SIZE for weight in weights.values())
+    assert weights["1440x900 at DPR 1"]["total"] < 400 * 1024

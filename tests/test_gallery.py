@@ -428,7 +428,7 @@ def test_a_live_tile_refreshes_itself_until_its_image_lands(client, demo_mode):
     landed = client.get(tile_url).text
     assert "data-live-card" not in landed
     assert f'src="{generation.thumbnail_url}"' in landed
-    assert f'data-image="{generation.image_url}"' in landed
+    assert f"{generation.image_url} {generation.width}w" in landed, "the original among its sources"
 
 
 def test_a_filter_change_gets_only_the_results_back(client):
