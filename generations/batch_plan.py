@@ -211,8 +211,11 @@ def grid_sections(plan: BatchPlan, x: str, y: str) -> list[GridSection]:
 
 
 def default_axes(plan: BatchPlan) -> tuple[str, str]:
-    """Rows and columns for a first look: prompts down and seeds across, or whatever else varies."""
+    """Rows and columns for a first look: prompts down and seeds across, or whatever else varies. What alone
+    varies goes across (a seed sweep is one row, which the grid page wraps to the screen's width)."""
     varying = [parameter for parameter in PARAMETERS if len(plan.values(parameter)) > 1]
+    if len(varying) == 1:
+        return varying[0], next(p for p in PARAMETERS if p != varying[0])
     y = next((p for p in ("prompt", "size", "extend", "seed") if p in varying), "prompt")
     x = next((p for p in ("model", "seed", "size", "extend", "prompt") if p in varying and p != y), None)
     return x or next(p for p in ("seed", "size", "extend", "prompt") if p != y), y

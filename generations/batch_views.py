@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -40,7 +40,7 @@ from generations.selectors import (
     latest_cells,
     with_silent_workers_shown,
 )
-from generations.services.batch_files import batch_comparison, batch_grid_png, batch_zip
+from generations.services.batch_files import CHANGED_BITS, batch_comparison, batch_grid_png, batch_zip
 from generations.services.batches import batch_cancel, batch_create, batch_retry_failed, batch_run_again
 from generations.services.limits import GenerationRefused
 
@@ -100,17 +100,7 @@ def batch_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         "plan": plan,
         "x": x,
         "y": y,
-        "columns": [(value, value_label(x, value)) for value in plan.values(x)],
-        "sections": [
-            (
-                section.caption,
-                [
-                    (value_label(y, row.value), [cells.get(index) for index in row.cell_indexes])
-                    for row in section.rows
-                ],
-            )
-            for section in grid_sections(plan, x, y)
-        ],
+        **_grid(plan, x, y, cells.get),
         "progress": batch_progress(cells, plan.count),
         "spend": batch_spend(cells=cells),
         "parameters": [
@@ -125,8 +115,36 @@ def batch_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     return render(request, "generations/batch.html", context)
 
 
+def _grid(plan: BatchPlan, x: str, y: str, cell_at: Callable[[int], object]) -> dict:
+    """A grid page's geometry: its column labels, and per section (one per combination of the parameters on
+    neither axis) a caption and rows of (label, [(cell, its column's label)]). A grid of one row is shown
+    wrapped (`strip`), each cell with its label."""
+    columns = [(value, value_label(x, value)) for value in plan.values(x)]
+    return {
+        "columns": columns,
+        "sections": [
+            (
+                section.caption,
+                [
+                    (
+                        value_label(y, row.value),
+                        [
+                            (cell_at(index), label)
+                            for index, (_, label) in zip(row.cell_indexes, columns, strict=True)
+                        ],
+                    )
+                    for row in section.rows
+                ],
+            )
+            for section in grid_sections(plan, x, y)
+        ],
+        "strip": len(plan.values(y)) == 1,
+    }
+
+
 @require_safe
 def batch_progress_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The progress and the buttons that follow it (Retry once a cell failed, Cancel while cells wait)."""
     batch = get_object_or_404(Batch, public_id=public_id)
     cells = latest_cells(batch)
     context = {
@@ -134,14 +152,21 @@ def batch_progress_view(request: HttpRequest, public_id: str) -> HttpResponse:
         "progress": batch_progress(cells, BatchPlan.of(batch).count),
         "spend": batch_spend(cells=cells),
     }
-    return render(request, "generations/batch.html#batch-progress", context)
+    return render(request, "generations/batch.html#batch-status", context)
 
 
 @require_safe
 def batch_cell(request: HttpRequest, public_id: str) -> HttpResponse:
-    generation = get_object_or_404(Generation, public_id=public_id, batch__isnull=False)
+    generation = get_object_or_404(
+        Generation.objects.select_related("batch"), public_id=public_id, batch__isnull=False
+    )
     with_silent_workers_shown([generation])
-    return render(request, "generations/batch.html#grid-cell", {"cell": generation})
+    return _render_cell(request, generation)
+
+
+def _render_cell(request: HttpRequest, generation: Generation) -> HttpResponse:
+    context = {"cell": generation, "batch": generation.batch}
+    return render(request, "generations/batch.html#grid-cell", context)
 
 
 @require_POST
@@ -157,11 +182,20 @@ def batch_cancel_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 @require_POST
 @generating_allowed
 def batch_retry_failed_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """Retry every failed or cancelled cell, or (with `?cell=` its index) one of them, in its place."""
     batch = get_object_or_404(Batch, public_id=public_id)
+    cell = request.GET.get("cell")
+    if cell is not None and cell not in {str(index) for index in range(BatchPlan.of(batch).count)}:
+        raise BadRequest("Name a cell of this batch by its index.")
     try:
-        batch_retry_failed(batch=batch, requester=requester(request))
+        batch_retry_failed(
+            batch=batch, requester=requester(request), cell_index=None if cell is None else int(cell)
+        )
     except GenerationRefused as err:
         messages.error(request, err.user_message)
+        return _back_to(request, batch)
+    if cell is not None and request.htmx:
+        return _render_cell(request, latest_cells(batch)[int(cell)])
     return _back_to(request, batch)
 
 
@@ -215,14 +249,24 @@ def batch_images_zip(request: HttpRequest, public_id: str) -> StreamingHttpRespo
 
 @require_safe
 def batch_compare(request: HttpRequest, public_id: str, other_id: str) -> HttpResponse:
+    """Two runs of the same cells as one grid: each place shows both pictures and how far apart they are."""
     before = get_object_or_404(Batch, public_id=public_id)
     after = get_object_or_404(Batch, public_id=other_id)
-    if BatchPlan.of(before) != BatchPlan.of(after):
+    plan = BatchPlan.of(before)
+    if plan != BatchPlan.of(after):
         raise Http404("These two batches did not make the same cells.")
-    rows = batch_comparison(before=before, after=after)
-    if request.GET.get("sort") == "changed":
-        rows.sort(key=lambda row: -1 if row.distance is None else row.distance, reverse=True)
-    context = {"before": before, "after": after, "rows": rows, "sort": request.GET.get("sort", "")}
+    compared = batch_comparison(before=before, after=after)
+    x, y = _axes(request, plan)
+    context = {
+        "before": before,
+        "after": after,
+        "batch": after,
+        **_grid(plan, x, y, lambda index: compared[index]),
+        "changed": sum(cell.changed for cell in compared),
+        "total": len(compared),
+        "changed_bits": CHANGED_BITS,
+        "compared": True,
+    }
     return render(request, "generations/batch_compare.html", context)
 
 

@@ -39,8 +39,12 @@ class SizePreset:
         return f"{self.width}x{self.height}"
 
     @property
+    def dimensions(self) -> str:
+        return f"{self.width}×{self.height}"
+
+    @property
     def label(self) -> str:
-        return f"{self.name} · {self.width}×{self.height}"
+        return f"{self.name} · {self.dimensions}"
 
 
 PRESETS = (
@@ -77,11 +81,14 @@ def aspect_ratio(width: int, height: int) -> str:
     return OTHER_RATIO
 
 
-def preset_choices() -> list[tuple[str, list[tuple[str, str]]]]:
-    """Presets grouped by aspect ratio, in the shape Django's ChoiceField takes for <optgroup>s."""
+def preset_choices(*, named: bool = True) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Presets grouped by aspect ratio, in the shape Django's ChoiceField takes for <optgroup>s; labelled with
+    their names and dimensions, or (`named=False`) with the dimensions alone."""
     groups: dict[str, list[tuple[str, str]]] = {}
     for preset in PRESETS:
-        groups.setdefault(preset.ratio, []).append((preset.value, preset.label))
+        groups.setdefault(preset.ratio, []).append(
+            (preset.value, preset.label if named else preset.dimensions)
+        )
     return list(groups.items())
 
 

@@ -152,6 +152,19 @@ class GalleryFilterForm(forms.Form):
             raise forms.ValidationError("Not a batch.")
         return batch
 
+    def active_count(self) -> int:
+        """How many filters beyond the search narrow the gallery: the number on its Filters button."""
+        filters = self.filters()
+        return sum(
+            (
+                filters.mine,
+                bool(filters.status),
+                bool(filters.ratio),
+                filters.prompt_extend is not None,
+                filters.favourites,
+            )
+        )
+
     def filters(self) -> GalleryFilters:
         """The filters asked for; a value that does not validate is left out rather than refused."""
         self.is_valid()
@@ -289,7 +302,7 @@ class BatchForm(forms.Form):
     )
     sizes = forms.MultipleChoiceField(
         required=False,
-        choices=[(preset.value, preset.label) for preset in PRESETS],
+        choices=preset_choices(named=False),
         initial=[DEFAULT_SIZE],
         widget=forms.CheckboxSelectMultiple,
     )

@@ -16,6 +16,7 @@ from generations.http import HtmxHttpRequest, login_required_if_configured, may_
 from generations.models import Generation
 from generations.selectors import gallery_page, picked_generations, with_silent_workers_shown
 from generations.services.lifecycle import generations_delete, generations_set_favourite
+from generations.templatetags.playground import seconds
 
 
 @require_safe
@@ -73,7 +74,7 @@ COMPARED_FIELDS = (
     ("Prompt extend", lambda g: "on" if g.prompt_extend else "off"),
     ("Model", lambda g: g.model),
     ("Status", lambda g: g.get_status_display()),
-    ("Provider time", lambda g: f"{g.provider_latency_ms} ms" if g.provider_latency_ms is not None else "—"),
+    ("Provider time", lambda g: seconds(g.provider_latency_ms)),
 )
 
 

@@ -1,4 +1,4 @@
-"""Checking the provider's bytes are a real image, and keeping it (plus a WebP thumbnail) in our own storage."""
+"""Checking the provider's bytes are a real image, and keeping it (plus WebP thumbnails) in our own storage."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from PIL import Image, UnidentifiedImageError
 
 from generations.domain import ErrorCode
 
-# Twice a gallery tile's width (about 190 CSS pixels): sharp there on a 2x screen, and keeps the first gallery page
-# under 400 KB. The larger home cards show them a little soft on a 2x screen; a card's link opens the original.
-THUMBNAIL_MAX_SIDE = 384
+# The longest side of the two thumbnails: the first is as many pixels as a gallery row (200 to 260 CSS pixels
+# high, a 16:9 tile up to 460 wide) or a grid cell shows on an ordinary screen, the second twice as many for a
+# high-density one. Pages offer both, and the original, in `srcset` (Generation.srcset); the browser takes the
+# smallest that is sharp where it is shown.
+THUMBNAIL_SIDES = (512, 1024)
 _EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
 Image.MAX_IMAGE_PIXELS = 4096 * 4096
 
@@ -61,18 +63,27 @@ def image_store(data: bytes) -> StoredImage:
 
 @dataclass(frozen=True, slots=True)
 class StoredThumbnail:
-    name: str
+    name: str  # the smaller one; the larger is named alike (thumbnail_name)
     dhash: str
 
 
+def thumbnail_name(sha256: str, side: int) -> str:
+    """Where the thumbnail with this longest side of the image whose checksum is `sha256` is kept."""
+    return f"thumbnails/{sha256[:2]}/{sha256}-{side}.webp"
+
+
 def thumbnail_store(data: bytes, *, sha256: str) -> StoredThumbnail:
-    """Save a WebP thumbnail of the image `data` (whose checksum is `sha256`); its name and perceptual hash."""
+    """Save the WebP thumbnails of the image `data` (whose checksum is `sha256`), both from one decode; the
+    smaller one's name and the image's perceptual hash."""
     with _unreadable_as_invalid():
         image = Image.open(io.BytesIO(data))
         image.load()
-    thumbnail = _thumbnail(image)
-    name = _save_once(f"thumbnails/{sha256[:2]}/{sha256}-{THUMBNAIL_MAX_SIDE}.webp", _webp(thumbnail))
-    return StoredThumbnail(name=name, dhash=dhash(thumbnail))
+    thumbnails = [_thumbnail(image, side) for side in THUMBNAIL_SIDES]
+    names = [
+        _save_once(thumbnail_name(sha256, side), _webp(thumbnail))
+        for side, thumbnail in zip(THUMBNAIL_SIDES, thumbnails, strict=True)
+    ]
+    return StoredThumbnail(name=names[0], dhash=dhash(thumbnails[0]))
 
 
 def dhash(image: Image.Image) -> str:
@@ -103,10 +114,10 @@ def _unreadable_as_invalid() -> Iterator[None]:
         raise InvalidImageError(f"{type(err).__name__}: {err}") from err
 
 
-def _thumbnail(image: Image.Image) -> Image.Image:
+def _thumbnail(image: Image.Image, side: int) -> Image.Image:
     thumbnail = image.convert("RGB")
     # reducing_gap=1.0 box-reduces close to the target before the bicubic pass: a third of the time, same look.
-    thumbnail.thumbnail((THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE), reducing_gap=1.0)
+    thumbnail.thumbnail((side, side), reducing_gap=1.0)
     return thumbnail
 
 

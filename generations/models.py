@@ -48,7 +48,7 @@ def is_public_id(value: str) -> bool:
 _PUBLIC_ID_SLOT = "--public-id--"
 
 
-def _generation_url(view_name: str, public_id: str) -> str:
+def generation_url(view_name: str, public_id: str) -> str:
     """reverse(), done once per URL name: a gallery page links each of its 48 tiles twice."""
     return _url_pattern(view_name, get_script_prefix()).replace(_PUBLIC_ID_SLOT, public_id)
 
@@ -327,15 +327,15 @@ class Generation(MadeByAPerson, models.Model):
         return f"{self.public_id}: {self.prompt[:60]}"
 
     def get_absolute_url(self) -> str:
-        return _generation_url("generations:detail", self.public_id)
+        return generation_url("generations:detail", self.public_id)
 
     @property
     def image_url(self) -> str:
-        return _generation_url("generations:image", self.public_id)
+        return generation_url("generations:image", self.public_id)
 
     @property
     def thumbnail_url(self) -> str:
-        return _generation_url("generations:thumbnail", self.public_id)
+        return generation_url("generations:thumbnail", self.public_id)
 
     @property
     def size(self) -> str:

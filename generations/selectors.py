@@ -59,6 +59,7 @@ TILE_FIELDS = (
     "prompt",
     "width",
     "height",
+    "aspect_ratio",
     "status",
     "is_favourite",
     "created_at",
@@ -448,7 +449,9 @@ CELL_FIELDS = (
     "height",
     "seed",
     "prompt_extend",
+    "aspect_ratio",
     "status",
+    "error_code",
     "error_message",
     "thumbnail",
     "image",
@@ -469,10 +472,16 @@ class BatchProgress:
     done: int
     failed: int
     cancelled: int
+    queued: int  # not yet sent to the provider: what Cancel still stops
 
     @property
     def finished_count(self) -> int:
         return self.done + self.failed + self.cancelled
+
+    @property
+    def retryable(self) -> int:
+        """The cells "Retry" sends again: the failed and the cancelled ones."""
+        return self.failed + self.cancelled
 
     @property
     def finished(self) -> bool:
@@ -494,6 +503,7 @@ def batch_progress(cells: dict[int, Generation], total: int) -> BatchProgress:
         done=statuses.count(GenerationStatus.SUCCEEDED),
         failed=statuses.count(GenerationStatus.FAILED) + statuses.count(GenerationStatus.INTERRUPTED),
         cancelled=statuses.count(GenerationStatus.CANCELLED),
+        queued=statuses.count(GenerationStatus.QUEUED),
     )
 
 

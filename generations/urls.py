@@ -57,9 +57,17 @@ urlpatterns = [
     path("g/<public_id:public_id>/delete/", views.generation_delete_view, name="delete"),
     path("g/<public_id:public_id>/download/", views.generation_download, name="download"),
     path("g/<public_id:public_id>/card/", views.generation_card, name="card"),
+    path("g/<public_id:public_id>/panel/", views.generation_panel, name="panel"),
+    path("g/<public_id:public_id>/actions/", views.generation_actions, name="actions"),
     path("g/<public_id:public_id>/tile/", gallery_views.generation_tile, name="tile"),
     path("g/<public_id:public_id>/retry/", views.generation_retry_view, name="retry"),
     path("g/<public_id:public_id>/cancel/", views.generation_cancel_view, name="cancel"),
     path("g/<public_id:public_id>/image/", views.generation_image, name="image"),
     path("g/<public_id:public_id>/thumbnail/", views.generation_thumbnail_image, name="thumbnail"),
+    path(
+        "g/<public_id:public_id>/thumbnail/2x/",
+        views.generation_thumbnail_image,
+        {"larger": True},
+        name="thumbnail-2x",
+    ),
 ]

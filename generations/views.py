@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, PermissionDenied
-from django.db.models.fields.files import FieldFile
+from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -35,7 +35,7 @@ from generations.http import (
     our_page_or,
     requester,
 )
-from generations.images import InvalidImageError
+from generations.images import THUMBNAIL_SIDES, InvalidImageError
 from generations.models import Generation, GenerationStatus, is_public_id
 from generations.selectors import (
     VISITORS,
@@ -143,10 +143,9 @@ def generation_cancel_view(request: HtmxHttpRequest, public_id: str) -> HttpResp
 
 
 def _render_card(request: HtmxHttpRequest, generation: Generation) -> HttpResponse:
-    """A card as htmx refreshes it: the large one of a detail page (`?large=1`) carries its page's actions."""
-    return render(
-        request, "generations/card.html", {"generation": generation, "large": request.GET.get("large") == "1"}
-    )
+    """A card as htmx refreshes it: a detail page's (`?large=1`) or one of the home page's results."""
+    context = {"generation": generation, "large": request.GET.get("large") == "1"}
+    return render(request, "generations/card.html", context)
 
 
 @require_safe
@@ -178,9 +177,34 @@ def generation_new_seed(request: HtmxHttpRequest, public_id: str) -> HttpRespons
 def generation_favourite(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
     generation_set_favourite(generation=generation, favourite=request.POST.get("favourite") == "on")
-    if request.htmx:
-        return render(request, "generations/detail.html#favourite-form", {"generation": generation})
-    return redirect(generation)
+    if not request.htmx:
+        return redirect(generation)
+    # The toolbar's button, as it stands now, where it was pressed; a gallery behind the lightbox updates its tile.
+    place = request.POST.get("place", "")
+    context = {"generation": generation, "place": place if place in TOOLBAR_PLACES else "detail"}
+    response = render(request, "generations/toolbar.html#action-favourite", context)
+    return trigger_client_event(
+        response, "favourite-changed", {"id": generation.public_id, "favourite": generation.is_favourite}
+    )
+
+
+TOOLBAR_PLACES = ("card", "detail", "lightbox", "cell")
+
+
+@require_safe
+def generation_panel(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """What the lightbox shows beside an image: its prompt, its parameters and the toolbar."""
+    generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
+    return render(request, "generations/lightbox.html#panel", {"generation": generation})
+
+
+@require_safe
+def generation_actions(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """A grid cell's menu of actions, fetched when first opened."""
+    generation = get_object_or_404(Generation.objects.live(), public_id=public_id)
+    return render(
+        request, "generations/toolbar.html#cell-actions", {"generation": generation, "place": "cell"}
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -212,20 +236,21 @@ def generation_retry_view(request: HtmxHttpRequest, public_id: str) -> HttpRespo
 
 @require_safe
 def generation_image(request: HttpRequest, public_id: str) -> HttpResponse:
-    generation = _generation_with_image(public_id)
-    if not generation.image:
+    name = _generation_with_image(public_id).image.name
+    if not name:
         raise Http404("This generation has no stored image.")
-    return _stored_file(generation.image)
+    return _stored_file(name)
 
 
 @require_safe
-def generation_thumbnail_image(request: HttpRequest, public_id: str) -> HttpResponse:
+def generation_thumbnail_image(request: HttpRequest, public_id: str, *, larger: bool = False) -> HttpResponse:
+    """The generation's thumbnail, or the larger one (twice the pixels across, for high-density screens)."""
     generation = _generation_with_image(public_id)
     try:
-        generation_thumbnail(generation=generation)
+        name = generation_thumbnail(generation=generation, side=THUMBNAIL_SIDES[1 if larger else 0])
     except InvalidImageError as err:
         raise Http404("This image cannot be decoded for a thumbnail.") from err
-    return _stored_file(generation.thumbnail)
+    return _stored_file(name)
 
 
 @require_safe
@@ -247,11 +272,9 @@ def _generation_with_image(public_id: str) -> Generation:
     )
 
 
-def _stored_file(file: FieldFile) -> HttpResponse:
-    with file.open("rb") as opened:
-        response = HttpResponse(
-            opened.read(), content_type=_IMAGE_TYPES.get((file.name or "").rsplit(".", 1)[-1])
-        )
+def _stored_file(name: str) -> HttpResponse:
+    with default_storage.open(name, "rb") as opened:
+        response = HttpResponse(opened.read(), content_type=_IMAGE_TYPES.get(name.rsplit(".", 1)[-1]))
     return _cached_for_good(response)
 
 

@@ -1,6 +1,6 @@
-// The gallery (templates/generations/gallery.html) on top of its plain links and forms: a lightbox over the
-// tiles, several tiles picked at once, filters applied as they change, and the reader's place kept so that
-// Back and reload find it again.
+// The gallery (templates/generations/gallery.html) on top of its plain links and forms: several tiles picked at
+// once, filters applied as they change, older pages loaded for the lightbox (static/lightbox.js), and the
+// reader's place kept so that Back and reload find it again.
 (() => {
   "use strict";
 
@@ -9,7 +9,6 @@
   const galleryPath = location.pathname;
   const filters = document.getElementById("gallery-filters");
   const lightbox = document.getElementById("lightbox");
-  const lightboxImage = lightbox.querySelector("[data-lightbox-image]");
   const selectionDialog = document.getElementById("selection-dialog");
   const selected = new Set();
   const onGalleryEntry = () => location.pathname === galleryPath;
@@ -62,7 +61,6 @@
   let lastBox = null;
   const boxes = () => [...gallery.querySelectorAll(".tile [data-compare-pick]")];
   const status = () => document.getElementById("selection-status");
-  const idleStatus = status().textContent;
   const tickSelected = () => {
     for (const box of boxes()) {
       box.checked = selected.has(box.value);
@@ -71,8 +69,8 @@
   };
   const showSelection = () => {
     tickSelected();
-    status().textContent = !selected.size ? idleStatus
-      : selected.size > COMPARE_MAX ? `${selected.size} selected. Compare takes up to ${COMPARE_MAX} images; Favourite and Delete take them all.`
+    status().textContent = selected.size > COMPARE_MAX
+      ? `${selected.size} selected. Compare takes up to ${COMPARE_MAX}; Favourite and Delete take them all.`
       : `${selected.size} selected.`;
     gallery.querySelector("[data-selection-clear]").hidden = !selected.size;
     bar.classList.toggle("has-selection", selected.size > 0);
@@ -133,7 +131,6 @@
       selected.clear();
     } else if (requester.matches(".gallery-next")) {
       loadedMore = true;
-      if (wantsNext) step(1);
     } else {
       return;
     }
@@ -141,130 +138,30 @@
     remember();
   });
 
-  // A tile (or its star) swapped in afresh: keep its tick, and the lightbox showing it.
+  // A tile (or its star) swapped in afresh: keep its tick.
   document.addEventListener("htmx:load", (event) => {
-    if (!event.detail.elt.matches(".tile")) return;
-    tickSelected();
-    if (lightbox.open && event.detail.elt.id === shownId) show(shownId);
+    if (event.detail.elt.matches(".tile, #gallery-results")) tickSelected();
+  });
+  // The lightbox's Favourite: the tile behind it follows.
+  document.addEventListener("favourite-changed", (event) => {
+    const star = document.getElementById(`favourite-${event.detail.id}`);
+    if (!star) return;
+    star.setAttribute("aria-pressed", String(event.detail.favourite));
+    star.value = event.detail.favourite ? "unfavourite" : "favourite";
+    star.firstChild.textContent = event.detail.favourite ? "★" : "☆";
   });
 
-  // The lightbox: the tile's share URL in the address bar (Back closes it), previous/next by arrow keys,
-  // buttons or a swipe, Esc to close. Links opened another way (new tab, keyboard modifiers) go to the page.
-  let shownId = null;
-  let openedHere = false;
-  let wantsNext = false;
-  const imageLinks = () => [...gallery.querySelectorAll(".tile-media[data-image]")];
-  const linkOf = (tileId) => document.querySelector(`#${CSS.escape(tileId)} .tile-media[data-image]`);
-
-  const show = (tileId) => {
-    const link = linkOf(tileId);
-    const tile = link.closest(".tile");
-    const thumbnail = link.querySelector("img");
-    shownId = tileId;
-    wantsNext = false;
-    // The thumbnail at once, the full image as soon as it is decoded.
-    lightboxImage.src = thumbnail.currentSrc || thumbnail.src;
-    lightboxImage.alt = thumbnail.alt;
-    lightboxImage.setAttribute("width", thumbnail.getAttribute("width"));
-    lightboxImage.setAttribute("height", thumbnail.getAttribute("height"));
-    const full = new Image();
-    full.src = link.dataset.image;
-    full.decode().then(() => { if (shownId === tileId) lightboxImage.src = full.src; }, () => {});
-    lightbox.querySelector("[data-lightbox-prompt]").textContent = tile.querySelector(".tile-prompt").textContent;
-    lightbox.querySelector("[data-lightbox-details]").href = link.href;
-    lightbox.querySelector("[data-lightbox-download]").href = link.dataset.download;
-    const favourite = lightbox.querySelector("[data-lightbox-favourite]");
-    const isFavourite = tile.querySelector(".tile-star").getAttribute("aria-pressed") === "true";
-    favourite.querySelector("[name=id]").value = tile.id.replace(/^generation-/, "");
-    const star = favourite.querySelector("button");
-    star.value = isFavourite ? "unfavourite" : "favourite";
-    star.textContent = isFavourite ? "★ Favourite" : "☆ Favourite";
-    star.setAttribute("aria-pressed", String(isFavourite));
-    const links = imageLinks();
-    lightbox.querySelector("[data-lightbox-step='-1']").disabled = links[0] === link;
-    lightbox.querySelector("[data-lightbox-step='1']").disabled =
-      links[links.length - 1] === link && !gallery.querySelector(".gallery-next");
-  };
-
-  const open = (tileId) => {
-    remember();
-    show(tileId);
-    history.pushState({ lightbox: tileId }, "", linkOf(tileId).href);
-    openedHere = true;
-    lightbox.showModal();
-  };
-
-  const step = (delta) => {
-    const links = imageLinks();
-    const next = links[links.indexOf(linkOf(shownId)) + delta];
-    if (next) {
-      const tileId = next.closest(".tile").id;
-      show(tileId);
-      history.replaceState({ lightbox: tileId }, "", next.href);
-      next.closest(".tile").scrollIntoView({ block: "nearest" });
-    } else if (delta > 0 && gallery.querySelector(".gallery-next")) {
-      wantsNext = true;
-      htmx.trigger(gallery.querySelector(".gallery-next"), "gallery-more");
-    }
-  };
-
-  gallery.addEventListener("click", (event) => {
-    const link = event.target.closest(".tile-media[data-image]");
-    if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
-    event.preventDefault();
-    open(link.closest(".tile").id);
+  // The lightbox: the gallery's place is remembered before it opens; past the last tile, the next page loads.
+  lightbox.addEventListener("lightbox:open", remember);
+  lightbox.addEventListener("lightbox:end", () => {
+    const more = gallery.querySelector(".gallery-next");
+    if (more) htmx.trigger(more, "gallery-more");
   });
-  let swiped = false;
-  lightbox.addEventListener("click", (event) => {
-    const stepButton = event.target.closest("[data-lightbox-step]");
-    if (stepButton) step(Number(stepButton.dataset.lightboxStep));
-    else if (event.target.closest("[data-lightbox-close]") || (event.target.matches("[data-lightbox-stage]") && !swiped)) {
-      lightbox.close();
-    }
-    swiped = false;
-  });
-  lightbox.addEventListener("keydown", (event) => {
-    if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
-      event.preventDefault();
-      step(event.key === "ArrowRight" ? 1 : -1);
-    }
-  });
-  // However it closes (Esc, the button, a tap beside the image), the lightbox's history entry goes too.
-  lightbox.addEventListener("close", () => {
-    if (history.state && history.state.lightbox) {
-      if (openedHere) history.back();
-      else history.replaceState({}, "", galleryUrl());
-    }
-    const link = shownId && linkOf(shownId);
-    if (link) link.focus({ preventScroll: true });
+  lightbox.addEventListener("lightbox:closed", () => {
+    if (onGalleryEntry() && !history.state?.lightbox) remember();
   });
   addEventListener("popstate", (event) => {
-    const tileId = event.state && event.state.lightbox;
-    if (tileId && !linkOf(tileId)) {
-      location.reload(); // a share URL whose tile is not on this page: show its own page
-    } else if (tileId) {
-      show(tileId);
-      openedHere = true;
-      if (!lightbox.open) lightbox.showModal();
-    } else {
-      if (lightbox.open) lightbox.close();
-      remember();
-    }
-  });
-
-  let swipe = null;
-  const stage = lightbox.querySelector("[data-lightbox-stage]");
-  stage.addEventListener("pointerdown", (event) => {
-    swipe = event.pointerType === "mouse" ? null : { x: event.clientX, y: event.clientY };
-  });
-  stage.addEventListener("pointercancel", () => { swipe = null; });
-  stage.addEventListener("pointerup", (event) => {
-    if (!swipe) return;
-    const dx = event.clientX - swipe.x;
-    const dy = event.clientY - swipe.y;
-    swipe = null;
-    swiped = Math.abs(dx) > 40 && Math.abs(dx) > 1.5 * Math.abs(dy);
-    if (swiped) step(dx < 0 ? 1 : -1);
+    if (!(event.state && event.state.lightbox)) remember();
   });
 
   restorePlace();

@@ -13,6 +13,20 @@
     target.requestSubmit();
   });
 
+  // "Use settings" on the home page fills the form in place; elsewhere its link opens the home page filled.
+  const useSettings = (settings) => {
+    const fields = form().elements;
+    fields.prompt.value = settings.prompt;
+    const preset = [...fields.size.options].some((option) => option.value === settings.size);
+    fields.size.value = preset ? settings.size : "custom";
+    fields.custom_size.value = preset ? "" : settings.size;
+    fields.seed.value = settings.seed;
+    fields.prompt_extend.checked = settings.prompt_extend;
+    const reduceMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    form().scrollIntoView({ block: "nearest", behavior: reduceMotion ? "auto" : "smooth" });
+    fields.prompt.focus({ preventScroll: true });
+  };
+
   document.addEventListener("click", (event) => {
     const randomSeed = event.target.closest("[data-random-seed]");
     if (randomSeed) {
@@ -20,12 +34,11 @@
       input.value = crypto.getRandomValues(new Uint32Array(1))[0] % 2147483648;
       return;
     }
-    const useSeed = event.target.closest("[data-use-seed]");
-    if (useSeed && form()) {
+    const settings = event.target.closest("[data-use-settings]");
+    if (settings && form() && !event.target.closest("dialog")) {
       event.preventDefault();
-      const input = form().querySelector("[name=seed]");
-      input.value = useSeed.dataset.useSeed;
-      input.focus();
+      closeMenu(settings);
+      useSettings(JSON.parse(settings.dataset.useSettings));
       return;
     }
     const copy = event.target.closest("[data-copy], [data-copy-link]");
@@ -34,10 +47,59 @@
       const text = copy.hasAttribute("data-copy-link") ? copy.href : copy.dataset.copy;
       navigator.clipboard.writeText(text).then(() => {
         copy.classList.add("copied");
-        setTimeout(() => copy.classList.remove("copied"), 1500);
-      });
+        setTimeout(() => {
+          copy.classList.remove("copied");
+          closeMenu(copy);
+        }, 900);
+      }, () => {});
     }
   });
+
+  // The toolbar's "More" menus are popovers: placed under their button (above it near the bottom of the screen),
+  // hidden until placed, following their button when the page scrolls, closed after one of their actions.
+  let invoker = null;
+  const closeMenu = (element) => {
+    const menu = element.closest(".menu:popover-open");
+    if (menu) menu.hidePopover();
+  };
+  const place = (menu) => {
+    const button = invoker && invoker.getAttribute("popovertarget") === menu.id
+      ? invoker : document.querySelector(`[popovertarget="${CSS.escape(menu.id)}"]`);
+    const anchor = button.getBoundingClientRect();
+    const left = Math.max(8, Math.min(anchor.right - menu.offsetWidth, innerWidth - menu.offsetWidth - 8));
+    const below = anchor.bottom + 4;
+    const top = below + menu.offsetHeight > innerHeight - 8 ? Math.max(8, anchor.top - menu.offsetHeight - 4) : below;
+    menu.style.left = `${left}px`;
+    menu.style.top = `${top}px`;
+  };
+  document.addEventListener("click", (event) => {
+    invoker = (event.target.closest && event.target.closest("[popovertarget]")) || invoker;
+  }, true);
+  document.addEventListener("beforetoggle", (event) => {
+    if (event.target.matches(".menu") && event.newState === "open") event.target.style.visibility = "hidden";
+  }, true);
+  document.addEventListener("toggle", (event) => {
+    const menu = event.target;
+    if (!menu.matches(".menu") || event.newState !== "open") return;
+    place(menu);
+    menu.style.visibility = "";
+  }, true);
+  document.addEventListener("submit", (event) => closeMenu(event.target), true);
+  addEventListener("scroll", () => document.querySelectorAll(".menu:popover-open").forEach(place), { passive: true, capture: true });
+
+  // Aspect ratios the stylesheet does not know (custom sizes, data-ratio="other"): from the picture's own width
+  // and height (or its placeholder's viewBox), for the cards' and the gallery tiles' layout.
+  const sizeByRatio = (root) => {
+    for (const element of root.querySelectorAll("[data-ratio='other']")) {
+      const picture = element.querySelector("img, svg.placeholder");
+      const [width, height] = picture.matches("img")
+        ? [picture.getAttribute("width"), picture.getAttribute("height")]
+        : picture.getAttribute("viewBox").split(" ").slice(2);
+      element.style.setProperty("--ar", (width / height).toFixed(4));
+    }
+  };
+  document.addEventListener("DOMContentLoaded", () => sizeByRatio(document));
+  document.addEventListener("htmx:load", (event) => sizeByRatio(event.detail.elt.parentElement || document));
 
   // When the playground itself cannot be reached, say so instead of leaving the button silent.
   const showFormAlert = (event) => {
@@ -74,32 +136,19 @@
     return `${status}: ${short}${reason ? `. ${reason.textContent.trim()}` : ""}`;
   };
 
-  // After Generate: the new card comes into view (below the form on a phone), the button and a status line say
-  // it is queued (until the next change to the form), and focus moves to the card's status, unless it is still
-  // in the form (Ctrl+Enter in the prompt).
-  const clearQueuedNote = (event) => {
-    const form = event.target.closest && event.target.closest("#generation-form");
-    if (!form) return;
-    form.querySelector("[data-form-status]").textContent = "";
-    form.querySelector("[data-button-note]").textContent = "";
-  };
-  document.addEventListener("htmx:beforeRequest", clearQueuedNote);
-  document.addEventListener("input", clearQueuedNote);
+  // After Generate the new card is the large one at the top of the results: it comes into view (below the form
+  // on a phone), its status is read out, and focus moves to it unless it is still in the form (Ctrl+Enter in the
+  // prompt). The card itself says how it is doing from then on.
   document.addEventListener("generation-queued", (event) => {
     const card = document.getElementById(`generation-${event.detail.id}`);
-    const form = event.target.closest("#generation-form");
-    if (!card || !form) return;
-    const button = form.querySelector("button[type=submit]");
-    const below = card.getBoundingClientRect().top >= button.getBoundingClientRect().bottom;
+    if (!card) return;
     const reduceMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
     card.scrollIntoView({ block: "nearest", behavior: reduceMotion ? "auto" : "smooth" });
     const focus = document.activeElement;
-    if (!focus || focus === document.body || focus === button) {
+    if (!focus || focus === document.body || focus.matches("#generation-form button[type=submit]")) {
       card.querySelector("[data-card-status]").focus({ preventScroll: true });
     }
-    form.querySelector("[data-form-status]").textContent =
-      below ? "Queued — see below." : "Queued — first under Latest images.";
-    button.querySelector("[data-button-note]").textContent = "Queued ✓";
+    announce(cardSummary(card));
   });
 
   // A form that comes back with errors: focus goes to the first field to mend (or the form-wide message).
@@ -126,7 +175,6 @@
     cardStatuses.delete(card.id);
   });
 
-
   // Live updates: one server-sent event stream for the cards still queued or running; a status change
   // refreshes its card at once. The cards also poll every few seconds, in case the stream drops.
   let stream = null;
@@ -149,6 +197,12 @@
   };
   document.addEventListener("htmx:afterSettle", followLiveCards);
   document.addEventListener("DOMContentLoaded", followLiveCards);
+  // Leaving the page closes the stream first, so that nothing is cut off half-way.
+  addEventListener("pagehide", () => {
+    if (stream) stream.close();
+    stream = null;
+    streamedIds = "";
+  });
 
   // Elapsed time on running cards: the server says how long it has been; the browser keeps counting.
   const firstSeen = new WeakMap();
@@ -166,10 +220,10 @@
   setInterval(tick, 100);
   document.addEventListener("DOMContentLoaded", tick);
 
-  // A share page reloaded from the gallery's lightbox (static/gallery.js) shares its history with the gallery,
-  // so Chrome goes Back to the gallery within this page: load the gallery, which restores the reader's place.
+  // A share page reloaded from a lightbox (static/lightbox.js) shares its history with the page behind it, so
+  // Chrome goes Back to that page within this one: load it, which restores the reader's place.
   addEventListener("popstate", (event) => {
-    const gallery = event.state && ("anchor" in event.state || "lightbox" in event.state);
-    if (gallery && !document.querySelector("[data-gallery]")) location.reload();
+    const fromLightbox = event.state && ("anchor" in event.state || "lightbox" in event.state);
+    if (fromLightbox && !document.getElementById("lightbox")) location.reload();
   });
 })();

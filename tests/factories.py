@@ -7,18 +7,21 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import timedelta
 
 import httpx
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import Role
 from accounts.services import person_set_role
 from generations.batch_plan import BatchPlan
 from generations.domain import GenerationParameters
-from generations.models import Batch, Generation, Requester
+from generations.models import Batch, Generation, GenerationStatus, Requester, new_public_id
 from generations.services.batches import batch_create
+from generations.services.generation_files import generation_thumbnail
 from generations.services.lifecycle import generation_create
 from generations.services.tokens import api_token_create
 from generations.tasks import generation_execute
@@ -59,6 +62,44 @@ def finish(generation: Generation) -> Generation:
     run_async(generation_execute, generation.public_id, cancelled_by_person=lambda: False)
     generation.refresh_from_db()
     return generation
+
+
+def make_many_tiles(count: int, sizes: tuple[tuple[int, int], ...] = ((640, 640),)) -> list[Generation]:
+    """`count` finished generations, "Tile 0" the newest, sharing the stored images and thumbnails of one
+    generation per size in `sizes`, in turn (fast). Newest first."""
+    originals = []
+    for index, (width, height) in enumerate(sizes):
+        original = finish(make_generation(prompt=f"Tile {index}", width=width, height=height, seed=index))
+        generation_thumbnail(generation=original)
+        original.refresh_from_db()
+        originals.append(original)
+    now = timezone.now()
+    for index, original in enumerate(originals):
+        Generation.objects.filter(pk=original.pk).update(created_at=now - timedelta(seconds=index))
+    shared = [
+        {
+            field.attname: getattr(original, field.attname)
+            for field in Generation._meta.concrete_fields
+            if not field.generated and field.attname not in ("id", "public_id", "prompt", "created_at")
+        }
+        for original in originals
+    ]
+    Generation.objects.bulk_create(
+        Generation(
+            public_id=new_public_id(),
+            prompt=f"Tile {index}",
+            created_at=now - timedelta(seconds=index),
+            **shared[index % len(shared)],
+        )
+        for index in range(len(originals), count)
+    )
+    return list(Generation.objects.live().newest_first())
+
+
+def finish_all(batch: Batch) -> None:
+    """Run a batch's queued cells to their end right here, as a worker would."""
+    for generation in batch.cells.filter(status=GenerationStatus.QUEUED):
+        finish(generation)
 
 
 def make_user(username: str = "alice", *, role: Role = Role.MEMBER, **fields):

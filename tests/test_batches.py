@@ -10,18 +10,18 @@ import zipfile
 import httpx
 import pytest
 from django.urls import reverse
-from PIL import Image
+from PIL import Image, ImageChops, ImageDraw
 from PIL.PngImagePlugin import PngImageFile
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from generations.batch_plan import count_alternatives, expand_alternatives
 from generations.forms import BatchForm
 from generations.models import Batch, Generation, GenerationStatus, Requester
-from generations.services.batch_files import CELL_PX, EMPTY_CELL, HEADER_PX, LABEL_PX
+from generations.services import batch_files
 from generations.services.batches import batch_cancel, batch_retry_failed, batch_run_again
 from generations.services.lifecycle import generation_delete
 from generations.services.limits import GenerationRefused
-from tests.factories import finish, make_batch, make_generation
+from tests.factories import finish, finish_all, make_batch, make_generation
 from tests.fake_provider import SECOND_MODEL
 from tests.query_count import count_queries
 
@@ -36,11 +36,6 @@ FORM = {
 
 
 ANYONE = Requester(user=None)
-
-
-def finish_all(batch: Batch) -> None:
-    for generation in batch.cells.filter(status=GenerationStatus.QUEUED):
-        finish(generation)
 
 
 def test_alternatives_in_braces_make_one_prompt_each():
@@ -171,15 +166,17 @@ def test_the_grid_labels_rows_and_columns_and_the_axes_can_be_swapped(client, de
     swapped = client.get(batch.get_absolute_url(), {"x": "size", "y": "seed"}).text
 
     assert '<th scope="col">Seed 7</th>' in by_default
-    assert '<th scope="row">A lighthouse</th>' in by_default
+    assert (
+        '<th scope="row"><span class="row-label" title="A lighthouse">A lighthouse</span></th>' in by_default
+    )
     assert "<h2>1024×1024</h2>" in by_default, "the parameter on neither axis makes one grid per value"
     assert '<th scope="col">1360×768</th>' in swapped
-    assert '<th scope="row">Seed 8</th>' in swapped
+    assert '<th scope="row"><span class="row-label" title="Seed 8">Seed 8</span></th>' in swapped
 
 
 def test_cancel_stops_the_cells_not_yet_sent(use_fake_provider):
     batch = make_batch()
-    first = batch.cells.order_by("cell_index")[0]
+    first = batch.cells.get(cell_index=0)
     finish(first)
 
     assert batch_cancel(batch=batch) == 3
@@ -234,9 +231,46 @@ def test_a_deleted_cell_is_blank_in_the_composite_and_the_stale_one_is_removed(c
     assert not stale.exists(), "the composite that showed it is gone"
     after = client.get(url).content
     assert after != before
-    centre = (HEADER_PX + CELL_PX // 2, 2 * LABEL_PX + CELL_PX // 2)  # prompts down, seeds across: cell 0
-    assert Image.open(io.BytesIO(before)).getpixel(centre) != EMPTY_CELL
-    assert Image.open(io.BytesIO(after)).getpixel(centre) == EMPTY_CELL
+    cells_top = (
+        batch_files.CAPTION.line_height
+        + batch_files.COLUMN_LABEL_LINES * batch_files.LABELS.line_height
+        + 4 * batch_files.PADDING_PX
+    )
+    centre = (batch_files.HEADER_PX + batch_files.CELL_PX // 2, cells_top + batch_files.CELL_PX // 2)  # cell 0
+    assert Image.open(io.BytesIO(before)).getpixel(centre) != batch_files.EMPTY_CELL
+    assert Image.open(io.BytesIO(after)).getpixel(centre) == batch_files.EMPTY_CELL
+
+
+def test_the_composite_labels_a_chinese_prompt_and_sizes_in_its_fonts_glyphs(client, demo_mode):
+    prompt = "一只可爱的橘猫在窗台上晒太阳，旁边是一盆绿色的植物和一本翻开的书"
+    batch = make_batch(prompts=(prompt,), seeds=(1,), sizes=("1024x1024", "1280x1280"))
+    finish_all(batch)
+    url = reverse("generations:batch-grid-image", args=[batch.public_id])
+
+    composite = Image.open(io.BytesIO(client.get(url, {"x": "size", "y": "prompt"}).content)).convert("RGB")
+
+    caption_px = batch_files.CAPTION.line_height + 2 * batch_files.PADDING_PX
+    labels = batch_files.LABELS
+    row_top = caption_px + batch_files.COLUMN_LABEL_LINES * labels.line_height + 2 * batch_files.PADDING_PX
+    expected = Image.new("RGB", composite.size, (255, 255, 255))
+    draw = ImageDraw.Draw(expected)
+    row_lines = labels.wrap(prompt, batch_files.HEADER_PX - 2 * batch_files.PADDING_PX, 8)
+    for line, text in enumerate(row_lines):
+        labels.draw(
+            draw,
+            (batch_files.PADDING_PX, row_top + batch_files.PADDING_PX + line * labels.line_height),
+            text,
+            batch_files.INK,
+        )
+    labels.draw(
+        draw, (batch_files.HEADER_PX + batch_files.PADDING_PX, caption_px), "1024×1024", batch_files.INK
+    )
+    row_label = (0, row_top, batch_files.HEADER_PX, row_top + batch_files.CELL_PX)
+    column_label = (batch_files.HEADER_PX, caption_px, batch_files.HEADER_PX + batch_files.CELL_PX, row_top)
+    assert "".join(row_lines).startswith("一只可爱的橘猫在窗台上"), "wrapped between characters, not cut"
+    for box in (row_label, column_label):
+        assert ImageChops.difference(composite.crop(box), expected.crop(box)).getbbox() is None
+    # (tests/test_fonts.py checks that the lettering has a glyph for each of these characters)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -273,8 +307,9 @@ def test_running_again_makes_the_same_cells_and_the_comparison_scores_each_pair(
     ]
     changed = client.get(reverse("generations:batch-compare", args=[batch.public_id, rerun.public_id])).text
     same = client.get(reverse("generations:batch-compare", args=[batch.public_id, unchanged.public_id])).text
-    assert "<strong>0</strong> / 64" not in changed
-    assert same.count("<strong>0</strong> / 64") == 4
+    assert "<strong>4 of 4</strong> cells changed" in changed
+    assert "<strong>0 of 4</strong> cells changed" in same
+    assert same.count('<p class="difference">0 / 64</p>') == 4
 
 
 def test_a_batchs_share_link_opens_without_signing_in(client, settings, demo_mode):
@@ -290,7 +325,7 @@ def test_a_cells_page_links_to_its_batch_and_the_gallery_shows_a_batchs_cells(cl
     batch = make_batch()
     finish_all(batch)
     loner = finish(make_generation(prompt="Not in any batch"))
-    cell = batch.cells.all()[0]
+    cell = batch.cells.get(cell_index=0)
 
     page = client.get(cell.get_absolute_url()).text
     gallery = client.get(reverse("generations:gallery"), {"batch": batch.public_id}).text

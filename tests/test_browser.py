@@ -70,7 +70,7 @@ def test_bad_input_is_explained_next_to_the_field(page: Page, demo_mode):
     expect(page.locator("#results article")).to_have_count(0)
 
 
-def test_the_random_button_draws_a_seed_and_use_seed_copies_one(page: Page, demo_mode):
+def test_the_random_button_draws_a_seed_and_use_settings_fills_the_form_in_place(page: Page, demo_mode):
     page.goto("/")
     page.get_by_role("button", name="Random").click()
     assert 0 <= int(page.get_by_label("Seed", exact=True).input_value()) <= 2_147_483_647
@@ -80,8 +80,12 @@ def test_the_random_button_draws_a_seed_and_use_seed_copies_one(page: Page, demo
     page.get_by_role("button", name="Generate").click()
     expect(page.locator("#results article img")).to_be_visible()
     page.get_by_label("Seed", exact=True).fill("")
-    page.locator("#results article").first.get_by_role("link", name="Use", exact=True).click()
+    page.get_by_label("Prompt", exact=True).fill("")
+    page.locator("#results article").first.get_by_role("link", name="Use settings").click()
     expect(page.get_by_label("Seed", exact=True)).to_have_value("1234")
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value("A red bicycle")
+    expect(page.get_by_label("Prompt", exact=True)).to_be_focused()
+    assert page.url.endswith("/"), "filled in place, without a reload"
 
 
 def test_every_page_says_when_it_is_the_offline_demo(page: Page, demo_mode):
@@ -114,10 +118,17 @@ def test_nothing_on_the_pages_breaks_the_content_security_policy(page: Page, use
     expect(page.locator("#results article img")).to_be_visible()
     page.goto("/gallery/")
     page.locator(".tile a").first.click()
-    page.get_by_role("link", name="Details and share link").click()
+    open_details_from_the_lightbox(page)
     expect(page.get_by_role("heading", name="Copy as code")).to_be_visible()
 
     assert violations == []
+
+
+def open_details_from_the_lightbox(page: Page) -> None:
+    """The lightbox's "Details" (in its toolbar's More menu) opens the share page."""
+    lightbox = page.locator("#lightbox")
+    lightbox.get_by_role("button", name="More actions").click()
+    lightbox.get_by_role("link", name="Details").click()
 
 
 def test_after_a_fix_the_old_error_goes_and_the_prompt_stays_for_the_next_tweak(page: Page, demo_mode):

@@ -8,12 +8,14 @@ from typing import Literal
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.contrib.auth.models import User
+from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
-from generations.models import Generation, GenerationStatus
+from generations.models import Generation, GenerationStatus, Requester
+from generations.services.batches import batch_run_again
 from generations.services.tokens import api_token_create
-from tests.factories import finish, make_generation
+from tests.factories import finish, finish_all, make_batch, make_generation
 from tests.test_browser import submit_a_size_too_small
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -60,6 +62,10 @@ def pages(transactional_db, demo_mode) -> dict[str, str]:
     Generation.objects.filter(pk=deleted.pk).update(deleted_at=timezone.now())
     user = User.objects.create_user("alice", password=PASSWORD)
     api_token_create(user=user, name="batch script")
+    batch = make_batch(prompts=("A red kite", "A kite that fails [fault:400]"), seeds=(1, 2))
+    finish_all(batch)
+    rerun = batch_run_again(batch=batch, requester=Requester.of(None))
+    finish_all(rerun)
     return {
         "home": "/",
         "gallery": "/gallery/",
@@ -70,6 +76,9 @@ def pages(transactional_db, demo_mode) -> dict[str, str]:
         "compare": f"/compare/?id={done.public_id}&id={other.public_id}&id={refused.public_id}",
         "usage": "/usage/",
         "sign-in": "/accounts/login/",
+        "batch form": "/batch/",
+        "grid": batch.get_absolute_url(),
+        "runs compared": reverse("generations:batch-compare", args=[batch.public_id, rerun.public_id]),
     }
 
 
@@ -101,6 +110,15 @@ def test_no_page_has_serious_or_critical_accessibility_violations(pages, axe_pag
     for name, url in pages.items():
         axe_page.goto(url)
         found[name] = serious_violations(axe_page)
+
+    axe_page.goto(pages["gallery"])
+    axe_page.locator(".filter-toggle summary").click()
+    axe_page.locator(".tile [data-compare-pick]").first.check()
+    found["gallery, filters open and a tile picked"] = serious_violations(axe_page)
+    axe_page.locator(".tile-media").first.click()
+    axe_page.locator("#lightbox").get_by_role("button", name="More actions").click()
+    expect(axe_page.locator("#lightbox").get_by_role("link", name="Details")).to_be_visible()
+    found["lightbox, its menu open"] = serious_violations(axe_page)
 
     submit_a_size_too_small(axe_page)
     expect(axe_page.get_by_label("Custom size", exact=True)).to_be_focused()

@@ -11,13 +11,13 @@ from PIL.PngImagePlugin import PngImageFile
 from playwright.sync_api import Browser, Page, expect
 
 from generations.models import Batch, GenerationStatus
+from tests.test_browser import open_details_from_the_lightbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def submit_batch(page: Page, prompts: str, seeds: str) -> None:
-    page.goto("/")
-    page.get_by_role("link", name="Batch", exact=True).click()
+    page.goto("/batch/")
     page.get_by_label("Prompts").fill(prompts)
     page.get_by_label("Or these seeds").fill(seeds)
     expect(page.locator("#batch-summary")).to_contain_text("3 prompts × 4 seeds × 1 size = 12 images")
@@ -63,7 +63,15 @@ def test_a_batch_fills_its_grid_live_and_can_be_shared_downloaded_and_run_again(
     finally:
         colleague.close()
 
-    page.locator(".grid-cell a").first.click()
+    page.locator(".grid-cell a").first.click()  # rows are seeds now, columns prompts
+    lightbox = page.locator("#lightbox")
+    expect(lightbox.locator("h2")).to_have_text("A red kite")
+    expect(lightbox.locator(".facts")).to_contain_text("Seed1")
+    page.keyboard.press("ArrowDown")
+    expect(lightbox.locator(".facts")).to_contain_text("Seed2")
+    page.keyboard.press("ArrowRight")
+    expect(lightbox.locator("h2")).to_have_text("A green kite")
+    open_details_from_the_lightbox(page)
     expect(page.get_by_role("heading", name="Copy as code")).to_be_visible()
     page.go_back()
 
@@ -81,7 +89,7 @@ def test_cancelling_a_batch_midway_sends_nothing_more_to_the_provider(page: Page
     submit_batch(page, "A {red|green|blue} kite", "1, 2, 3, 4")
     expect(page.locator("#batch-progress")).to_contain_text(re.compile(r"[1-9]\d* of 12 done"))
 
-    page.get_by_role("button", name="Cancel the cells not yet sent").click()
+    page.get_by_role("button", name=re.compile(r"Cancel the \d+ cells? not yet sent")).click()
 
     expect(page.locator("#batch-progress")).to_contain_text("cancelled")
     batch = Batch.objects.get()

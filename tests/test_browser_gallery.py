@@ -13,10 +13,10 @@ from PIL import Image
 from PIL.PngImagePlugin import PngImageFile
 from playwright.sync_api import Browser, Page, expect
 
-from generations.models import Generation, GenerationStatus, new_public_id
-from generations.services.generation_files import generation_thumbnail
+from generations.models import Generation, GenerationStatus
 from tests.conftest import DESKTOP, PHONE
-from tests.factories import create_generation, finish, make_generation
+from tests.factories import create_generation, finish, make_generation, make_many_tiles
+from tests.test_browser import open_details_from_the_lightbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -64,7 +64,7 @@ def test_scrolling_the_gallery_loads_older_images(sixty_finished, page: Page):
 def test_a_share_link_opens_for_a_colleague_in_a_fresh_session(three_finished, page: Page, browser: Browser):
     page.goto("/gallery/")
     page.locator(".tile a").first.click()
-    page.get_by_role("link", name="Details and share link").click()
+    open_details_from_the_lightbox(page)
     expect(page.get_by_role("heading", name="Copy as code")).to_be_visible()
     share_url = page.url
 
@@ -96,40 +96,16 @@ def test_the_downloaded_png_carries_its_parameters(three_finished, page: Page):
 
 def test_compare_shows_the_picked_images_side_by_side(three_finished, page: Page):
     page.goto("/gallery/")
-    checkboxes = page.get_by_label("Compare")
+    checkboxes = page.get_by_label("Select")
     checkboxes.nth(0).check()
     checkboxes.nth(1).check()
-    page.get_by_role("button", name="Compare selected").click()
+    page.get_by_role("button", name="Compare").click()
 
     expect(page.locator(".compare-media img")).to_have_count(2)
     expect(page.locator("tr.differs th")).to_contain_text(["Prompt", "Seed"])
 
 
 VIEWPORTS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-
-
-def make_many_tiles(count: int) -> list[Generation]:
-    """`count` finished generations, "Tile 0" the newest, sharing one stored image and thumbnail (fast)."""
-    original = finish(make_generation(prompt="Tile 0", width=640, height=640, seed=0))
-    generation_thumbnail(generation=original)
-    original.refresh_from_db()
-    now = timezone.now()
-    Generation.objects.filter(pk=original.pk).update(created_at=now)
-    shared = {
-        field.attname: getattr(original, field.attname)
-        for field in Generation._meta.concrete_fields
-        if not field.generated and field.attname not in ("id", "public_id", "prompt", "created_at")
-    }
-    Generation.objects.bulk_create(
-        Generation(
-            public_id=new_public_id(),
-            prompt=f"Tile {index}",
-            created_at=now - timedelta(seconds=index),
-            **shared,
-        )
-        for index in range(1, count)
-    )
-    return list(Generation.objects.live().newest_first())
 
 
 @pytest.fixture
@@ -287,8 +263,11 @@ def test_a_tile_and_the_lightbox_favourite_and_focus_stays_on_the_star(fifty_til
     expect(star).to_have_attribute("aria-pressed", "true")
     expect(star).to_be_focused()
     tile(page, fifty_tiles[1]).locator(".tile-media").click()
-    lightbox(page).get_by_role("button", name="☆ Favourite").click()
-    expect(lightbox(page).get_by_role("button", name="★ Favourite")).to_have_attribute("aria-pressed", "true")
+    favourite = lightbox(page).get_by_role("button", name="Favourite")
+    expect(favourite).to_have_attribute("aria-pressed", "false")
+    favourite.click()
+    expect(favourite).to_have_attribute("aria-pressed", "true")
+    expect(favourite).to_be_focused()
     expect(tile(page, fifty_tiles[1]).locator(".tile-star")).to_have_attribute("aria-pressed", "true")
     assert set(Generation.objects.filter(is_favourite=True)) == {fifty_tiles[0], fifty_tiles[1]}
 
@@ -319,16 +298,16 @@ def test_shift_click_picks_a_range_to_favourite_compare_takes_four_and_back_keep
     picks.nth(6).click(modifiers=["Shift"])
 
     expect(page.locator(".tile [data-compare-pick]:checked")).to_have_count(6)
-    expect(status).to_contain_text("6 selected. Compare takes up to 4 images")
-    page.get_by_role("button", name="★ Favourite", exact=True).click()
+    expect(status).to_contain_text("6 selected. Compare takes up to 4")
+    page.locator("#gallery-selection").get_by_role("button", name="Favourite", exact=True).click()
     expect(status).to_have_text("6 images added to favourites.")
     expect(page.locator(".tile-star[aria-pressed=true]")).to_have_count(6)
     expect(page.locator(".tile [data-compare-pick]:checked")).to_have_count(6)
-    page.get_by_role("button", name="Compare selected").click()
+    page.get_by_role("button", name="Compare", exact=True).click()
     expect(status).to_contain_text("untick some first")
     picks.nth(3).click()
     picks.nth(6).click(modifiers=["Shift"])
-    page.get_by_role("button", name="Compare selected").click()
+    page.get_by_role("button", name="Compare", exact=True).click()
     expect(page.locator(".compare-media img")).to_have_count(2)
     page.go_back()
     expect(page.locator(".tile [data-compare-pick]:checked")).to_have_count(2)
@@ -402,8 +381,11 @@ def test_filters_apply_as_they_change_and_search_finds_chinese_and_japanese_word
     tiles = page.locator(".tile")
     expect(tiles).to_have_count(3)
     expect(page.get_by_role("button", name="Show")).to_have_count(0)
+    expect(page.get_by_label("Status")).to_be_hidden()
 
+    page.locator(".filter-toggle summary").click()
     page.get_by_label("Status").select_option("all")
+    expect(page.locator("#filter-count")).to_have_text("1 active")
     expect(tiles).to_have_count(4)
     expect(page.locator(".tile.status-failed")).to_contain_text("A failed lighthouse")
     assert page.url.endswith("/gallery/?status=all")

@@ -14,8 +14,10 @@ from PIL import Image
 from PIL.PngImagePlugin import PngImageFile
 
 from generations.http import MAKER_SESSION_KEY
+from generations.images import THUMBNAIL_SIDES
 from generations.models import Generation, GenerationStatus
 from generations.provider.client import provider_request_body
+from generations.services.generation_files import generation_thumbnail
 from tests.factories import finish, make_generation
 from tests.query_count import count_queries
 
@@ -216,14 +218,14 @@ def test_the_download_is_a_png_that_carries_its_parameters(client, demo_mode):
     assert image.text["Software"] == "Z-Image Playground"
 
 
-def test_favourite_toggles(client):
-    generation = make_generation()
+def test_favourite_toggles(client, demo_mode):
+    generation = finish(make_generation())
     url = reverse("generations:favourite", args=[generation.public_id])
 
     response = client.post(url, {"favourite": "on"}, HTTP_HX_REQUEST="true")
     generation.refresh_from_db()
     assert generation.is_favourite
-    assert "★ Favourite" in response.text
+    assert 'aria-pressed="true"' in response.text
 
     client.post(url, {"favourite": "off"})
     generation.refresh_from_db()
@@ -241,6 +243,7 @@ def test_same_prompt_new_seed_starts_a_new_generation(client, demo_mode):
 def test_deleting_asks_first_then_the_link_says_it_was_deleted(admin_client, demo_mode):
     generation = make_generation()
     finish(generation)
+    thumbnails = [generation_thumbnail(generation=generation, side=side) for side in THUMBNAIL_SIDES]
     generation.refresh_from_db()
     assert generation.image.name
     delete_url = reverse("generations:delete", args=[generation.public_id])
@@ -252,6 +255,7 @@ def test_deleting_asks_first_then_the_link_says_it_was_deleted(admin_client, dem
     assert response.status_code == 410
     assert "This generation was deleted" in response.text
     assert not default_storage.exists(generation.image.name)
+    assert not any(default_storage.exists(name) for name in thumbnails), "both thumbnails go with it"
     assert admin_client.get(reverse("generations:image", args=[generation.public_id])).status_code == 404
     assert not gallery(admin_client).context["page"].generations
 
@@ -424,7 +428,7 @@ def test_a_live_tile_refreshes_itself_until_its_image_lands(client, demo_mode):
     landed = client.get(tile_url).text
     assert "data-live-card" not in landed
     assert f'src="{generation.thumbnail_url}"' in landed
-    assert f'data-image="{generation.image_url}"' in landed
+    assert f"{generation.image_url} {generation.width}w" in landed, "the original among its sources"
 
 
 def test_a_filter_change_gets_only_the_results_back(client):

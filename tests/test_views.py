@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import io
 import zlib
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from PIL import Image
 
 from generations.images import image_store
 from generations.models import Generation, GenerationStatus
@@ -163,8 +165,8 @@ def test_the_share_page_has_the_prompt_as_its_heading_and_its_actions_in_the_car
         "Copy link",
         "Use settings",
         "Download",
-        "Add to favourites",
-        "Same prompt, new seed",
+        "Favourite",
+        "New seed",
         "Delete…",
     ):
         assert action in card
@@ -240,7 +242,7 @@ def test_the_detail_page_shows_the_full_image_and_how_to_reproduce_it(client, de
 
     page = client.get(generation.get_absolute_url()).text
 
-    assert f'src="/g/{generation.public_id}/image/"' in page
+    assert f"/g/{generation.public_id}/image/ 1024w" in page, "the original among the image's sources"
     assert "314159" in page
     assert "1024×1536" in page
     assert f"/?from={generation.public_id}" in page
@@ -261,13 +263,35 @@ def test_stored_images_are_served_with_long_cache_headers(client, demo_mode):
     generation = make_generation()
     finish(generation)
 
-    for name, content_type in (("image", "image/png"), ("thumbnail", "image/webp")):
+    for name, content_type in (
+        ("image", "image/png"),
+        ("thumbnail", "image/webp"),
+        ("thumbnail-2x", "image/webp"),
+    ):
         response = client.get(reverse(f"generations:{name}", args=[generation.public_id]))
         assert response.status_code == 200
         assert response["Content-Type"] == content_type
         assert "immutable" in response["Cache-Control"]
         assert "max-age=31536000" in response["Cache-Control"]
         assert response.content
+
+
+def test_the_two_thumbnails_have_twice_the_pixels_across_and_pages_offer_both_with_the_original(
+    client, demo_mode
+):
+    generation = finish(make_generation(width=1024, height=1536))
+
+    sides = [
+        Image.open(io.BytesIO(client.get(reverse(name, args=[generation.public_id])).content)).size
+        for name in ("generations:thumbnail", "generations:thumbnail-2x")
+    ]
+    page = client.get(generation.get_absolute_url()).text
+
+    assert sides == [(341, 512), (683, 1024)]
+    assert (
+        f"/g/{generation.public_id}/thumbnail/ 341w, /g/{generation.public_id}/thumbnail/2x/ 683w, "
+        f"/g/{generation.public_id}/image/ 1024w"
+    ) in page
 
 
 def test_a_pending_generation_has_no_image_yet(client):

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from generations.batch_plan import BatchPlan, Cell, grid_sections, value_label
 from generations.images import dhash_distance, png_with_text
 from generations.models import Batch, Generation
 from generations.selectors import latest_cells
 from generations.services.generation_files import generation_download_png, generations_thumbnails
+from lib.fonts import Lettering
 
 
 def batch_grid_png(*, batch: Batch, x: str, y: str, share_url: str) -> str:
@@ -78,8 +79,14 @@ def _shows_image(cells: dict[int, Generation], index: int) -> bool:
 
 
 CELL_PX = 256
-LABEL_PX = 28
 HEADER_PX = 180
+PADDING_PX = 8
+LABELS = Lettering(15)
+CAPTION = Lettering(17)
+INK = (30, 32, 38)
+EMPTY_CELL = (232, 233, 236)
+# Column labels take two lines, row labels as many as a cell's height holds; longer ones end in an ellipsis.
+COLUMN_LABEL_LINES = 2
 
 
 def _compose(plan: BatchPlan, cells: dict[int, Generation], x: str, y: str) -> Image.Image:
@@ -93,24 +100,33 @@ def _compose(plan: BatchPlan, cells: dict[int, Generation], x: str, y: str) -> I
     sections = grid_sections(plan, x, y)
     columns = len(plan.values(x))
     rows = len(plan.values(y))
-    section_height = LABEL_PX * 2 + rows * CELL_PX
+    caption_px = CAPTION.line_height + 2 * PADDING_PX
+    column_labels_px = COLUMN_LABEL_LINES * LABELS.line_height + 2 * PADDING_PX
+    section_height = caption_px + column_labels_px + rows * CELL_PX
     canvas = Image.new(
         "RGB", (HEADER_PX + columns * CELL_PX, len(sections) * section_height), (255, 255, 255)
     )
     draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default(size=14)
+    label_width = CELL_PX - 2 * PADDING_PX
+    row_label_lines = (CELL_PX - 2 * PADDING_PX) // LABELS.line_height
     for number, section in enumerate(sections):
         top = number * section_height
-        draw.text((8, top + 6), section.caption or plan.summary(), fill=(0, 0, 0), font=font)
+        CAPTION.draw(
+            draw,
+            (PADDING_PX, top + PADDING_PX),
+            CAPTION.fit(section.caption or plan.summary(), canvas.width - 2 * PADDING_PX),
+            INK,
+        )
         for column, value in enumerate(plan.values(x)):
-            label = _fit(value_label(x, value), CELL_PX // 8)
-            draw.text(
-                (HEADER_PX + column * CELL_PX + 6, top + LABEL_PX + 6), label, fill=(0, 0, 0), font=font
-            )
+            lines = LABELS.wrap(value_label(x, value), label_width, COLUMN_LABEL_LINES)
+            for line, text in enumerate(lines):
+                left = HEADER_PX + column * CELL_PX + PADDING_PX
+                LABELS.draw(draw, (left, top + caption_px + line * LABELS.line_height), text, INK)
         for row_number, row in enumerate(section.rows):
-            row_top = top + LABEL_PX * 2 + row_number * CELL_PX
-            for line, text in enumerate(_wrap(value_label(y, row.value), HEADER_PX // 8, 8)):
-                draw.text((6, row_top + 6 + line * 18), text, fill=(0, 0, 0), font=font)
+            row_top = top + caption_px + column_labels_px + row_number * CELL_PX
+            lines = LABELS.wrap(value_label(y, row.value), HEADER_PX - 2 * PADDING_PX, row_label_lines)
+            for line, text in enumerate(lines):
+                LABELS.draw(draw, (PADDING_PX, row_top + PADDING_PX + line * LABELS.line_height), text, INK)
             for column, index in enumerate(row.cell_indexes):
                 left = HEADER_PX + column * CELL_PX
                 if picture := pictures.get(index):
@@ -123,9 +139,6 @@ def _compose(plan: BatchPlan, cells: dict[int, Generation], x: str, y: str) -> I
     return canvas
 
 
-EMPTY_CELL = (230, 230, 230)
-
-
 def _cell_picture(generation: Generation) -> Image.Image:
     with generation.thumbnail.open("rb") as file:
         image = Image.open(file)
@@ -133,13 +146,8 @@ def _cell_picture(generation: Generation) -> Image.Image:
         return image.convert("RGB")
 
 
-def _fit(text: str, characters: int) -> str:
-    return text if len(text) <= characters else text[: characters - 1] + "…"
-
-
-def _wrap(text: str, width: int, lines: int) -> list[str]:
-    chunks = [text[start : start + width] for start in range(0, len(text), width)] or [""]
-    return chunks[: lines - 1] + ([_fit("".join(chunks[lines - 1 :]), width)] if len(chunks) >= lines else [])
+# Pictures whose perceptual hashes differ in more bits than this look different to a person.
+CHANGED_BITS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +160,14 @@ class ComparedCell:
     @property
     def pair(self) -> tuple[Generation | None, Generation | None]:
         return self.before, self.after
+
+    @property
+    def changed(self) -> bool:
+        """Whether the two runs made visibly different pictures here, or only one of them made one."""
+        if self.distance is not None:
+            return self.distance > CHANGED_BITS
+        before, after = (run is not None and run.has_image for run in self.pair)
+        return before != after
 
 
 def batch_comparison(*, before: Batch, after: Batch) -> list[ComparedCell]:

@@ -41,8 +41,9 @@ def batch_create(
     return batch
 
 
-def batch_retry_failed(*, batch: Batch, requester: Requester) -> int:
-    """Queue again the cells whose latest attempt failed or was interrupted (or cancelled); how many."""
+def batch_retry_failed(*, batch: Batch, requester: Requester, cell_index: int | None = None) -> int:
+    """Queue again the cells whose latest attempt failed or was interrupted (or cancelled), or only the one at
+    `cell_index` if it did; how many."""
     plan = BatchPlan.of(batch)
     with transaction.atomic():
         retry = [
@@ -50,6 +51,7 @@ def batch_retry_failed(*, batch: Batch, requester: Requester) -> int:
             for index, cell in latest_cells(batch).items()
             if cell.status
             in (GenerationStatus.FAILED, GenerationStatus.INTERRUPTED, GenerationStatus.CANCELLED)
+            and cell_index in (None, cell.cell_index)
         ]
         if retry:
             _queue_cells(batch, retry, requester)

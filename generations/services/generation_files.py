@@ -1,5 +1,5 @@
 """A generation's image files beyond the stored original: the PNG download that carries its parameters, and
-thumbnails (with the perceptual hash a batch comparison uses), made when first asked for.
+its two thumbnails (with the perceptual hash a batch comparison uses), made when first asked for.
 """
 
 from __future__ import annotations
@@ -7,7 +7,13 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from generations.images import StoredThumbnail, png_with_text, thumbnail_store
+from generations.images import (
+    THUMBNAIL_SIDES,
+    StoredThumbnail,
+    png_with_text,
+    thumbnail_name,
+    thumbnail_store,
+)
 from generations.models import Generation
 
 
@@ -35,9 +41,7 @@ def generation_download_png(*, generation: Generation, share_url: str) -> bytes:
 def generations_thumbnails(*, generations: list[Generation]) -> None:
     """Make the missing thumbnails (and perceptual hashes) of several finished generations at once, in
     parallel: a batch's grid or comparison needs a hundred, and decoding their images is most of the work."""
-    missing = [
-        generation for generation in generations if not generation.thumbnail or not generation.image_dhash
-    ]
+    missing = [generation for generation in generations if _lacks_thumbnails(generation)]
     if not missing:
         return
     with ThreadPoolExecutor(max_workers=THUMBNAIL_THREADS) as pool:
@@ -55,12 +59,18 @@ def _thumbnail_of(generation: Generation) -> StoredThumbnail:
         return thumbnail_store(file.read(), sha256=generation.image_sha256)
 
 
-def generation_thumbnail(*, generation: Generation) -> str:
-    """The name of the generation's WebP thumbnail, made from the stored image the first time it is asked for
-    (with the image's perceptual hash, which the comparison of two batch runs uses)."""
-    if generation.thumbnail.name and generation.image_dhash:
-        return generation.thumbnail.name
-    stored = _thumbnail_of(generation)
-    Generation.objects.filter(pk=generation.pk).update(thumbnail=stored.name, image_dhash=stored.dhash)
-    generation.thumbnail.name, generation.image_dhash = stored.name, stored.dhash
-    return stored.name
+def generation_thumbnail(*, generation: Generation, side: int = THUMBNAIL_SIDES[0]) -> str:
+    """The name of the generation's WebP thumbnail whose longest side is `side` (one of THUMBNAIL_SIDES), both
+    made from the stored image the first time either is asked for (with the image's perceptual hash, which the
+    comparison of two batch runs uses)."""
+    if _lacks_thumbnails(generation):
+        stored = _thumbnail_of(generation)
+        Generation.objects.filter(pk=generation.pk).update(thumbnail=stored.name, image_dhash=stored.dhash)
+        generation.thumbnail.name, generation.image_dhash = stored.name, stored.dhash
+    return thumbnail_name(generation.image_sha256, side)
+
+
+def _lacks_thumbnails(generation: Generation) -> bool:
+    """Whether the thumbnails are still to make (or were made at an earlier size: the name records the size)."""
+    current = thumbnail_name(generation.image_sha256, THUMBNAIL_SIDES[0])
+    return generation.thumbnail.name != current or not generation.image_dhash

@@ -18,6 +18,7 @@ from django.utils import timezone
 from procrastinate.contrib.django import app as job_engine
 
 from generations.domain import FREE, ErrorCode, GenerationParameters
+from generations.images import THUMBNAIL_SIDES, thumbnail_name
 from generations.models import (
     Batch,
     Generation,
@@ -212,6 +213,8 @@ def generation_delete(*, generation: Generation) -> Generation:
         name = getattr(generation, field).name
         if name and not Generation.objects.live().filter(**{field: name}).exists():
             default_storage.delete(name)
+            if field == "thumbnail":  # the larger thumbnail: the row names only the smaller one
+                default_storage.delete(thumbnail_name(generation.image_sha256, THUMBNAIL_SIDES[1]))
     if generation.batch is not None:
         batch_composites_delete(batch=generation.batch)
     return generation
