@@ -22,7 +22,6 @@ from accounts.forms import (
     InviteRevokeForm,
     RoleForm,
 )
-from accounts.http import client_ip
 from accounts.models import Role
 from accounts.selectors import AUDIT_PAGE_SIZE, audit_events, invites_pending, people_overview
 from accounts.services import (
@@ -35,6 +34,7 @@ from accounts.services import (
     person_set_active,
 )
 from generations.http import AuthenticatedHttpRequest
+from lib.client_address import client_ip
 
 # A session made by accepting an invite is Django's own (the sign-in page's backend).
 SESSION_BACKEND = "accounts.backends.RoleBackend"

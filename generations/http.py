@@ -20,9 +20,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from accounts.http import client_ip
 from generations.models import MadeByAPerson, Requester
 from generations.permissions import MAY_NOT_GENERATE, may_generate
+from lib.client_address import client_ip
 
 MAKER_SESSION_KEY = "maker_session"
 

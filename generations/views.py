@@ -250,6 +250,8 @@ def generation_thumbnail_image(request: HttpRequest, public_id: str, *, larger: 
         name = generation_thumbnail(generation=generation, side=THUMBNAIL_SIDES[1 if larger else 0])
     except InvalidImageError as err:
         raise Http404("This image cannot be decoded for a thumbnail.") from err
+    except FileNotFoundError as err:  # the storage lost it (restored from an older backup, say)
+        raise Http404("This image is missing from the storage.") from err
     return _stored_file(name)
 
 
@@ -268,7 +270,7 @@ def generation_download(request: HttpRequest, public_id: str) -> HttpResponse:
 
 def _generation_with_image(public_id: str) -> Generation:
     return get_object_or_404(
-        Generation.objects.live(), public_id=public_id, status=GenerationStatus.SUCCEEDED
+        Generation.objects.live().exclude(image=""), public_id=public_id, status=GenerationStatus.SUCCEEDED
     )
 
 

@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from accounts.http import client_ip
 from generations.forms import GalleryFilterForm
 from generations.http import HtmxHttpRequest, login_required_if_configured
 from generations.models import Batch, is_public_id
@@ -37,6 +36,7 @@ from judging.services.voting import (
     judge_for_user,
     judge_join,
 )
+from lib.client_address import client_ip
 
 # The judges this browser session votes as, by round: {round public id: judge id}.
 SESSION_JUDGES = "judging_judges"

@@ -21,10 +21,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.http import client_ip
 from accounts.models import AuditKind
 from accounts.services import audit_record
 from generations.http import AuthenticatedHttpRequest
+from lib.client_address import client_ip
 from playground.sso import SIGNED_IN_WITH_SSO, sso_configured, sso_end_session_url, sso_sign_in_url
 
 

@@ -27,10 +27,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from requests import RequestException
 
-from accounts.http import client_ip
 from accounts.identity import Identity, SignInRefused, identity_admit, identity_may_link
 from accounts.models import AuditKind
 from accounts.services import audit_record, person_sign_in_with_identity
+from lib.client_address import client_ip
 
 logger = logging.getLogger(__name__)
 

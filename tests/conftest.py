@@ -351,3 +351,11 @@ def open_page(browser: Browser, playground: str) -> Iterator[Callable[..., Page]
     yield open_page
     for context in contexts:
         context.close()
+
+
+def follow_main_link(page: Page, name: str) -> None:
+    """Follow a link of the header's navigation, opening its menu first on a phone (where it is one button)."""
+    menu = page.get_by_role("button", name="Menu")
+    if menu.is_visible():
+        menu.click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()

@@ -56,7 +56,6 @@ FORBIDDEN = {
     "judging.models": JUDGING_ABOVE_THE_MODELS,
     "judging.pairing": (*JUDGING_ABOVE_THE_MODELS, "judging.models", "django.db"),
     "judging.fit": (*JUDGING_ABOVE_THE_MODELS, "judging.models", "django"),
-    "judging.costs": JUDGING_ABOVE_THE_MODELS,
     "judging.selectors": ("judging.views", "judging.urls", "judging.forms", "judging.services"),
     "judging.services": ("judging.views", "judging.urls", "judging.forms"),
     "judging.forms": ("judging.views", "judging.urls"),

@@ -236,7 +236,10 @@ def test_a_deleted_cell_is_blank_in_the_composite_and_the_stale_one_is_removed(c
         + batch_files.COLUMN_LABEL_LINES * batch_files.LABELS.line_height
         + 4 * batch_files.PADDING_PX
     )
-    centre = (batch_files.HEADER_PX + batch_files.CELL_PX // 2, cells_top + batch_files.CELL_PX // 2)  # cell 0
+    centre = (
+        batch_files.HEADER_PX + batch_files.CELL_PX // 2,
+        cells_top + batch_files.CELL_PX // 2,
+    )  # cell 0
     assert Image.open(io.BytesIO(before)).getpixel(centre) != batch_files.EMPTY_CELL
     assert Image.open(io.BytesIO(after)).getpixel(centre) == batch_files.EMPTY_CELL
 

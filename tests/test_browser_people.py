@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
 
 from accounts.models import Role, role_of
-from tests.conftest import DESKTOP, PHONE
+from tests.conftest import DESKTOP, PHONE, follow_main_link
 from tests.factories import PASSWORD, make_generation, make_token, make_user
 from tests.test_browser_accessibility import serious_violations
 
@@ -69,7 +69,7 @@ def test_staff_manage_people_on_the_people_page(open_page, viewport):
     page = open_page(viewport)
     sign_in_with_password(page, "sam")
 
-    page.get_by_role("link", name="People").click()
+    follow_main_link(page, "People")
     expect(page.get_by_role("heading", name="People", exact=True)).to_be_visible()
     assert serious_violations(page) == []
     screenshot(page, "people", viewport)

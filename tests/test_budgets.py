@@ -125,6 +125,7 @@ def test_the_teams_budget_holds_when_30_posts_of_six_people_arrive_at_once(asgi_
     assert Generation.objects.count() == 10
 
 
+@pytest.mark.django_db(transaction=True)  # the API reads the token on threads of its own
 def test_the_api_answers_a_spent_budget_with_an_openai_shaped_429_naming_it(client, priced, settings):
     settings.BUDGET_USER_DAY = Decimal("0.01")
     token = make_token(make_user("alice"))

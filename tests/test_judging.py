@@ -294,7 +294,8 @@ def test_the_leaderboard_weighs_the_winner_against_its_price(demo_mode):
     assert board.judges[0].votes == 30
 
 
-def test_the_leaderboard_costs_the_same_queries_at_10_and_100_votes(client, demo_mode):
+def test_the_leaderboard_costs_the_same_queries_at_10_and_100_votes(client, demo_mode, settings):
+    settings.LIMIT_PER_MINUTE = settings.LIMIT_PER_DAY = 200
     batch = make_finished_batch(prompts=PROMPTS, seeds=range(1, 51), extend=(False, True))
     round = make_round(batch, "extend")
     counts = []

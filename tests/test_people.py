@@ -64,6 +64,7 @@ def test_a_viewer_is_refused_everything_that_spends_with_a_clear_403(deployed, d
     assert Generation.objects.count() == 1
 
 
+@pytest.mark.django_db(transaction=True)  # the API reads the token on threads of its own
 def test_a_viewers_api_token_gets_an_openai_shaped_403(client, deployed):
     token = make_token(make_user("vic", role=Role.VIEWER))
 

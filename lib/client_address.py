@@ -1,4 +1,4 @@
-"""What the people pages and the sign-in pages take from a request for the audit trail."""
+"""The address a request came from: the audit trail, the visitors' limits and the guest judges' limits take it."""
 
 from __future__ import annotations
 
