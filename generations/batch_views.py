@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -21,7 +20,7 @@ from generations.batch_plan import (
     value_label,
 )
 from generations.forms import BatchForm
-from generations.http import HtmxHttpRequest, htmx_redirect, login_required_if_configured
+from generations.http import HtmxHttpRequest, htmx_redirect, login_required_if_configured, streamed_download
 from generations.models import Batch, Generation
 from generations.selectors import batch_progress, latest_cells
 from generations.services.batch_files import batch_comparison, batch_grid_png, batch_zip
@@ -164,17 +163,9 @@ def batch_images_zip(request: HttpRequest, public_id: str) -> HttpResponse:
     archive = batch_zip(
         batch=batch, share_url_of=lambda generation: request.build_absolute_uri(generation.get_absolute_url())
     )
-
-    async def chunks():
-        try:
-            while chunk := await sync_to_async(archive.read, thread_sensitive=False)(1024 * 1024):
-                yield chunk
-        finally:
-            archive.close()
-
-    response = StreamingHttpResponse(chunks(), content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="zimage-batch-{batch.public_id}.zip"'
-    return response
+    return streamed_download(
+        archive, content_type="application/zip", filename=f"zimage-batch-{batch.public_id}.zip"
+    )
 
 
 @require_safe

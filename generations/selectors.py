@@ -79,27 +79,7 @@ def gallery_page(
     shift or repeat what a reader sees. With `until` (a page's end cursor) and no `cursor`, the page runs from
     the top down to that row (at most GALLERY_RESTORE_MAX rows): the pages a reader had loaded, in one go.
     """
-    generations = Generation.objects.live().only(*TILE_FIELDS).order_by("-created_at", "-public_id")
-    if filters.query:
-        generations = generations.filter(
-            search_vector=SearchQuery(
-                search_query_text(filters.query), config="english", search_type="websearch"
-            )
-        )
-    if filters.mine:
-        generations = generations.filter(user=user) if user.is_authenticated else generations.none()
-    if filters.status != ANY_STATUS:
-        generations = generations.filter(
-            status__in=[filters.status] if filters.status else GALLERY_DEFAULT_STATUSES
-        )
-    if filters.ratio:
-        generations = generations.filter(aspect_ratio=filters.ratio)
-    if filters.prompt_extend is not None:
-        generations = generations.filter(prompt_extend=filters.prompt_extend)
-    if filters.favourites:
-        generations = generations.filter(is_favourite=True)
-    if filters.batch:
-        generations = generations.filter(batch__public_id=filters.batch)
+    generations = gallery_generations(filters=filters, user=user).only(*TILE_FIELDS)
     if position := _decode_cursor(cursor):
         created_at, public_id = position
         generations = generations.filter(
@@ -121,6 +101,34 @@ def gallery_page(
     return GalleryPage(
         generations=page, next_cursor=next_cursor, end_cursor=_encode_cursor(page[-1]) if page else None
     )
+
+
+def gallery_generations(
+    *, filters: GalleryFilters, user: AbstractBaseUser | AnonymousUser
+) -> QuerySet[Generation]:
+    """The live generations these filters match, newest first (a gallery page is a slice of them)."""
+    generations = Generation.objects.live().order_by("-created_at", "-public_id")
+    if filters.query:
+        generations = generations.filter(
+            search_vector=SearchQuery(
+                search_query_text(filters.query), config="english", search_type="websearch"
+            )
+        )
+    if filters.mine:
+        generations = generations.filter(user=user) if user.is_authenticated else generations.none()
+    if filters.status != ANY_STATUS:
+        generations = generations.filter(
+            status__in=[filters.status] if filters.status else GALLERY_DEFAULT_STATUSES
+        )
+    if filters.ratio:
+        generations = generations.filter(aspect_ratio=filters.ratio)
+    if filters.prompt_extend is not None:
+        generations = generations.filter(prompt_extend=filters.prompt_extend)
+    if filters.favourites:
+        generations = generations.filter(is_favourite=True)
+    if filters.batch:
+        generations = generations.filter(batch__public_id=filters.batch)
+    return generations
 
 
 def picked_generations(*, public_ids: list[str]) -> list[Generation]:

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "procrastinate.contrib.django",
     "axes",
     "generations",
+    "reviews",
 ]
 
 MIDDLEWARE = [
@@ -119,6 +120,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "generations.context_processors.provider",
+                "reviews.context_processors.inbox",
             ],
         },
     },
@@ -293,3 +295,8 @@ LIMIT_QUEUED_PER_USER = envint("LIMIT_QUEUED_PER_USER", 100)
 BATCH_MAX_IMAGES = envint("BATCH_MAX_IMAGES", 100)
 # Beyond this many queued generations in all, new ones are refused ("busy, retry shortly").
 MAX_QUEUED_GENERATIONS = envint("MAX_QUEUED_GENERATIONS", 1000)
+
+# Reviewing (the reviews app): how many images one board holds, and how many comments guests (people commenting
+# through a share link without signing in) may post from one network address per hour, counted in PostgreSQL.
+BOARD_MAX_IMAGES = envint("BOARD_MAX_IMAGES", 1000)
+GUEST_COMMENTS_PER_HOUR = envint("GUEST_COMMENTS_PER_HOUR", 30)

@@ -128,23 +128,33 @@
 
 
   // Live updates: one server-sent event stream for the cards still queued or running; a status change
-  // refreshes its card at once. The cards also poll every few seconds, in case the stream drops.
+  // refreshes its card at once. The cards also poll every few seconds, in case the stream drops. Elements
+  // with data-live-topic="<public id>" follow the activity announced about it on the same stream (comments,
+  // ratings, a board's changes): each news is the htmx event "activity-<kind>" on them, with what it is about.
   let stream = null;
   let streamedIds = "";
   const followLiveCards = () => {
-    const ids = [...document.querySelectorAll("[data-live-card]")].map((card) => card.dataset.liveCard).sort();
-    if (ids.join(",") === streamedIds) return;
-    streamedIds = ids.join(",");
+    const ids = [...document.querySelectorAll("[data-live-card]")].map((card) => `id=${card.dataset.liveCard}`);
+    const topics = [...document.querySelectorAll("[data-live-topic]")].map((element) => `topic=${element.dataset.liveTopic}`);
+    const wanted = [...new Set([...ids, ...topics])].sort();
+    if (wanted.join("&") === streamedIds) return;
+    streamedIds = wanted.join("&");
     if (stream) stream.close();
     stream = null;
-    if (!ids.length) return;
+    if (!wanted.length) return;
     const url = new URL(document.body.dataset.eventsUrl, window.location.href);
-    ids.forEach((id) => url.searchParams.append("id", id));
+    wanted.forEach((pair) => url.searchParams.append(...pair.split("=")));
     stream = new EventSource(url);
     stream.addEventListener("status", (event) => {
       const { id, status } = JSON.parse(event.data);
       const card = document.getElementById(`generation-${id}`);
       if (card && card.dataset.status !== status) htmx.trigger(card, "generation-changed");
+    });
+    stream.addEventListener("activity", (event) => {
+      const { id, kind, about } = JSON.parse(event.data);
+      document.querySelectorAll(`[data-live-topic="${CSS.escape(id)}"]`).forEach((element) => {
+        htmx.trigger(element, `activity-${kind}`, { about });
+      });
     });
   };
   document.addEventListener("htmx:afterSettle", followLiveCards);

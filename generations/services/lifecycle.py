@@ -21,7 +21,7 @@ from procrastinate.contrib.django import app as job_engine
 from generations.domain import ErrorCode, GenerationParameters
 from generations.models import Batch, Generation, GenerationSource, GenerationStatus, new_public_id
 from generations.provider.config import configured_provider
-from generations.services.events import GenerationEvent, generation_events
+from generations.services.events import Event, GenerationEvent, generation_events
 from generations.services.limits import generation_limits_check
 from generations.tasks import run_generation
 from lib.db import database_sync_to_async
@@ -138,11 +138,12 @@ async def generation_wait(*, public_id: str, timeout_s: float) -> Generation:
 
 
 async def generation_status_changes(
-    *, public_ids: list[str], lifetime_s: float, keepalive_s: float
-) -> AsyncIterator[GenerationEvent | None]:
-    """The current status of each generation, then every change, for `lifetime_s`; None every `keepalive_s`."""
+    *, public_ids: list[str], lifetime_s: float, keepalive_s: float, activity: bool = False
+) -> AsyncIterator[Event | None]:
+    """The current status of each generation, then every change (and, with `activity`, the activity announced
+    about these public ids), for `lifetime_s`; None every `keepalive_s`."""
     deadline = time.monotonic() + lifetime_s
-    async with generation_events(public_ids) as events:
+    async with generation_events(public_ids, activity=activity) as events:
         for public_id, status in await _statuses(public_ids):
             yield GenerationEvent(public_id=public_id, status=status)
         while (remaining := deadline - time.monotonic()) > 0:
