@@ -29,6 +29,7 @@ from generations.domain import (
     validate_prompt,
     validate_seed,
 )
+from generations.hooks import GENERATION_EXTRAS
 from generations.models import Generation, GenerationSource, GenerationStatus
 from generations.services.lifecycle import generation_cancel, generation_create, generation_wait
 from generations.services.limits import GenerationRefused
@@ -42,6 +43,8 @@ DO_NOT_RETRY = {"x-should-retry": "false"}
 class ApiImageRequest:
     parameters: GenerationParameters
     response_format: str
+    # Fields another room added to the body (generations/hooks.py), as sent: {"board": "Keepers"}.
+    extras: dict[str, object]
 
 
 class ApiError(Exception):
@@ -71,9 +74,7 @@ async def image_generations(request: HttpRequest) -> JsonResponse:
     try:
         user = await database_sync_to_async(_authenticate)(request, method="POST")
         image_request = _parse(request.body)
-        generation = await database_sync_to_async(generation_create)(
-            parameters=image_request.parameters, user=user, source=GenerationSource.API
-        )
+        generation = await database_sync_to_async(_create)(image_request, user)
     except ApiError as err:
         return api_error_response(err)
     except GenerationRefused as err:
@@ -106,6 +107,24 @@ async def image_generations(request: HttpRequest) -> JsonResponse:
         )
     item = await sync_to_async(_result_item, thread_sensitive=False)(request, generation, image_request)
     return JsonResponse({"created": int(generation.created_at.timestamp()), "data": [item]})
+
+
+def _create(image_request: ApiImageRequest, user) -> Generation:
+    """Queue the generation with the extras its body asks for (generations/hooks.py): an extra's refusal
+    (ValueError) leaves nothing recorded or queued."""
+    extras = []
+    for name, value in image_request.extras.items():
+        extra = GENERATION_EXTRAS[name]
+        try:
+            extras.append((extra, extra.from_api(value, user)))
+        except ValueError as err:
+            raise ApiError(ErrorCode.INVALID_REQUEST, str(err), param=name) from err
+    try:
+        return generation_create(
+            parameters=image_request.parameters, user=user, source=GenerationSource.API, extras=extras
+        )
+    except ValueError as err:
+        raise ApiError(ErrorCode.INVALID_REQUEST, str(err), param=", ".join(image_request.extras)) from err
 
 
 def _result_item(request: HttpRequest, generation: Generation, image_request: ApiImageRequest) -> dict:
@@ -183,7 +202,10 @@ def _parse(raw: bytes) -> ApiImageRequest:
             "prompt_extend must be true or false.",
             param="parameters.prompt_extend",
         )
-    return ApiImageRequest(GenerationParameters(prompt, width, height, seed, prompt_extend), response_format)
+    extras = {name: body[name] for name in GENERATION_EXTRAS if name in body}
+    return ApiImageRequest(
+        GenerationParameters(prompt, width, height, seed, prompt_extend), response_format, extras
+    )
 
 
 def api_error_response(err: ApiError) -> JsonResponse:

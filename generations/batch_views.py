@@ -34,21 +34,26 @@ def batch_new(request: HtmxHttpRequest) -> HttpResponse:
         return render(
             request,
             "generations/batch_new.html",
-            {"form": BatchForm(), "batch_max": settings.BATCH_MAX_IMAGES},
+            {"form": BatchForm(request=request), "batch_max": settings.BATCH_MAX_IMAGES},
         )
     return _batch_submit(request)
 
 
 @login_required_if_configured
 def _batch_submit(request: HtmxHttpRequest) -> HttpResponse:
-    form = BatchForm(request.POST)
+    form = BatchForm(request.POST, request=request)
     if form.is_valid():
         try:
             batch = batch_create(
-                plan=form.cleaned_data["plan"], prompts_text=form.cleaned_data["prompts"], user=request.user
+                plan=form.cleaned_data["plan"],
+                prompts_text=form.cleaned_data["prompts"],
+                user=request.user,
+                extras=form.extras,
             )
         except GenerationRefused as err:
             form.add_error(None, err.user_message)
+        except ValueError as err:  # an extra refused the cells (a full board): nothing was queued
+            form.add_error(None, str(err))
         else:
             return htmx_redirect(request, batch)
     context = {"form": form, "batch_max": settings.BATCH_MAX_IMAGES}

@@ -3,6 +3,7 @@ figures, operations metrics."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +24,7 @@ from django.db.models.functions import Extract, TruncDate
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateWorker
 
+from generations.hooks import GalleryRefinement
 from generations.models import ACTIVE_STATUSES, Batch, Generation, GenerationStatus, is_public_id
 from generations.search import search_query_text
 
@@ -72,14 +74,20 @@ def gallery_page(
     cursor: str = "",
     until: str = "",
     page_size: int = GALLERY_PAGE_SIZE,
+    refinements: Sequence[GalleryRefinement] = (),
 ) -> GalleryPage:
     """One page of live generations, newest first, after `cursor` (from the previous page) when given.
 
     Keyset pagination: each page costs the same, however deep the scroll, and rows made meanwhile never
     shift or repeat what a reader sees. With `until` (a page's end cursor) and no `cursor`, the page runs from
     the top down to that row (at most GALLERY_RESTORE_MAX rows): the pages a reader had loaded, in one go.
+    Another room's refinements (generations/hooks.py) narrow the rows, and one may page them in an order of its
+    own (then `until` restores its first page only).
     """
-    generations = gallery_generations(filters=filters, user=user).only(*TILE_FIELDS)
+    generations = gallery_generations(filters=filters, user=user, refinements=refinements).only(*TILE_FIELDS)
+    if order := next((refinement.page for refinement in refinements if refinement.page), None):
+        rows, next_cursor, end_cursor = order(generations, cursor, page_size)
+        return GalleryPage(generations=rows, next_cursor=next_cursor, end_cursor=end_cursor)
     if position := _decode_cursor(cursor):
         created_at, public_id = position
         generations = generations.filter(
@@ -104,9 +112,13 @@ def gallery_page(
 
 
 def gallery_generations(
-    *, filters: GalleryFilters, user: AbstractBaseUser | AnonymousUser
+    *,
+    filters: GalleryFilters,
+    user: AbstractBaseUser | AnonymousUser,
+    refinements: Sequence[GalleryRefinement] = (),
 ) -> QuerySet[Generation]:
-    """The live generations these filters match, newest first (a gallery page is a slice of them)."""
+    """The live generations these filters (and other rooms' refinements) match, newest first (a gallery page
+    is a slice of them)."""
     generations = Generation.objects.live().order_by("-created_at", "-public_id")
     if filters.query:
         generations = generations.filter(
@@ -128,6 +140,9 @@ def gallery_generations(
         generations = generations.filter(is_favourite=True)
     if filters.batch:
         generations = generations.filter(batch__public_id=filters.batch)
+    for refinement in refinements:
+        if refinement.narrow is not None:
+            generations = refinement.narrow(generations)
     return generations
 
 

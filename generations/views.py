@@ -51,23 +51,31 @@ ONE_YEAR_S = 365 * 24 * 3600
 @require_safe
 def home(request: HtmxHttpRequest) -> HttpResponse:
     source = _live_generation(request.GET.get("from", ""))
-    form = GenerationForm(initial=GenerationForm.initial_from(source.parameters if source else None))
+    form = GenerationForm(
+        initial=GenerationForm.initial_from(source.parameters if source else None), request=request
+    )
     return _render_home(request, form)
 
 
 @require_POST
 @login_required_if_configured
 def generation_new(request: HtmxHttpRequest) -> HttpResponse:
-    form = GenerationForm(request.POST)
+    form = GenerationForm(request.POST, request=request)
     if not form.is_valid():
         return _form_with_errors(request, form, status=400)
     try:
         generation = generation_create(
-            parameters=form.parameters, user=request.user, maker_session=maker_session(request)
+            parameters=form.parameters,
+            user=request.user,
+            maker_session=maker_session(request),
+            extras=form.extras,
         )
     except GenerationRefused as err:
         form.add_error(None, err.user_message)
         return _form_with_errors(request, form, status=429)
+    except ValueError as err:  # an extra refused it (a full board): nothing was queued
+        form.add_error(None, str(err))
+        return _form_with_errors(request, form, status=400)
     if not request.htmx:
         return redirect("generations:home")
     # Only the new card comes back, on top of the results: the form stays as typed, ready for the next tweak.

@@ -51,3 +51,13 @@ def clean_text(value: str, *, what: str, max_chars: int, required: bool = True) 
 def mentioned_names(text: str) -> list[str]:
     """The user names a comment @mentions, each once, in order."""
     return list(dict.fromkeys(MENTION.findall(text)))
+
+
+def mean_stars(total: int, count: int) -> str:
+    """A team mean as shown: "4.3" (one decimal), or "" for an image nobody rated."""
+    return f"{total / count:.1f}" if count else ""
+
+
+def mean_band(total: int, count: int) -> str:
+    """The colour band of a team mean (1 to 5, rounded), for cells coloured by mean; "" when unrated."""
+    return str(max(MIN_RATING, min(MAX_RATING, round(total / count)))) if count else ""

@@ -66,9 +66,10 @@ class BoardRequest:
 
 def board_for(request: HttpRequest, public_id: str, *, needs: str = "view") -> BoardRequest:
     """The board a URL names, and what the request's person may do with it; 403 without the right `needs`
-    ("view", "rate_and_comment", "edit" or "manage"). Views that write ask for the acting person."""
+    ("view", "rate_and_comment", "edit" or "manage"). A view that writes asks for `acting_person` once it is
+    about to, so that a refused or invalid request records nobody."""
     board = get_object_or_404(Board.objects.select_related("owner", "owner_guest"), public_id=public_id)
-    person = person_of(request) if needs == "view" else acting_person(request)
+    person = person_of(request)
     access = board_access(board=board, person=person)
     if not getattr(access, f"may_{needs}"):
         raise PermissionDenied(_REFUSALS[needs])
@@ -109,7 +110,7 @@ def image_on_board(board: Board, public_id: str) -> Generation:
 def next_url(request: HttpRequest, candidate: str) -> str:
     """`candidate` (a form's `next`), else the Referer, when it is a page of this site; else ""."""
     candidate = candidate or request.headers.get("Referer", "")
-    if candidate and url_has_allowed_host_and_scheme(
+    if candidate.startswith(("/", "http://", "https://")) and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import trigger_client_event
 
 from generations.http import HtmxHttpRequest, htmx_redirect, login_required_if_configured
 from generations.models import Generation
+from reviews.domain import mean_band, mean_stars
 from reviews.forms import CommentForm, RatingForm
 from reviews.http import (
     acting_person,
@@ -24,11 +25,15 @@ from reviews.http import (
     replied_comment,
 )
 from reviews.models import Comment
-from reviews.selectors import comment_may_be_deleted_by, comment_may_be_edited_by, inbox
+from reviews.selectors import batch_means, comment_may_be_deleted_by, comment_may_be_edited_by, inbox
 from reviews.services.comments import comment_delete, comment_edit, comment_post, mentions_mark_seen
 from reviews.services.ratings import rating_set
 
-PANEL_PARTS = {"rating": "reviews/image_panel.html#rating", "comments": "reviews/comments.html#threads"}
+PANEL_PARTS = {
+    "rating": "reviews/image_panel.html#rating",
+    "comments": "reviews/comments.html#threads",
+    "discussion": "reviews/image_panel.html#discussion",
+}
 
 
 @require_safe
@@ -50,7 +55,7 @@ def image_rate(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     rating_set(generation=generation, person=acting_person(request), value=form.cleaned_data["value"])
     if request.htmx:
         return render(request, PANEL_PARTS["rating"], image_panel_context(request, generation))
-    return redirect(_back_url(request, generation))
+    return HttpResponseRedirect(_back_url(request, generation))
 
 
 @require_POST
@@ -82,7 +87,9 @@ def board_comments(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     posted = form.is_valid()
     if posted:
         reply_to = replied_comment(form, board=at.board)
-        comment_post(person=at.person, text=form.cleaned_data["text"], board=at.board, reply_to=reply_to)
+        comment_post(
+            person=acting_person(request), text=form.cleaned_data["text"], board=at.board, reply_to=reply_to
+        )
     context = comments_context(request, board=at.board, form=None if posted else form)
     return comment_answer(
         request, context, posted=posted, back=f"{at.board.get_absolute_url()}#board-comments"
@@ -128,6 +135,16 @@ def _after_comment_change(request: HtmxHttpRequest, comment: Comment) -> HttpRes
 def _back_url(request: HttpRequest, generation: Generation) -> str:
     """Where the form was (a board, review mode), else the image's own page."""
     return next_url(request, request.POST.get("next", "")) or generation.get_absolute_url()
+
+
+@require_safe
+def batch_ratings(request: HttpRequest, public_id: str) -> JsonResponse:
+    """The team's mean of each rated cell of a batch, for its grid coloured by mean."""
+    cells = {
+        cell: {"mean": mean_stars(total, count), "band": mean_band(total, count), "count": count}
+        for cell, (total, count) in batch_means(batch_public_id=public_id).items()
+    }
+    return JsonResponse({"cells": cells})
 
 
 @require_safe

@@ -52,6 +52,7 @@ urlpatterns = [
     path("reviews/g/<public_id:public_id>/comments/", image_views.image_comment, name="image-comment"),
     path("reviews/c/<public_id:comment_id>/edit/", image_views.comment_edit_view, name="comment-edit"),
     path("reviews/c/<public_id:comment_id>/delete/", image_views.comment_delete_view, name="comment-delete"),
+    path("reviews/b/<public_id:public_id>/ratings.json", image_views.batch_ratings, name="batch-ratings"),
     path("inbox/", image_views.inbox_view, name="inbox"),
     path("inbox/seen/", image_views.inbox_seen, name="inbox-seen"),
     path("shared/<share_token:token>/", share_views.shared_board, name="shared"),

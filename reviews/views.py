@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import BadRequest
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -101,6 +101,7 @@ def board_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         context |= {
             "items": items,
             "progress": review_progress(items) if not filter_form.has_changed() else None,
+            "may_order": at.access.may_edit and not filter_form.has_changed(),
         }
         if item := next(
             (item for item in items if item.generation.public_id == request.GET.get("item")), None
@@ -121,7 +122,7 @@ def board_add(request: HtmxHttpRequest) -> HttpResponse:
     posting = request.method == "POST"
     form = AddToBoardForm(request.POST) if posting else PickedImagesForm(request.GET)
     valid = form.is_valid()
-    person = acting_person(request) if posting else person_of(request)
+    person = person_of(request)
     generations = picked_generations(public_ids=form.cleaned_data.get("id", []))
     context = {
         "form": form,
@@ -131,7 +132,7 @@ def board_add(request: HtmxHttpRequest) -> HttpResponse:
     }
     if not posting or not valid:
         return _add_form(request, context, status=200 if valid else 400)
-    board = _board_to_add_to(form, person)
+    board = _board_to_add_to(request, form, person)
     if board is None:
         form.add_error("board", "Pick one of your boards, or name a new one.")
         return _add_form(request, context, status=400)
@@ -147,7 +148,7 @@ def board_add(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx:
         return render(request, "reviews/add.html#added", {"board": board, "message": message})
     messages.success(request, message)
-    return redirect(context["next_url"] or board.get_absolute_url())
+    return HttpResponseRedirect(context["next_url"] or board.get_absolute_url())
 
 
 def _add_form(request: HtmxHttpRequest, context: dict, *, status: int = 200) -> HttpResponse:
@@ -157,9 +158,10 @@ def _add_form(request: HtmxHttpRequest, context: dict, *, status: int = 200) -> 
     return render(request, "reviews/add.html", context, status=status)
 
 
-def _board_to_add_to(form: AddToBoardForm, person: Person) -> Board | None:
+def _board_to_add_to(request: HttpRequest, form: AddToBoardForm, person: Person) -> Board | None:
+    """The board the form names: a new one (made now, by the acting person), or one `person` may add to."""
     if name := form.cleaned_data.get("new_board"):
-        return board_create(person=person, name=name)
+        return board_create(person=acting_person(request), name=name)
     return next(
         (board for board in boards_to_add_to(person=person) if board.public_id == form.cleaned_data["board"]),
         None,

@@ -180,6 +180,7 @@
     star.value = isFavourite ? "unfavourite" : "favourite";
     star.textContent = isFavourite ? "★ Favourite" : "☆ Favourite";
     star.setAttribute("aria-pressed", String(isFavourite));
+    lightbox.dispatchEvent(new CustomEvent("lightbox-show", { detail: { id: favourite.querySelector("[name=id]").value } }));
     const links = imageLinks();
     lightbox.querySelector("[data-lightbox-step='-1']").disabled = links[0] === link;
     lightbox.querySelector("[data-lightbox-step='1']").disabled =

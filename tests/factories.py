@@ -1,7 +1,11 @@
-"""Shared test data: the form's usual values, generations made directly or through the service, users, tokens."""
+"""Shared test data: the form's usual values, generations made directly or through the service, users, tokens,
+boards and their share links."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from django.contrib.auth import get_user_model
@@ -11,6 +15,9 @@ from generations.models import Generation
 from generations.services.lifecycle import generation_create
 from generations.services.tokens import api_token_create
 from generations.tasks import generation_execute
+from reviews.models import Board, BoardShareLink
+from reviews.people import Person
+from reviews.services.boards import board_create, board_items_add
 from tests.conftest import run_async
 
 PASSWORD = "correct horse battery staple"
@@ -53,3 +60,28 @@ def make_user(username: str = "alice", **fields):
 def make_token(user, name: str = "tests") -> str:
     """A personal API token of `user`'s, as its owner copies it once."""
     return api_token_create(user=user, name=name)[1]
+
+
+def make_board(owner=None, *, generations=(), name: str = "Keepers", members=(), **fields) -> Board:
+    """A board of `owner`'s (None: made on an open instance by nobody in particular) holding `generations`."""
+    board = board_create(person=Person(user=owner), name=name, **fields)
+    if generations:
+        board_items_add(board=board, generations=list(generations), person=Person(user=owner))
+    board.members.add(*members)
+    return board
+
+
+def make_share_link(board: Board, **fields) -> BoardShareLink:
+    return BoardShareLink.objects.create(board=board, **fields)
+
+
+def at_once[T](calls: list[Callable[[], T]]) -> list[T]:
+    """Run the calls from threads held at a barrier, so that their requests reach the server together."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], T]) -> T:
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))

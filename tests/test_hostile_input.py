@@ -28,6 +28,7 @@ from generations.models import Generation
 from generations.services.generation_files import generation_thumbnail
 from generations.services.tokens import api_token_create
 from lib.untrusted_text import MAX_TEXT_CHARS
+from reviews.models import Board, BoardShareLink, LinkScope
 from tests.factories import finish, make_generation
 
 
@@ -85,6 +86,16 @@ QUERY_FIELDS = {
     "e": "{}",
     "_changelist_filters": "{}",
     "created_at__year": "{}",
+    "sort": "{}",
+    "min_mean": "{}",
+    "mine": "{}",
+    "part": "{}",
+    "item": "{}",
+    "at": "{}",
+    "smart": "{}",
+    "rated": "{}",
+    "mean": "{}",
+    "board": "{}",
 }
 FORM_FIELDS = [
     "prompt",
@@ -108,6 +119,23 @@ FORM_FIELDS = [
     "action",
     "_selected_action",
     "index",
+    "text",
+    "reply_to",
+    "value",
+    "status",
+    "board",
+    "new_board",
+    "description",
+    "smart_query",
+    "label",
+    "scope",
+    "audience",
+    "active",
+    "username",
+    "remove",
+    "to",
+    "at",
+    "id",
 ]
 JSON_FIELDS = ["prompt", "size", "response_format", "n"]
 # A value each path parameter takes when another part of the request is the hostile one: a generation's public id
@@ -149,12 +177,14 @@ class Walker:
     api_tokens: dict[str, str]
     server_errors: list[str]
     half_recorded: list[str]
+    # What the walk's own things are called in paths (its generation, and a board and link of the same public id).
+    path_values: dict[str, str]
     requests: int = 0
 
     def path(self, route: Route, **hostile: str) -> str:
-        values = {name: PATH_VALUES.get(name, NO_SUCH_ID) for name in route.parameters}
-        if "public_id" in values:
-            values["public_id"] = self.target.public_id
+        values = {
+            name: self.path_values.get(name, PATH_VALUES.get(name, NO_SUCH_ID)) for name in route.parameters
+        }
         return route.template % (values | hostile)
 
     def send(self, who: str, route: Route, where: str, value: str, method: str, url: str, **options) -> None:
@@ -179,6 +209,7 @@ class Walker:
     def after(self, who: str, response: httpx.Response) -> None:
         """Undo what a request may legitimately change that later ones rely on: a deletion, a sign-out."""
         Generation.objects.filter(pk=self.target.pk).update(deleted_at=None)
+        walk_board(self.target)
         if who == "staff":
             renewed = response.cookies.get("sessionid")
             if renewed is not None or not session_exists(self.sessions[who]):
@@ -187,7 +218,24 @@ class Walker:
 
 def record_counts() -> tuple[int, ...]:
     """Rows of everything the playground records (not sessions, sign-in attempts or the queue's finished jobs)."""
-    return tuple(model.objects.count() for model in apps.get_app_config("generations").get_models())
+    return tuple(
+        model.objects.count()
+        for app in ("generations", "reviews")
+        for model in apps.get_app_config(app).get_models()
+    )
+
+
+WALK_TOKEN = "w" * 43
+
+
+def walk_board(target: Generation) -> None:
+    """A board named like the walk's generation (so that the board's routes find it), holding it, with a share
+    link that takes comments: made again whenever a request deleted it (as its owner, staff may)."""
+    board, _ = Board.objects.get_or_create(public_id=target.public_id, defaults={"name": "Walked"})
+    board.items.get_or_create(generation=target, defaults={"position": 1})
+    BoardShareLink.objects.update_or_create(
+        token=WALK_TOKEN, defaults={"board": board, "scope": LinkScope.COMMENT, "is_active": True}
+    )
 
 
 def session_exists(key: str) -> bool:
@@ -242,7 +290,9 @@ def test_it_answers_every_route_with_hostile_input_without_a_server_error(
         api_tokens={"anonymous": "", "staff": api_token_create(user=staff, name="walk")[1]},
         server_errors=[],
         half_recorded=[],
+        path_values={"public_id": target.public_id, "generation_id": target.public_id, "token": WALK_TOKEN},
     )
+    walk_board(target)
     oversized = b"z" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
 
     for who in ("anonymous", "staff"):

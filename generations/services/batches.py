@@ -7,13 +7,17 @@ grid, so that a retry or a re-run of the batch puts the same request in the same
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
 from generations.batch_plan import BatchPlan, Cell
-from generations.models import Batch, GenerationStatus
+from generations.hooks import GenerationExtra
+from generations.models import Batch, Generation, GenerationStatus
 from generations.selectors import latest_cells
-from generations.services.lifecycle import generations_cancel, generations_queue
+from generations.services.lifecycle import generations_attach, generations_cancel, generations_queue
 from generations.services.limits import generation_limits_check
 
 
@@ -23,8 +27,10 @@ def batch_create(
     prompts_text: str,
     user: AbstractBaseUser | AnonymousUser | None = None,
     rerun_of: Batch | None = None,
+    extras: Sequence[tuple[GenerationExtra, Any]] = (),
 ) -> Batch:
-    """Record a batch and all its cells, and queue them, in one transaction; refused whole past any limit."""
+    """Record a batch and all its cells, and queue them, in one transaction; refused whole past any limit (or
+    by an extra that refuses its cells, see `generation_create`)."""
     owner = user if user is not None and user.is_authenticated else None
     with transaction.atomic():
         batch = Batch.objects.create(
@@ -36,7 +42,8 @@ def batch_create(
             extend_modes=plan.extend_modes,
             rerun_of=rerun_of,
         )
-        _queue_cells(batch, list(plan.cells()), owner)
+        cells = _queue_cells(batch, list(plan.cells()), owner)
+        generations_attach(generations=cells, extras=extras)
         generation_limits_check(user=owner, count=plan.count)
     return batch
 
@@ -68,8 +75,8 @@ def batch_cancel(*, batch: Batch) -> int:
     return generations_cancel(generations=batch.cells.filter(status=GenerationStatus.QUEUED))
 
 
-def _queue_cells(batch: Batch, cells: list[Cell], owner: AbstractBaseUser | None) -> None:
-    generations_queue(
+def _queue_cells(batch: Batch, cells: list[Cell], owner: AbstractBaseUser | None) -> list[Generation]:
+    return generations_queue(
         parameters=[cell.parameters for cell in cells],
         owner=owner,
         batch=batch,

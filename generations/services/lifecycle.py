@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.storage import default_storage
@@ -19,6 +20,7 @@ from django.utils import timezone
 from procrastinate.contrib.django import app as job_engine
 
 from generations.domain import ErrorCode, GenerationParameters
+from generations.hooks import GenerationExtra
 from generations.models import Batch, Generation, GenerationSource, GenerationStatus, new_public_id
 from generations.provider.config import configured_provider
 from generations.services.events import Event, GenerationEvent, generation_events
@@ -39,20 +41,32 @@ def generation_create(
     user: AbstractBaseUser | AnonymousUser | None = None,
     source: str = GenerationSource.WEB,
     maker_session: str = "",
+    extras: Sequence[tuple[GenerationExtra, Any]] = (),
 ) -> Generation:
     """Record a queued generation within the limits and queue its job, in one transaction.
 
     A blank seed is drawn here, because the provider does not report the seed it picks. Raises
     GenerationRefused when a limit is reached, and then nothing is recorded or queued. `maker_session` is the
-    id kept in the browser session that asked for it (see Generation.can_be_deleted_by).
+    id kept in the browser session that asked for it (see Generation.can_be_deleted_by). `extras` (another
+    room's, with their checked values: generations/hooks.py) get the generation in the same transaction; one
+    that refuses it (ValueError) leaves nothing recorded either.
     """
     owner = user if user is not None and user.is_authenticated else None
     with transaction.atomic():
-        [generation] = generations_queue(
+        generations = generations_queue(
             parameters=[parameters], owner=owner, source=source, maker_session=maker_session
         )
+        generations_attach(generations=generations, extras=extras)
         generation_limits_check(user=owner)
-    return generation
+    return generations[0]
+
+
+def generations_attach(
+    *, generations: list[Generation], extras: Sequence[tuple[GenerationExtra, Any]]
+) -> None:
+    """Hand generations just recorded to the extras asked for with them (inside the transaction that records)."""
+    for extra, value in extras:
+        extra.attach(value, generations)
 
 
 def generations_queue(

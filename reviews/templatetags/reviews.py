@@ -9,7 +9,7 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from generations.models import Generation
-from reviews.domain import MENTION
+from reviews.domain import MENTION, mean_band, mean_stars
 from reviews.http import image_panel_context
 from reviews.models import Comment
 from reviews.people import Person
@@ -50,13 +50,5 @@ def deletable_by(comment: Comment, person: Person) -> bool:
     return comment_may_be_deleted_by(comment, person)
 
 
-@register.filter
-def mean_stars(total: int, count: int) -> str:
-    """A team mean as shown: "4.3" (one decimal), or "" for an image nobody rated."""
-    return f"{total / count:.1f}" if count else ""
-
-
-@register.filter
-def mean_band(total: int, count: int) -> str:
-    """The colour band of a team mean (1 to 5, rounded), for grid cells coloured by mean; "" when unrated."""
-    return str(max(1, min(5, round(total / count)))) if count else ""
+register.filter("mean_stars", mean_stars)
+register.filter("mean_band", mean_band)

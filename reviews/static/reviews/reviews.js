@@ -210,6 +210,97 @@
     });
   }
 
+  // "Add to board" from anywhere (a card, the gallery's selection or lightbox, a grid): the chooser in a dialog.
+  // Links carry the images in their address, buttons in their form.
+  let boardDialog = null;
+  const openBoardDialog = (url) => {
+    if (!boardDialog) {
+      boardDialog = document.createElement("dialog");
+      boardDialog.className = "selection-dialog board-dialog";
+      boardDialog.setAttribute("aria-labelledby", "add-to-board-title");
+      boardDialog.innerHTML = '<div class="board-dialog-body" data-board-dialog-body></div>';
+      document.body.append(boardDialog);
+      boardDialog.addEventListener("click", (event) => {
+        if (event.target.closest("[data-dialog-close]") || event.target === boardDialog) {
+          event.preventDefault();
+          boardDialog.close();
+        }
+      });
+    }
+    htmx.ajax("GET", url, { target: boardDialog.querySelector("[data-board-dialog-body]"), swap: "innerHTML" })
+      .then(() => {
+        if (!boardDialog.open) boardDialog.showModal();
+        const first = boardDialog.querySelector("input[type=radio]:checked, [data-new-board]");
+        if (first) first.focus();
+      });
+  };
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[data-board-dialog]");
+    const button = event.target.closest("[data-board-dialog-submit]");
+    if (link && event.button === 0 && !event.metaKey && !event.ctrlKey && !event.shiftKey) {
+      event.preventDefault();
+      openBoardDialog(link.href);
+    } else if (button) {
+      event.preventDefault();
+      const url = new URL(button.formAction, location.href);
+      for (const [name, value] of new FormData(button.form)) if (name === "id" || name === "next") url.searchParams.append(name, value);
+      if (!url.searchParams.has("next")) url.searchParams.set("next", location.pathname + location.search);
+      openBoardDialog(url.href);
+    }
+  });
+
+  // The gallery's lightbox: the image's rating and comments (keys 1–5, 0, C), and "Add to board".
+  const galleryLightbox = document.getElementById("lightbox");
+  const reviewsBar = galleryLightbox && galleryLightbox.querySelector("[data-lightbox-reviews]");
+  if (reviewsBar) {
+    const panelUrl = (id, part) => `${reviewsBar.dataset.panelUrl.replace("--id--", id)}?part=${part}`;
+    const comments = reviewsBar.querySelector("[data-lightbox-comments]");
+    let shownId = null;
+    const loadComments = () => {
+      if (comments.open && shownId) {
+        htmx.ajax("GET", panelUrl(shownId, "discussion"), { target: reviewsBar.querySelector("[data-lightbox-comments-body]"), swap: "innerHTML" });
+      }
+    };
+    galleryLightbox.addEventListener("lightbox-show", (event) => {
+      shownId = event.detail.id;
+      htmx.ajax("GET", panelUrl(shownId, "rating"), { target: reviewsBar.querySelector("[data-lightbox-rating]"), swap: "innerHTML" });
+      const add = new URL(reviewsBar.dataset.addUrl, location.href);
+      add.searchParams.set("id", shownId);
+      reviewsBar.querySelector("[data-lightbox-add]").href = add.href;
+      loadComments();
+    });
+    comments.addEventListener("toggle", loadComments);
+    galleryLightbox.addEventListener("keydown", (event) => {
+      if (!plainKey(event)) return;
+      if (/^[0-5]$/.test(event.key) && rateWithKey(reviewsBar, event.key)) event.preventDefault();
+      else if (event.key.toLowerCase() === "c") {
+        event.preventDefault();
+        comments.open = true;
+        const focusSoon = () => { if (!focusComment(comments)) setTimeout(focusSoon, 50); };
+        focusSoon();
+      }
+    });
+  }
+
+  // A batch's grid coloured by the team's mean: the means of its cells, read once.
+  const gridTools = document.querySelector("[data-grid-ratings]");
+  if (gridTools) {
+    const toggle = gridTools.querySelector("[data-grid-colour]");
+    fetch(gridTools.dataset.gridRatings).then((response) => response.json()).then(({ cells }) => {
+      for (const [id, { mean, band }] of Object.entries(cells)) {
+        const cell = document.getElementById(`generation-${id}`);
+        if (!cell) continue;
+        cell.dataset.mean = band;
+        const badge = document.createElement("span");
+        badge.className = `grid-mean mean-${band}`;
+        badge.textContent = `${mean}★`;
+        cell.append(badge);
+      }
+      gridTools.querySelector("[data-grid-colour-toggle]").hidden = !Object.keys(cells).length;
+    });
+    toggle.addEventListener("change", () => document.body.classList.toggle("grid-by-mean", toggle.checked));
+  }
+
   // Comments: Cancel in an edit form puts the thread back as it was.
   document.addEventListener("click", (event) => {
     const cancel = event.target.closest("[data-comments-reload]");
