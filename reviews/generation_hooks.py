@@ -28,7 +28,7 @@ class BoardTarget:
 
 
 def board_field(request: HttpRequest) -> forms.Field:
-    """"Add to board", offering the boards the person may add to."""
+    """The "Add to board" field, offering the boards the person may add to."""
     boards = boards_to_add_to(person=person_of(request))
     return forms.ChoiceField(
         required=False,

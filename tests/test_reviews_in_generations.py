@@ -147,7 +147,7 @@ def test_a_grid_gives_the_team_mean_of_its_rated_cells(client, demo_mode):
         reverse("generations:batch-new"),
         {"prompts": "A fox", "seed_list": "1, 2", "sizes": ["1024x1024"], "extend": "off"},
     )
-    first, second = Generation.objects.order_by("cell_index")
+    first, _second = Generation.objects.order_by("cell_index")
     Generation.objects.update(status=GenerationStatus.SUCCEEDED)
     rating_set(generation=first, person=Person(user=alice), value=4)
     rating_set(generation=first, person=Person(user=make_user("bob")), value=5)
