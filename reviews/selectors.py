@@ -257,7 +257,11 @@ def comment_count(*, generation: Generation | None = None, board: Board | None =
 
 # --- A board's images --------------------------------------------------------------------------------------
 
-BOARD_SORTS = {"position": "Board order", "mean": "Team mean", "mine": "My rating"}
+BOARD_SORTS = {
+    "position": "In board order",
+    "mean": "Team mean, highest first",
+    "mine": "My rating, highest first",
+}
 
 
 @dataclass(frozen=True, slots=True)

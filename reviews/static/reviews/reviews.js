@@ -19,6 +19,15 @@
     return Boolean(field);
   };
 
+  // A star posts the rating in place, the rating (yours and the team's) coming back in its stead.
+  document.addEventListener("click", (event) => {
+    const star = event.target.closest("[data-rating-form] button[name=value]");
+    if (!star) return;
+    event.preventDefault();
+    const form = star.form;
+    htmx.ajax("POST", form.action, { source: form, values: { value: star.value }, target: form.closest(".rating"), swap: "outerHTML" });
+  });
+
   // The lightbox over a board's images (its page, its share page).
   const lightbox = document.querySelector("[data-review-lightbox]");
   const images = () => [...document.querySelectorAll("[data-lightbox-panel]")];
@@ -36,7 +45,7 @@
     }
     lightbox.querySelector("[data-lightbox-title]").textContent = thumbnail ? thumbnail.alt : "Image";
     lightbox.querySelector("[data-lightbox-details]").href = link.href;
-    const panel = lightbox.querySelector("[data-lightbox-panel]");
+    const panel = lightbox.querySelector("[data-lightbox-content]");
     htmx.ajax("GET", link.dataset.lightboxPanel, { target: panel, swap: "innerHTML" });
     const all = images();
     lightbox.querySelector("[data-lightbox-step='-1']").disabled = all[0] === link;
@@ -242,7 +251,8 @@
       openBoardDialog(link.href);
     } else if (button) {
       event.preventDefault();
-      const url = new URL(button.formAction, location.href);
+      // (formAction is the page's own address when the button has no formaction of its own.)
+      const url = new URL(button.getAttribute("formaction") || button.form.action, location.href);
       for (const [name, value] of new FormData(button.form)) if (name === "id" || name === "next") url.searchParams.append(name, value);
       if (!url.searchParams.has("next")) url.searchParams.set("next", location.pathname + location.search);
       openBoardDialog(url.href);
