@@ -43,6 +43,7 @@ bench: $(VENV)/.synced
 	$(PY) -m benchmarks.concurrency
 	$(PY) -m benchmarks.gallery
 	$(PY) -m benchmarks.grid
+	$(PY) -m benchmarks.boards
 
 db-stop:
 	-[ -x $(PY) ] && $(PY) -m playground.embedded_postgres stop

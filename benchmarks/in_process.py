@@ -1,5 +1,6 @@
 """Django set up in this process as production runs it (DEBUG off, cached templates), on the benchmark's own
-embedded PostgreSQL (var/bench), for the benchmarks that time server code without a server in between.
+embedded PostgreSQL (var/bench, or BENCH_VAR_DIR), for the benchmarks that time server code without a server in
+between.
 
 Import this module before any model; run the benchmark with `run(main)`, which stops the database afterwards
 if it was not running before.
@@ -17,7 +18,8 @@ REPEAT = int(os.environ.get("BENCH_REPEAT", "60"))
 
 os.environ.update(
     {
-        "VAR_DIR": str(ROOT / "var" / "bench"),
+        # A benchmark whose rows would change the others' figures names a folder (and so a database) of its own.
+        "VAR_DIR": os.environ.get("BENCH_VAR_DIR", str(ROOT / "var" / "bench")),
         "DEBUG": "false",
         "SECRET_KEY": "bench-only-secret-key",
         "ALLOWED_HOSTS": "testserver",

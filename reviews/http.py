@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
@@ -197,10 +196,18 @@ def replied_comment(form: CommentForm, **target: Any) -> Comment | None:
 SMART_BOARD_MAX_IMAGES = 500
 
 
-def smart_board_images(board: Board, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Generation]:
-    """The images a smart board's filters match now, newest first, at most SMART_BOARD_MAX_IMAGES."""
-    filters = GalleryFilterForm(QueryDict(board.smart_query)).filters()
-    return gallery_generations(filters=filters, user=user)[:SMART_BOARD_MAX_IMAGES]
+def smart_board_images(board: Board, request: HttpRequest) -> QuerySet[Generation]:
+    """The images a smart board's filters match now (ratings filters as the request's person sees them), newest
+    first, at most SMART_BOARD_MAX_IMAGES."""
+    return filtered_gallery(request, QueryDict(board.smart_query))[:SMART_BOARD_MAX_IMAGES]
+
+
+def filtered_gallery(request: HttpRequest, query: QueryDict) -> QuerySet[Generation]:
+    """The gallery's images under the filters in `query` (other rooms' too), newest first."""
+    form = GalleryFilterForm(query)
+    return gallery_generations(
+        filters=form.filters(), user=request.user, refinements=form.refinements(request)
+    )
 
 
 def preview_response(board: Board) -> HttpResponse:

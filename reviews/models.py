@@ -168,6 +168,14 @@ class BoardItem(models.Model):
         return f"{self.board} #{self.position}"
 
     @property
+    def is_approved(self) -> bool:
+        return self.review_status == ReviewStatus.APPROVED
+
+    @property
+    def is_rejected(self) -> bool:
+        return self.review_status == ReviewStatus.REJECTED
+
+    @property
     def reviewer_name(self) -> str:
         if self.reviewed_by_id:
             return self.reviewed_by.get_username()

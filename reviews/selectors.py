@@ -295,9 +295,21 @@ def live_board_items(board: Board) -> QuerySet[BoardItem]:
     return board.items.filter(generation__deleted_at__isnull=True).order_by("position", "pk")
 
 
-def board_items(*, board: Board, person: Person, filters: BoardItemFilters | None = None) -> list[BoardItem]:
+BOARD_PAGE_SIZE = 60
+
+
+def board_items(
+    *,
+    board: Board,
+    person: Person,
+    filters: BoardItemFilters | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+    public_id: str = "",
+) -> list[BoardItem]:
     """A board's images with their ratings (the team's, `person`'s), comment counts and review status, sorted
-    and filtered as asked. One query, whatever the board's size."""
+    and filtered as asked, `limit` of them from `offset` (or the one image named by `public_id`). One query,
+    whatever the board's size."""
     filters = filters or BoardItemFilters()
     items = with_ratings_and_comments(
         live_board_items(board)
@@ -331,19 +343,17 @@ def board_items(*, board: Board, person: Person, filters: BoardItemFilters | Non
         )
     elif filters.sort == "mine":
         items = items.order_by(Coalesce("my_rating", 0).desc(), "position", "pk")
-    rows = list(items)
-    for index, item in enumerate(rows):
+    if public_id:
+        items = items.filter(generation__public_id=public_id)
+    rows = list(items[offset : offset + limit] if limit is not None else items[offset:])
+    for index, item in enumerate(rows, start=offset):
         item.index = index  # its place as shown: the keyboard's "move earlier / later" counts from it
     return rows
 
 
-def review_progress(items: Iterable[BoardItem]) -> ReviewProgress:
-    statuses = [item.review_status for item in items]
-    return ReviewProgress(
-        total=len(statuses),
-        approved=statuses.count(ReviewStatus.APPROVED),
-        rejected=statuses.count(ReviewStatus.REJECTED),
-    )
+def board_item_index(item: BoardItem) -> int:
+    """An image's place in its board's own order (0 first)."""
+    return live_board_items(item.board).filter(position__lt=item.position).count()
 
 
 def board_review_progress(*, board: Board) -> ReviewProgress:

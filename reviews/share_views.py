@@ -38,7 +38,7 @@ def shared_board(request: HtmxHttpRequest, link: BoardShareLink) -> HttpResponse
     if request.GET.get("part") == "comments" and link.allows_comments:
         return render(request, "reviews/comments.html#threads", comments)
     if board.is_smart:
-        images = list(smart_board_images(board, request.user))
+        images = list(smart_board_images(board, request))
     else:
         images = [item.generation for item in live_board_items(board).select_related("generation")]
     return render(request, "reviews/shared.html", comments | {"board": board, "images": images})

@@ -4,17 +4,19 @@ and its exports (ZIP, CSV, preview)."""
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib import messages
 from django.core.exceptions import BadRequest
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from generations.forms import GalleryFilterForm
 from generations.http import HtmxHttpRequest, htmx_redirect, login_required_if_configured, streamed_download
 from generations.models import Generation
-from generations.selectors import gallery_generations, picked_generations
+from generations.selectors import picked_generations
 from reviews.domain import ReviewStatus
 from reviews.forms import (
     AddToBoardForm,
@@ -32,18 +34,21 @@ from reviews.http import (
     acting_person,
     board_for,
     comments_context,
+    filtered_gallery,
     next_url,
     person_of,
     preview_response,
     smart_board_images,
 )
-from reviews.models import Board
+from reviews.models import Board, BoardItem
 from reviews.people import Person
 from reviews.selectors import (
+    BOARD_PAGE_SIZE,
+    board_item_index,
     board_items,
+    board_review_progress,
     boards_list,
     boards_to_add_to,
-    review_progress,
     with_ratings_and_comments,
 )
 from reviews.services.board_files import board_csv, board_zip, generations_csv
@@ -86,32 +91,85 @@ def boards(request: HtmxHttpRequest) -> HttpResponse:
 @require_safe
 @login_required_if_configured
 def board_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    """A board's page; for its live updates, one image's tile (`?item=`), the review progress (`?part=`), or
-    the images (htmx's target)."""
+    """A board's page, a page of its images at a time (`?offset=`: the next one, as the reader scrolls); for its
+    live updates, one image's tile (`?item=`), the review progress (`?part=`), or the images (htmx's target)."""
     at = board_for(request, public_id)
+    if item_id := request.GET.get("item", ""):
+        return _tile(request, at, item_id)
     filter_form = BoardItemFilterForm(request.GET)
-    context = {**_board_context(at), "filter_form": filter_form}
+    offset = _offset(request)
+    context = {**_board_context(at), "filter_form": filter_form, "offset": offset}
     if at.board.is_smart:
-        context["smart_images"] = list(
-            with_ratings_and_comments(smart_board_images(at.board, request.user), person=at.person)
-        )
+        images = smart_board_images(at.board, request)[offset : offset + BOARD_PAGE_SIZE + 1]
+        context |= _page(request, list(with_ratings_and_comments(images, person=at.person)), offset)
         context["smart_filters"] = _smart_filter_labels(at.board.smart_query)
     else:
-        items = board_items(board=at.board, person=at.person, filters=filter_form.filters())
-        context |= {
-            "items": items,
-            "progress": review_progress(items) if not filter_form.has_changed() else None,
-            "may_order": at.access.may_edit and not filter_form.has_changed(),
+        in_board_order = not filter_form.has_changed()
+        items = board_items(
+            board=at.board,
+            person=at.person,
+            filters=filter_form.filters(),
+            offset=offset,
+            limit=BOARD_PAGE_SIZE + 1,
+        )
+        context |= _page(request, [_with_urls(item, at.board) for item in items], offset) | {
+            "progress": board_review_progress(board=at.board) if in_board_order else None,
+            "may_order": at.access.may_edit and in_board_order,
         }
-        if item := next(
-            (item for item in items if item.generation.public_id == request.GET.get("item")), None
-        ):
-            return render(request, "reviews/board.html#board-item", context | {"item": item})
         if request.GET.get("part") == "progress":
             return render(request, "reviews/board.html#board-progress", context)
+    if request.htmx and offset:
+        return render(request, "reviews/board.html#board-page", context)
     if request.htmx and request.htmx.target == "board-images":
         return render(request, "reviews/board.html#board-images", context)
     return render(request, "reviews/board.html", context | comments_context(request, board=at.board))
+
+
+def _tile(request: HtmxHttpRequest, at: BoardRequest, public_id: str) -> HttpResponse:
+    """One image's tile on its board, as a live update or a review button redraws it."""
+    [item] = board_items(board=at.board, person=at.person, public_id=public_id) or [None]
+    if item is None:
+        raise Http404("That image is not on this board.")
+    item.index = board_item_index(item)
+    context = _board_context(at) | {"item": _with_urls(item, at.board), "may_order": at.access.may_edit}
+    return render(request, "reviews/board.html#board-item", context)
+
+
+def _offset(request: HttpRequest) -> int:
+    value = request.GET.get("offset", "")
+    return int(value) if value.isdigit() and len(value) < 8 else 0
+
+
+def _page(request: HttpRequest, rows: list, offset: int) -> dict:
+    """A page of a board's images, and the address of the next one (None after the last)."""
+    more = len(rows) > BOARD_PAGE_SIZE
+    query = request.GET.copy()
+    query["offset"] = str(offset + BOARD_PAGE_SIZE)
+    return {
+        "items": rows[:BOARD_PAGE_SIZE],
+        "next_url": f"{request.path}?{query.urlencode()}" if more else None,
+    }
+
+
+_SLOT = "--id--"
+
+
+def _with_urls(item: BoardItem, board: Board) -> BoardItem:
+    """The item with the addresses its tile links (reversed once per board, then filled in)."""
+    public_id = item.generation.public_id
+    patterns = _tile_url_patterns(board.public_id, get_script_prefix())
+    item.urls = {name: pattern.replace(_SLOT, public_id) for name, pattern in patterns.items()}
+    return item
+
+
+@functools.lru_cache(maxsize=256)
+def _tile_url_patterns(board_id: str, script_prefix: str) -> dict[str, str]:
+    return {
+        "status": reverse("reviews:board-status", args=[board_id, _SLOT]),
+        "panel": reverse("reviews:image-panel", args=[_SLOT]),
+        "rate": reverse("reviews:image-rate", args=[_SLOT]),
+        "tile": f"{reverse('reviews:board', args=[board_id])}?item={_SLOT}",
+    }
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -218,14 +276,7 @@ def board_review(request: HtmxHttpRequest, public_id: str, generation_id: str) -
     except BoardRefused as err:
         raise BadRequest(str(err)) from err
     if request.htmx:
-        [item] = [
-            item
-            for item in board_items(board=at.board, person=at.person)
-            if item.generation_id == generation.pk
-        ]
-        return render(
-            request, "reviews/board.html#board-item", {**_board_context(at), "item": item, "oob": True}
-        )
+        return _tile(request, at, generation.public_id)
     return redirect(f"{at.board.get_absolute_url()}#item-{generation.public_id}")
 
 
@@ -334,9 +385,8 @@ def board_export_csv(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_safe
 def gallery_export_csv(request: HttpRequest) -> HttpResponse:
     """The gallery's images under the filters in the query string, as the board's CSV (the newest first)."""
-    filters = GalleryFilterForm(request.GET).filters()
     text = generations_csv(
-        generations=gallery_generations(filters=filters, user=request.user),
+        generations=filtered_gallery(request, request.GET),
         share_url_of=lambda g: request.build_absolute_uri(g.get_absolute_url()),
     )
     return _csv_download(text, "zimage-gallery.csv")
@@ -356,7 +406,13 @@ def board_preview(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 def _board_context(at: BoardRequest) -> dict:
-    return {"board": at.board, "access": at.access, "person": at.person}
+    return {
+        "board": at.board,
+        "access": at.access,
+        "person": at.person,
+        "move_url": reverse("reviews:board-move", args=[at.board.public_id]),
+        "remove_url": reverse("reviews:board-remove", args=[at.board.public_id]),
+    }
 
 
 def _smart_query(query: str) -> str:

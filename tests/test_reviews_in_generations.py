@@ -168,3 +168,14 @@ def test_every_card_and_the_lightbox_offer_add_to_board(client, rated):
     assert "data-lightbox-reviews" in gallery
     assert "Add to board…" in gallery
     assert not Board.objects.exists()
+
+
+def test_the_gallerys_csv_and_smart_boards_take_the_ratings_filters_too(client, rated):
+    csv_text = client.get(reverse("reviews:gallery-csv"), {"mean": "4"}).content.decode()
+    client.post(reverse("reviews:boards"), {"name": "My favourites", "smart_query": "rated=5"})
+    board_page = client.get(Board.objects.get().get_absolute_url()).text
+
+    assert [line.split(",")[2] for line in csv_text.splitlines()[1:]] == ["Image 4", "Image 2"]
+    assert "Image 2" in board_page
+    assert "Image 4" not in board_page
+    assert "My rating: I gave 5★ and up" in board_page

@@ -49,16 +49,29 @@
     htmx.ajax("GET", link.dataset.lightboxPanel, { target: panel, swap: "innerHTML" });
     const all = images();
     lightbox.querySelector("[data-lightbox-step='-1']").disabled = all[0] === link;
-    lightbox.querySelector("[data-lightbox-step='1']").disabled = all[all.length - 1] === link;
+    lightbox.querySelector("[data-lightbox-step='1']").disabled =
+      all[all.length - 1] === link && !document.querySelector(".board-more a");
   };
+  // Past the last image loaded, the lightbox loads the board's next page and goes on.
+  let wantsNext = false;
   const step = (delta) => {
     const all = images();
     const next = all[all.indexOf(shown) + delta];
+    const more = document.querySelector(".board-more a");
     if (next) {
       show(next);
       next.scrollIntoView({ block: "nearest" });
+    } else if (delta > 0 && more) {
+      wantsNext = true;
+      htmx.trigger(more, "board-more");
     }
   };
+  document.addEventListener("htmx:afterSettle", () => {
+    if (wantsNext && lightbox && lightbox.open) {
+      wantsNext = false;
+      step(1);
+    }
+  });
   if (lightbox) {
     document.addEventListener("click", (event) => {
       const link = event.target.closest("[data-lightbox-panel]");
@@ -310,6 +323,17 @@
     });
     toggle.addEventListener("change", () => document.body.classList.toggle("grid-by-mean", toggle.checked));
   }
+
+  // The gallery's filters as a CSV or a smart board: the filters as the address has them now.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("[data-with-gallery-filters]");
+    if (!link) return;
+    const filters = new URLSearchParams(location.search);
+    ["after", "until"].forEach((name) => filters.delete(name));
+    const url = new URL(link.href);
+    url.search = link.dataset.withGalleryFilters === "csv" ? filters.toString() : new URLSearchParams({ smart: filters.toString() }).toString();
+    link.href = url.href;
+  });
 
   // Comments: Cancel in an edit form puts the thread back as it was.
   document.addEventListener("click", (event) => {
