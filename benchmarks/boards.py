@@ -25,10 +25,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
-from benchmarks.in_process import REPEAT, p95, run
+from benchmarks.in_process import REPEAT, measure, p95, run
 from generations.models import Generation
 from reviews.models import Board, BoardItem, Comment, Rating
-from tests.query_count import count_queries
 
 ROWS = int(os.environ.get("BENCH_BOARD_ROWS", "1000000"))
 RATINGS = 100_000
@@ -56,7 +55,7 @@ def main() -> None:
     print(f"  {'page':52} {'median':>8} {'p95':>8} {'queries':>8}")
     queries = {}
     for label, board in (("5 images", small), ("500 images", large)):
-        times, queries[label] = _measure(client, board.get_absolute_url())
+        times, queries[label] = measure(client, board.get_absolute_url())
         if board is large:
             _line(
                 f"board page, 500 images, {BOARD_RATINGS:,} ratings, {BOARD_COMMENTS:,} comments",
@@ -66,9 +65,9 @@ def main() -> None:
     print(
         f"  SQL queries per board page: {queries['5 images']} at 5 images, {queries['500 images']} at 500 (target: the same)"
     )
-    times, count = _measure(client, f"/boards/{large.public_id}/?sort=mean&min_mean=3")
+    times, count = measure(client, f"/boards/{large.public_id}/?sort=mean&min_mean=3")
     _line("board page sorted by team mean, mean ≥ 3", times, count)
-    times, count = _measure(client, f"/boards/{large.public_id}/review/")
+    times, count = measure(client, f"/boards/{large.public_id}/review/")
     _line("review mode", times, count)
 
     deep = "/gallery/?sort=mean"
@@ -82,25 +81,12 @@ def main() -> None:
         ("gallery, not rated by me, sorted by team mean", "/gallery/?rated=unrated&sort=mean"),
         ("gallery, newest first (for comparison)", "/gallery/"),
     ):
-        times, count = _measure(client, url)
+        times, count = measure(client, url)
         _line(label, times, count)
 
 
 def _line(label: str, times: list[float], queries: int) -> None:
     print(f"  {label:52} {statistics.median(times):6.1f}ms {p95(times):6.1f}ms {queries:8d}")
-
-
-def _measure(client: Client, url: str) -> tuple[list[float], int]:
-    for _ in range(5):
-        assert client.get(url).status_code == 200, url
-    with count_queries() as queries:
-        client.get(url)
-    times = []
-    for _ in range(REPEAT):
-        started = time.perf_counter()
-        client.get(url)
-        times.append((time.perf_counter() - started) * 1000)
-    return sorted(times), queries.total
 
 
 def _raters() -> list:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,8 +35,10 @@ import django  # noqa: E402
 django.setup()
 
 from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
 
 from playground.embedded_postgres import EmbeddedPostgres  # noqa: E402
+from tests.query_count import count_queries  # noqa: E402
 
 
 def run(main: Callable[[], None]) -> None:
@@ -52,3 +55,17 @@ def run(main: Callable[[], None]) -> None:
 def p95(values: list[float]) -> float:
     """The 95th percentile of sorted values."""
     return values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+
+
+def measure(client: Client, url: str) -> tuple[list[float], int]:
+    """`url`'s server time over REPEAT requests (sorted, in ms) after a warm-up, and its SQL queries."""
+    for _ in range(5):
+        assert client.get(url).status_code == 200, url
+    with count_queries() as queries:
+        client.get(url)
+    times = []
+    for _ in range(REPEAT):
+        started = time.perf_counter()
+        client.get(url)
+        times.append((time.perf_counter() - started) * 1000)
+    return sorted(times), queries.total

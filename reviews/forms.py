@@ -103,7 +103,7 @@ class BoardItemFilterForm(forms.Form):
     min_mean = forms.TypedChoiceField(
         required=False,
         coerce=int,
-        empty_value=0,
+        empty_value=None,
         label="Team mean",
         choices=[("", "Any mean"), *((str(stars), f"{stars}★ and up") for stars in range(1, 6))],
     )

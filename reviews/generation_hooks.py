@@ -106,7 +106,7 @@ def gallery_fields() -> dict[str, forms.Field]:
         "mean": forms.TypedChoiceField(
             required=False,
             coerce=int,
-            empty_value=0,
+            empty_value=None,
             label="Team mean",
             choices=[("", "Any mean"), *((str(stars), f"{stars}★ and up") for stars in range(1, 6))],
         ),

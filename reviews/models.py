@@ -157,6 +157,10 @@ class BoardItem(models.Model):
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
 
+    # Set where a board's images are listed: the item's place as shown, and the addresses its tile links.
+    index: int
+    urls: dict[str, str]
+
     class Meta:
         ordering = ["board", "position"]
         constraints = [

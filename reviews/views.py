@@ -8,7 +8,14 @@ import functools
 
 from django.contrib import messages
 from django.core.exceptions import BadRequest
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import get_script_prefix, reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -178,7 +185,7 @@ def board_add(request: HtmxHttpRequest) -> HttpResponse:
     """Add images to a board: without JavaScript a page of its own, with htmx a dialog; a new board is made
     when one is named."""
     posting = request.method == "POST"
-    form = AddToBoardForm(request.POST) if posting else PickedImagesForm(request.GET)
+    form: PickedImagesForm = AddToBoardForm(request.POST) if posting else PickedImagesForm(request.GET)
     valid = form.is_valid()
     person = person_of(request)
     generations = picked_generations(public_ids=form.cleaned_data.get("id", []))
@@ -206,7 +213,9 @@ def board_add(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx:
         return render(request, "reviews/add.html#added", {"board": board, "message": message})
     messages.success(request, message)
-    return HttpResponseRedirect(context["next_url"] or board.get_absolute_url())
+    return HttpResponseRedirect(
+        next_url(request, form.cleaned_data.get("next", "")) or board.get_absolute_url()
+    )
 
 
 def _add_form(request: HtmxHttpRequest, context: dict, *, status: int = 200) -> HttpResponse:
@@ -216,7 +225,7 @@ def _add_form(request: HtmxHttpRequest, context: dict, *, status: int = 200) -> 
     return render(request, "reviews/add.html", context, status=status)
 
 
-def _board_to_add_to(request: HttpRequest, form: AddToBoardForm, person: Person) -> Board | None:
+def _board_to_add_to(request: HttpRequest, form: PickedImagesForm, person: Person) -> Board | None:
     """The board the form names: a new one (made now, by the acting person), or one `person` may add to."""
     if name := form.cleaned_data.get("new_board"):
         return board_create(person=acting_person(request), name=name)
@@ -363,7 +372,7 @@ def board_delete_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 @require_safe
 @login_required_if_configured
-def board_images_zip(request: HttpRequest, public_id: str) -> HttpResponse:
+def board_images_zip(request: HttpRequest, public_id: str) -> StreamingHttpResponse:
     at = board_for(request, public_id)
     archive = board_zip(
         board=at.board,

@@ -119,9 +119,10 @@ def _check_guest_limit(address: str) -> None:
 
 
 def _announce(comment: Comment) -> None:
-    if comment.generation_id is not None:
+    if comment.generation is not None:
         about = comment.generation.public_id
         topics = [about, *generations_in_boards(generations=[comment.generation])]
     else:
+        assert comment.board is not None  # a comment is on an image or on a board
         about, topics = "", [comment.board.public_id]
     activity_announce(public_ids=topics, kind="comments", about=about)
