@@ -23,6 +23,7 @@ os.environ.setdefault("BENCH_VAR_DIR", str(Path(__file__).resolve().parent.paren
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from django.test import Client
 
 from benchmarks.in_process import REPEAT, measure, p95, run
@@ -72,7 +73,9 @@ def main() -> None:
 
     deep = "/gallery/?sort=mean"
     for _ in range(20):
-        deep = NEXT_LINK.search(client.get(deep).text)[1].replace("&amp;", "&")
+        following = NEXT_LINK.search(client.get(deep).text)
+        assert following is not None, "the gallery has more than 20 pages"
+        deep = following[1].replace("&amp;", "&")
     for label, url in (
         ("gallery sorted by team mean, first page (target < 30 ms)", "/gallery/?sort=mean"),
         ("gallery sorted by team mean, page 21 (keyset cursor)", deep),
@@ -144,7 +147,7 @@ def _seed_ratings(raters: list) -> None:
         _summaries(cursor)
 
 
-def _summaries(cursor) -> None:
+def _summaries(cursor: CursorWrapper) -> None:
     cursor.execute(
         """
         INSERT INTO reviews_ratingsummary (generation_id, count, total)

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import signal
 import statistics
 import subprocess
@@ -37,7 +36,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from tests.production import ProductionServer, post_generation
+from tests.production import ProductionServer, csrf_token, first_group, post_generation
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = os.environ.get("BENCH_SCENARIOS", "burst,queue,api,crash,push,batch").split(",")
@@ -192,9 +191,9 @@ def push(server: ProductionServer, clients: list[httpx.Client], tokens: list[str
     client = clients[0]
     token = client.headers["X-CSRFToken"]
     public_ids = [
-        re.search(
+        first_group(
             r'data-live-card="([\w-]+)"', post_generation(client, token, f"{PREFIX} push {index}").text
-        )[1]
+        )
         for index in range(20)
     ]
     shown_at: dict[str, float] = {}
@@ -210,7 +209,7 @@ def push(server: ProductionServer, clients: list[httpx.Client], tokens: list[str
                 shown_at[event["id"]] = time.time()
                 if len(shown_at) == len(public_ids):
                     break
-    finished = dict(
+    finished: dict[str, float] = dict(
         server.database().execute(
             "SELECT public_id, extract(epoch FROM finished_at) FROM generations_generation WHERE public_id = ANY(%s)",
             [public_ids],
@@ -312,19 +311,14 @@ async def _send_all(requests: list[bytes], parallel: int) -> Posted:
 def _signed_in(username: str) -> httpx.Client:
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     client = httpx.Client(base_url=f"http://127.0.0.1:{PORT}", timeout=60, limits=limits)
-    page = client.get("/accounts/login/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
+    token = csrf_token(client, "/accounts/login/")
     response = client.post(
         "/accounts/login/", data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token}
     )
     if response.status_code != 302:
         raise SystemExit(f"could not sign in as {username}")
-    client.headers["X-CSRFToken"] = _csrf_token(client)  # fetched once, so that no scenario times it
+    client.headers["X-CSRFToken"] = csrf_token(client)  # fetched once, so that no scenario times it
     return client
-
-
-def _csrf_token(client: httpx.Client) -> str:
-    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get("/").text)[1]
 
 
 def _warm_up(server: ProductionServer, clients: list[httpx.Client]) -> None:
@@ -379,7 +373,8 @@ def _wait_for(server: ProductionServer, condition_sql: str, timeout_s: float = 6
     deadline = time.monotonic() + timeout_s
     with server.database() as database:
         while time.monotonic() < deadline:
-            if database.execute(condition_sql, [f"{PREFIX} %"]).fetchone()[0]:
+            row = database.execute(condition_sql, [f"{PREFIX} %"]).fetchone()
+            if row and row[0]:
                 return
             time.sleep(0.05)
     raise SystemExit(f"still not true after {timeout_s} s: {condition_sql}")
@@ -442,6 +437,7 @@ def _fake_provider(*, latency_s: float) -> Iterator[None]:
         "--api-key", "bench-key", "--image-padding-kb", str(IMAGE_KB),
     ]  # fmt: skip
     provider = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert provider.stdout is not None
     provider.stdout.readline()  # it says where it listens once it does
     try:
         yield
@@ -457,6 +453,8 @@ def _p(values: list[float], quantile: float) -> float:
 _SETUP = f"""
 import json
 from django.contrib.auth import get_user_model
+from accounts.models import Role
+from accounts.services import person_set_role
 from generations.models import ApiToken, Generation
 from generations.services.tokens import api_token_create
 Generation.objects.filter(prompt__startswith={PREFIX!r}).delete()
@@ -465,6 +463,7 @@ for index in range({USERS}):
     user, _ = get_user_model().objects.get_or_create(username=f"bench{{index}}")
     user.set_password({PASSWORD!r})
     user.save()
+    person_set_role(user=user, role=Role.MEMBER, actor=None, ip=None)
     ApiToken.objects.filter(user=user).delete()
     tokens.append(api_token_create(user=user, name="bench")[1])
 print(json.dumps(tokens))

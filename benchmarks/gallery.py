@@ -40,8 +40,12 @@ def main() -> None:
     first_page = client.get("/gallery/")
     deep_url = "/gallery/"
     for _ in range(20):
-        deep_url = html.unescape(NEXT_LINK.search(client.get(deep_url).text)[1])
-    detail_url = Generation.objects.live().filter(status="succeeded").order_by("?").first().get_absolute_url()
+        next_link = NEXT_LINK.search(client.get(deep_url).text)
+        assert next_link, "the seeded gallery has more than 20 pages"
+        deep_url = html.unescape(next_link[1])
+    detail = Generation.objects.live().filter(status="succeeded").order_by("?").first()
+    assert detail, "the seeded gallery has images"
+    detail_url = detail.get_absolute_url()
 
     print(
         f"\ngallery: {Generation.objects.count():,} generations, {REPEAT} requests each, server time in-process"

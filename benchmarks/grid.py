@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 
 from django.core.files.storage import default_storage
 from django.core.management import call_command
@@ -109,7 +110,7 @@ def _clear_composites() -> None:
             default_storage.delete(f"grids/{folder}/{name}")
 
 
-def _timed(call, repeat: int = REPEAT) -> list[float]:
+def _timed(call: Callable[[], object], repeat: int = REPEAT) -> list[float]:
     for _ in range(3):
         call()
     times = []

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -31,6 +32,7 @@ from generations.domain import (
 )
 from generations.hooks import GENERATION_EXTRAS
 from generations.models import Generation, GenerationSource, GenerationStatus
+from generations.permissions import MAY_NOT_GENERATE, may_generate
 from generations.services.lifecycle import generation_cancel, generation_create, generation_wait
 from generations.services.limits import GenerationRefused
 from generations.services.tokens import api_token_user
@@ -103,13 +105,14 @@ async def image_generations(request: HttpRequest) -> JsonResponse:
         )
     if generation.status != GenerationStatus.SUCCEEDED:
         return api_error_response(
-            ApiError(ErrorCode(generation.error_code), generation.error_message, **DO_NOT_RETRY)
+            # Looked up by value (EnumMeta.__call__): mypy reads the call as ErrorCode.__new__'s.
+            ApiError(ErrorCode(generation.error_code), generation.error_message, **DO_NOT_RETRY)  # type: ignore[call-arg]
         )
     item = await sync_to_async(_result_item, thread_sensitive=False)(request, generation, image_request)
     return JsonResponse({"created": int(generation.created_at.timestamp()), "data": [item]})
 
 
-def _create(image_request: ApiImageRequest, user) -> Generation:
+def _create(image_request: ApiImageRequest, user: User) -> Generation:
     """Queue the generation with the extras its body asks for (generations/hooks.py): an extra's refusal
     (ValueError) leaves nothing recorded or queued."""
     extras = []
@@ -138,7 +141,7 @@ def _result_item(request: HttpRequest, generation: Generation, image_request: Ap
     return item
 
 
-def _authenticate(request: HttpRequest, *, method: str):
+def _authenticate(request: HttpRequest, *, method: str) -> User:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     user = api_token_user(token.strip()) if scheme.lower() == "bearer" else None
     if user is None:
@@ -146,6 +149,8 @@ def _authenticate(request: HttpRequest, *, method: str):
             ErrorCode.INVALID_API_KEY,
             "Incorrect API key provided. Make a personal token on the playground's API tokens page.",
         )
+    if not may_generate(user):
+        raise ApiError(ErrorCode.PERMISSION_DENIED, MAY_NOT_GENERATE)
     if request.method != method:
         raise ApiError(ErrorCode.METHOD_NOT_ALLOWED, f"Use {method} for this endpoint.", Allow=method)
     return user

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from generations.domain import GenerationParameters, draw_seed
@@ -65,10 +65,14 @@ class BatchPlan:
     def extended_count(self) -> int:
         return self.count // len(self.extend_modes) if True in self.extend_modes else 0
 
-    def values(self, parameter: str) -> list:
-        return {"prompt": self.prompts, "seed": self.seeds, "size": self.sizes, "extend": self.extend_modes}[
-            parameter
-        ]
+    def values(self, parameter: str) -> Sequence[object]:
+        values: dict[str, Sequence[object]] = {
+            "prompt": self.prompts,
+            "seed": self.seeds,
+            "size": self.sizes,
+            "extend": self.extend_modes,
+        }
+        return values[parameter]
 
     def cells(self) -> Iterator[Cell]:
         combinations = itertools.product(self.prompts, self.seeds, self.sizes, self.extend_modes)

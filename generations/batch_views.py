@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -20,7 +20,13 @@ from generations.batch_plan import (
     value_label,
 )
 from generations.forms import BatchForm
-from generations.http import HtmxHttpRequest, htmx_redirect, login_required_if_configured, streamed_download
+from generations.http import (
+    HtmxHttpRequest,
+    generating_allowed,
+    htmx_redirect,
+    login_required_if_configured,
+    streamed_download,
+)
 from generations.models import Batch, Generation
 from generations.selectors import batch_progress, latest_cells
 from generations.services.batch_files import batch_comparison, batch_grid_png, batch_zip
@@ -39,7 +45,7 @@ def batch_new(request: HtmxHttpRequest) -> HttpResponse:
     return _batch_submit(request)
 
 
-@login_required_if_configured
+@generating_allowed
 def _batch_submit(request: HtmxHttpRequest) -> HttpResponse:
     form = BatchForm(request.POST, request=request)
     if form.is_valid():
@@ -123,7 +129,7 @@ def batch_cancel_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def batch_retry_failed_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
     try:
@@ -134,7 +140,7 @@ def batch_retry_failed_view(request: HtmxHttpRequest, public_id: str) -> HttpRes
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def batch_run_again_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
     try:
@@ -163,7 +169,7 @@ def batch_grid_image(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @require_safe
-def batch_images_zip(request: HttpRequest, public_id: str) -> HttpResponse:
+def batch_images_zip(request: HttpRequest, public_id: str) -> StreamingHttpResponse:
     batch = get_object_or_404(Batch, public_id=public_id)
     archive = batch_zip(
         batch=batch, share_url_of=lambda generation: request.build_absolute_uri(generation.get_absolute_url())

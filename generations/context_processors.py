@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
+
+from generations.permissions import MAY_NOT_GENERATE, may_generate
 
 
 def provider(request: HttpRequest) -> dict:
@@ -16,4 +20,7 @@ def provider(request: HttpRequest) -> dict:
         # The host name alone: a gateway's URL may carry a user name and password, or a key in its path.
         "provider_host": (urlsplit(settings.ZIMAGE_BASE_URL).hostname or "") if may_see_host else "",
         "require_login": settings.REQUIRE_LOGIN,
+        # Asked only by the templates that offer to spend (the template engine calls it).
+        "may_generate": partial(may_generate, user or AnonymousUser()),
+        "may_not_generate": MAY_NOT_GENERATE,
     }

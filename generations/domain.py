@@ -10,6 +10,7 @@ import re
 import secrets
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import overload
 
 from lib.untrusted_text import text_problem
 
@@ -109,6 +110,10 @@ def validate_prompt(value: str) -> str:
     return prompt
 
 
+@overload
+def validate_seed(value: int) -> int: ...
+@overload
+def validate_seed(value: int | None) -> int | None: ...
 def validate_seed(value: int | None) -> int | None:
     """The seed, or None (the playground draws one); ValueError when it is out of the provider's range."""
     if value is not None and not 0 <= value <= MAX_SEED:
@@ -195,6 +200,7 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found", 404
     SERVER_ERROR = "server_error", 500
     INVALID_API_KEY = "invalid_api_key", 401
+    PERMISSION_DENIED = "permission_denied", 403
     METHOD_NOT_ALLOWED = "method_not_allowed", 405
     INVALID_JSON = "invalid_json", 400
     INVALID_REQUEST = "invalid_request", 400

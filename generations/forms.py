@@ -33,7 +33,7 @@ class WithGenerationExtras(forms.Form):
     """Fields other rooms add beside a generation's parameters (generations/hooks.py: "Add to board"), offered
     to the person behind `request`; `extras` hands their checked values to the services that queue."""
 
-    def __init__(self, *args, request: HttpRequest | None = None, **kwargs) -> None:
+    def __init__(self, *args: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.request = request
         for name, extra in GENERATION_EXTRAS.items():
@@ -45,9 +45,10 @@ class WithGenerationExtras(forms.Form):
         return [self[name] for name in GENERATION_EXTRAS if name in self.fields]
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         for name, extra in GENERATION_EXTRAS.items():
-            if name in self.fields and name in cleaned:
+            if name in self.fields and name in cleaned and self.request is not None:
                 try:
                     cleaned[name] = extra.from_form(self.request, cleaned[name])
                 except ValueError as err:
@@ -127,7 +128,8 @@ class GenerationForm(WithGenerationExtras):
             raise forms.ValidationError(str(err)) from err
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         size = cleaned.get("size")
         if size is None:
             return cleaned
@@ -176,7 +178,7 @@ class GalleryFilterForm(forms.Form):
     favourites = forms.BooleanField(required=False, label="Favourites only")
     batch = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput)
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for extra in GALLERY_EXTRAS:  # other rooms' filters (generations/hooks.py), after the gallery's own
             self.fields.update(extra.fields())
@@ -221,7 +223,7 @@ class PublicIdsField(forms.Field):
         "invalid": "That is not an image of this gallery.",
     }
 
-    def to_python(self, value) -> list[str]:
+    def to_python(self, value: list[str] | None) -> list[str]:
         return list(dict.fromkeys(value or []))
 
     def validate(self, value: list[str]) -> None:
@@ -251,14 +253,15 @@ class SelectionDeleteForm(forms.Form):
     confirmed = forms.BooleanField(widget=forms.HiddenInput)
     confirm_favourites = forms.BooleanField(required=False, label="Yes, delete the favourites among them too")
 
-    def __init__(self, *args, favourites: int, **kwargs) -> None:
+    def __init__(self, *args: Any, favourites: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.favourites = favourites
         if not favourites:
             del self.fields["confirm_favourites"]
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.favourites and not cleaned.get("confirm_favourites"):
             self.add_error(
                 "confirm_favourites", "Favourites are among them: tick the box to delete them anyway."
@@ -271,14 +274,15 @@ class GenerationDeleteForm(forms.Form):
 
     confirm_favourite = forms.BooleanField(required=False, label="Yes, delete it although it is a favourite")
 
-    def __init__(self, *args, generation: Generation, **kwargs) -> None:
+    def __init__(self, *args: Any, generation: Generation, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.generation = generation
         if not generation.is_favourite:
             del self.fields["confirm_favourite"]
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.generation.is_favourite and not cleaned.get("confirm_favourite"):
             self.add_error("confirm_favourite", "This is a favourite: tick the box to delete it anyway.")
         return cleaned
@@ -346,7 +350,8 @@ class BatchForm(WithGenerationExtras):
     )
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         prompts = self._prompts(cleaned.get("prompts") or "")
         seeds = self._seeds(cleaned.get("seed_list") or "", cleaned.get("seed_count"))
         sizes = self._sizes(cleaned.get("sizes") or [], cleaned.get("custom_sizes") or "")

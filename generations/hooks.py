@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -33,7 +33,7 @@ class GenerationExtra:
     name: str
     form_field: Callable[[HttpRequest], forms.Field | None]
     from_form: Callable[[HttpRequest, Any], Any]
-    from_api: Callable[[object, AbstractBaseUser | AnonymousUser], Any]
+    from_api: Callable[[object, User | AnonymousUser], Any]
     attach: Callable[[Any, Sequence[Generation]], None]
 
 

@@ -1,5 +1,6 @@
 """The view kit that every view module of the app shares: the typed request, sign-in when it is required, the
-browser session that stands for a person on an open instance, and a redirect that htmx follows."""
+role that spending needs, the browser session that stands for a person on an open instance, and a redirect that
+htmx follows."""
 
 from __future__ import annotations
 
@@ -11,19 +12,29 @@ from urllib.parse import quote
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, resolve_url
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from generations.models import Generation
+from generations.permissions import MAY_NOT_GENERATE, may_generate
 
 MAKER_SESSION_KEY = "maker_session"
 
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """The request of a view behind `login_required`: its user has signed in."""
+
+    user: User
 
 
 def htmx_redirect(request: HtmxHttpRequest, to: str | Model) -> HttpResponse:
@@ -47,15 +58,28 @@ def streamed_download(file: IO[bytes], *, content_type: str, filename: str) -> S
     return response
 
 
-def login_required_if_configured[V: Callable[..., HttpResponse]](view: V) -> V:
+def login_required_if_configured[V: Callable[..., HttpResponseBase]](view: V) -> V:
     """Sign-in is required for this view when REQUIRE_LOGIN is on (the default with DEBUG off)."""
 
     @functools.wraps(view)
-    def wrapper(request: HtmxHttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapper(request: HtmxHttpRequest, *args: object, **kwargs: object) -> HttpResponseBase:
         if settings.REQUIRE_LOGIN and not request.user.is_authenticated:
             return htmx_redirect(
                 request, f"{resolve_url(settings.LOGIN_URL)}?next={quote(request.get_full_path())}"
             )
+        return view(request, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def generating_allowed[V: Callable[..., HttpResponse]](view: V) -> V:
+    """For views that spend: sign-in as configured, then the role (a viewer is refused with 403 saying why)."""
+
+    @functools.wraps(view)
+    @login_required_if_configured
+    def wrapper(request: HtmxHttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not may_generate(request.user):
+            raise PermissionDenied(MAY_NOT_GENERATE)
         return view(request, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

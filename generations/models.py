@@ -3,6 +3,7 @@ from __future__ import annotations
 import functools
 import re
 import secrets
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
@@ -13,6 +14,9 @@ from django.utils import timezone
 
 from generations.domain import FAILURES_A_RETRY_CANNOT_MEND, ErrorCode, GenerationParameters
 from generations.search import SearchText
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 def new_public_id() -> str:
@@ -59,7 +63,7 @@ class GenerationSource(models.TextChoices):
     API = "api", "API"
 
 
-class GenerationQuerySet(models.QuerySet):
+class GenerationQuerySet(models.QuerySet["Generation"]):
     def active(self) -> GenerationQuerySet:
         """Generations still waiting in the queue or being made."""
         return self.filter(status__in=ACTIVE_STATUSES)
@@ -205,7 +209,7 @@ class Generation(models.Model):
     def parameters(self) -> GenerationParameters:
         return GenerationParameters(self.prompt, self.width, self.height, self.seed, self.prompt_extend)
 
-    def can_be_deleted_by(self, user, *, maker_session: str = "") -> bool:
+    def can_be_deleted_by(self, user: User | AnonymousUser, *, maker_session: str = "") -> bool:
         """Staff delete any generation, a signed-in user their own. One made without signing in (an open
         instance) only the browser session that made it may delete, `maker_session` being that session's id."""
         if user.is_authenticated and (user.is_staff or self.user_id == user.pk):
@@ -296,7 +300,7 @@ class Batch(models.Model):
         return len(self.prompts) * len(self.seeds) * len(self.sizes) * len(self.extend_modes)
 
 
-class ApiTokenQuerySet(models.QuerySet):
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
     def active(self) -> ApiTokenQuerySet:
         return self.filter(revoked_at__isnull=True)
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.postgres.search import SearchQuery
 from django.db.models import (
     Aggregate,
@@ -20,6 +21,7 @@ from django.db.models import (
     QuerySet,
     Sum,
 )
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Extract, TruncDate
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateWorker
@@ -70,7 +72,7 @@ class GalleryPage:
 def gallery_page(
     *,
     filters: GalleryFilters,
-    user: AbstractBaseUser | AnonymousUser,
+    user: User | AnonymousUser,
     cursor: str = "",
     until: str = "",
     page_size: int = GALLERY_PAGE_SIZE,
@@ -114,7 +116,7 @@ def gallery_page(
 def gallery_generations(
     *,
     filters: GalleryFilters,
-    user: AbstractBaseUser | AnonymousUser,
+    user: User | AnonymousUser,
     refinements: Sequence[GalleryRefinement] = (),
 ) -> QuerySet[Generation]:
     """The live generations these filters (and other rooms' refinements) match, newest first (a gallery page
@@ -140,10 +142,11 @@ def gallery_generations(
         generations = generations.filter(is_favourite=True)
     if filters.batch:
         generations = generations.filter(batch__public_id=filters.batch)
+    narrowed: QuerySet[Generation] = generations
     for refinement in refinements:
         if refinement.narrow is not None:
-            generations = refinement.narrow(generations)
-    return generations
+            narrowed = refinement.narrow(narrowed)
+    return narrowed
 
 
 def picked_generations(*, public_ids: list[str]) -> list[Generation]:
@@ -173,7 +176,7 @@ class PercentileCont(Aggregate):
     template = "%(function)s(%(percentile)s) WITHIN GROUP (ORDER BY %(expressions)s)"
     output_field = FloatField()
 
-    def __init__(self, expression, percentile: float, **extra) -> None:
+    def __init__(self, expression: str | Combinable, percentile: float, **extra: Any) -> None:
         super().__init__(expression, percentile=percentile, **extra)
 
 
@@ -210,7 +213,8 @@ def usage_summary(*, days: int = 30) -> Usage:
         "p95_ms": PercentileCont("provider_latency_ms", 0.95),
     }
     per_day = recent.annotate(day=TruncDate("created_at")).values("day").annotate(**figures).order_by("day")
-    per_user = recent.values("user__username").annotate(**figures).order_by("-generations")
+    # django-stubs types these rows by the named fields alone: it does not see the annotations of **figures.
+    per_user = recent.values("user__username").annotate(**figures).order_by("-generations")  # type: ignore[misc]
     failures = (
         recent.filter(status__in=["failed", "interrupted"])
         .values_list("error_code")
@@ -218,8 +222,8 @@ def usage_summary(*, days: int = 30) -> Usage:
         .order_by("-count")
     )
     return Usage(
-        days=[UsageRow(label=row.pop("day").isoformat(), **row) for row in per_day],
-        users=[UsageRow(label=row.pop("user__username") or "anonymous", **row) for row in per_user],
+        days=[UsageRow(label=row.pop("day").isoformat(), **row) for row in per_day],  # type: ignore[misc]
+        users=[UsageRow(label=row.pop("user__username") or "anonymous", **row) for row in per_user],  # type: ignore[misc]
         failures=list(failures),
     )
 
@@ -278,7 +282,7 @@ def operations_snapshot(*, worker_alive_s: float) -> OperationsSnapshot:
     )
 
 
-def _histogram(rows: QuerySet, seconds, bounds: tuple[float, ...]) -> Histogram:
+def _histogram(rows: QuerySet, seconds: Combinable, bounds: tuple[float, ...]) -> Histogram:
     figures = rows.annotate(seconds=ExpressionWrapper(seconds, output_field=FloatField())).aggregate(
         count=Count("id"),
         sum_s=Sum("seconds"),
@@ -298,7 +302,7 @@ def latest_cells(batch: Batch) -> dict[int, Generation]:
         .only(*CELL_FIELDS)
         .order_by("cell_index", "pk")
     )
-    return {cell.cell_index: cell for cell in cells}
+    return {cell.cell_index: cell for cell in cells if cell.cell_index is not None}
 
 
 CELL_FIELDS = (

@@ -153,6 +153,7 @@ def _generation_finish(generation: Generation, outcome: Outcome) -> None:
         **{field: getattr(generation, field) for field in _RESULT_FIELDS}
     )
     if updated:
+        assert generation.started_at is not None  # set as the job took it (_generation_start)
         logger.info(
             "generation %s %s in %d ms (queued %d ms, provider %s ms, image fetch %s ms, %d attempts)",
             generation.public_id,
@@ -210,6 +211,7 @@ async def recover_stalled_generations(context: JobContext, timestamp: int) -> No
         seconds_since_heartbeat=settings.WORKER_STALLED_AFTER_S,
     )
     for job in stalled:
+        assert job.id is not None  # read from the database, so it has its id
         before = await _generation_recover(job.id)
         if before == GenerationStatus.QUEUED:
             # Taken but never started: nothing reached the provider, so it may safely run again.

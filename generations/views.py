@@ -21,7 +21,9 @@ from generations.forms import (
     GenerationForm,
 )
 from generations.http import (
+    AuthenticatedHttpRequest,
     HtmxHttpRequest,
+    generating_allowed,
     htmx_redirect,
     login_required_if_configured,
     maker_session,
@@ -58,7 +60,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def generation_new(request: HtmxHttpRequest) -> HttpResponse:
     form = GenerationForm(request.POST, request=request)
     if not form.is_valid():
@@ -166,7 +168,7 @@ def generation_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def generation_new_seed(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     original = get_object_or_404(Generation.objects.live(), public_id=public_id)
     try:
@@ -203,7 +205,7 @@ def generation_delete_view(request: HtmxHttpRequest, public_id: str) -> HttpResp
 
 
 @require_POST
-@login_required_if_configured
+@generating_allowed
 def generation_retry_view(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     original = get_object_or_404(Generation.objects.live(), public_id=public_id)
     try:
@@ -256,7 +258,9 @@ def _generation_with_image(public_id: str) -> Generation:
 
 def _stored_file(file: FieldFile) -> HttpResponse:
     with file.open("rb") as opened:
-        response = HttpResponse(opened.read(), content_type=_IMAGE_TYPES.get(file.name.rsplit(".", 1)[-1]))
+        response = HttpResponse(
+            opened.read(), content_type=_IMAGE_TYPES.get((file.name or "").rsplit(".", 1)[-1])
+        )
     return _cached_for_good(response)
 
 
@@ -299,7 +303,8 @@ def usage(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
-def api_tokens(request: HttpRequest) -> HttpResponse:
+@generating_allowed
+def api_tokens(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST if request.method == "POST" else None)
     new_token = None
     if request.method == "POST" and form.is_valid():
@@ -320,7 +325,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def api_token_revoke_view(request: HttpRequest) -> HttpResponse:
+def api_token_revoke_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ApiTokenRevokeForm(request.POST)
     if not form.is_valid():
         raise BadRequest("Name a token to revoke by its number.")

@@ -20,21 +20,21 @@ _SAFE_ID = re.compile(r"^[\w.-]{1,64}$")
 def request_id_middleware(get_response):
     if iscoroutinefunction(get_response):
 
-        async def middleware(request: HttpRequest) -> HttpResponse:
+        async def async_middleware(request: HttpRequest) -> HttpResponse:
             token = _start(request)
             try:
                 return _finish(await get_response(request))
             finally:
                 request_id.reset(token)
 
-    else:
+        return async_middleware
 
-        def middleware(request: HttpRequest) -> HttpResponse:
-            token = _start(request)
-            try:
-                return _finish(get_response(request))
-            finally:
-                request_id.reset(token)
+    def middleware(request: HttpRequest) -> HttpResponse:
+        token = _start(request)
+        try:
+            return _finish(get_response(request))
+        finally:
+            request_id.reset(token)
 
     return middleware
 

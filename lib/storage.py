@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import tempfile
 
+from django.core.files import File
 from django.core.files.storage import FileSystemStorage
 
 
 class AtomicFileSystemStorage(FileSystemStorage):
     """Writes each file under a temporary name in the same folder, then renames it into place (atomic on POSIX)."""
 
-    def _save(self, name: str, content) -> str:
+    def _save(self, name: str, content: File) -> str:
         full_path = self.path(name)
         directory = os.path.dirname(full_path)
         os.makedirs(directory, exist_ok=True)

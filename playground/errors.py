@@ -1,6 +1,6 @@
 """Error answers in the format of the page asked for: the site's own pages, or OpenAI-shaped JSON under /v1/.
 
-Django's handlers for 400, 404 and 500 (playground/urls.py) come here too, so an API client never parses HTML.
+Django's handlers for 400, 403, 404 and 500 (playground/urls.py) come here too, so an API client never parses HTML.
 """
 
 from __future__ import annotations
@@ -37,6 +37,12 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api_request(request):
         return error_response(request, ErrorCode.NOT_FOUND, "There is no such endpoint.")
     return defaults.page_not_found(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if is_api_request(request):
+        return error_response(request, ErrorCode.PERMISSION_DENIED, str(exception) or "Not allowed.")
+    return defaults.permission_denied(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -24,17 +24,17 @@ PROBE_METHODS = ("GET", "HEAD")
 def health_check_middleware(get_response):
     if iscoroutinefunction(get_response):
 
-        async def middleware(request: HttpRequest) -> HttpResponse:
+        async def async_middleware(request: HttpRequest) -> HttpResponse:
             if request.path in PROBES:
                 return await sync_to_async(_probe)(request)
             return await get_response(request)
 
-    else:
+        return async_middleware
 
-        def middleware(request: HttpRequest) -> HttpResponse:
-            if request.path in PROBES:
-                return _probe(request)
-            return get_response(request)
+    def middleware(request: HttpRequest) -> HttpResponse:
+        if request.path in PROBES:
+            return _probe(request)
+        return get_response(request)
 
     return middleware
 

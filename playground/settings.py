@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -82,7 +84,12 @@ INSTALLED_APPS = [
     "django_htmx",
     "procrastinate.contrib.django",
     "axes",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "generations",
+    "accounts",
     "reviews",
 ]
 
@@ -100,6 +107,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -127,7 +135,7 @@ TEMPLATES = [
 ]
 
 if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
+    DATABASES: dict[str, Any] = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
 else:
     # Started by the first connection, not here: commands that need no database (collectstatic) start nothing.
     DATABASES = {"default": EmbeddedPostgres(VAR_DIR / "pgdata").database_settings()}
@@ -160,7 +168,8 @@ REQUIRE_LOGIN = envbool("REQUIRE_LOGIN", True)
 # numbers. Keyed on the pair, so nobody can lock a colleague out from elsewhere by guessing their name.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, plus what a role grants (accounts/models.py: members and staff may generate).
+    "accounts.backends.RoleBackend",
 ]
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15))
@@ -169,8 +178,44 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "playground.sign_in.locked_out"
 AXES_USERNAME_CALLABLE = "playground.sign_in.attempted_username"
 
+# Signing in with the team's identity provider (OpenID Connect, through django-allauth), when OIDC_ISSUER is set.
+# playground/sso.py turns these into allauth's provider; the README explains each with an example.
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").strip().removesuffix("/.well-known/openid-configuration")
+OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "")
+OIDC_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+OIDC_NAME = os.environ.get("OIDC_NAME", "") or "your identity provider"
+OIDC_SCOPES = os.environ.get("OIDC_SCOPES", "openid email profile").split()
+# Who may enter: people whose verified e-mail is at one of these domains, and (when set too) in one of these groups.
+OIDC_ALLOWED_DOMAINS = [domain.lower().lstrip("@") for domain in envlist("OIDC_ALLOWED_DOMAINS")]
+OIDC_ALLOWED_GROUPS = envlist("OIDC_ALLOWED_GROUPS")
+# Roles from groups, recomputed at every sign-in; when neither is set, staff give roles on the people page.
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "") or "groups"
+OIDC_ADMIN_GROUPS = envlist("OIDC_ADMIN_GROUPS")
+OIDC_MEMBER_GROUPS = envlist("OIDC_MEMBER_GROUPS")
+# Only the identity provider: the password form is refused to all but superusers (the break-glass account).
+OIDC_ONLY = envbool("OIDC_ONLY", False)
+if OIDC_ISSUER and not OIDC_CLIENT_ID:
+    raise ImproperlyConfigured("OIDC_ISSUER is set: set OIDC_CLIENT_ID (and OIDC_CLIENT_SECRET) too.")
+if OIDC_ONLY and not OIDC_ISSUER:
+    raise ImproperlyConfigured("OIDC_ONLY=true needs OIDC_ISSUER: nobody but superusers could sign in.")
+# How long an invite link for a local account stays valid.
+INVITE_VALID_DAYS = envint("INVITE_VALID_DAYS", 7)
+
+# django-allauth serves the identity provider's sign-in only (playground/urls.py mounts no account pages:
+# no sign-up, no e-mail, no password reset). A verified e-mail at an allowed domain finds an existing local
+# account; anything else makes a new one (allauth then ends the local password, so only the IdP opens it).
+ACCOUNT_ADAPTER = "playground.sso.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "playground.sso.SocialAccountAdapter"
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_UNIQUE_EMAIL = False
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_STORE_TOKENS = False
+
 # No inline script or style anywhere: htmx gets its nonce through {% htmx_script %}.
-SECURE_CSP = {
+SECURE_CSP: dict[str, list[str]] = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF],
@@ -181,6 +226,10 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
 }
+if OIDC_ISSUER:
+    # Signing in and out are forms answered with a redirect to the identity provider, which form-action governs.
+    _issuer = urlsplit(OIDC_ISSUER)
+    SECURE_CSP["form-action"].append(f"{_issuer.scheme}://{_issuer.netloc}")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -193,7 +242,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # In development (`make run`) static files come straight from the app folders, with no collectstatic.
 WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "lib.storage.AtomicFileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"

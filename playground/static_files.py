@@ -7,22 +7,25 @@ are small, so the file is read whole in a thread and answered as plain bytes.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse
 from whitenoise.middleware import WhiteNoiseMiddleware
+from whitenoise.responders import StaticFile
 
 
 class StaticFilesMiddleware(WhiteNoiseMiddleware):
     sync_capable = True
     async_capable = True
 
-    def __init__(self, get_response) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse | Awaitable[HttpResponse]]) -> None:
         super().__init__(get_response)
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest):
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         if self.is_async:
             return self._acall(request)
         return super().__call__(request)
@@ -36,7 +39,7 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
         return await sync_to_async(_serve_whole, thread_sensitive=False)(static_file, request)
 
 
-def _serve_whole(static_file, request: HttpRequest) -> HttpResponse:
+def _serve_whole(static_file: StaticFile, request: HttpRequest) -> HttpResponse:
     served = static_file.get_response(request.method, request.META)
     body = b""
     if served.file is not None:

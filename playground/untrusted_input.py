@@ -27,13 +27,13 @@ from playground.errors import error_response
 def untrusted_input_middleware(get_response):
     if iscoroutinefunction(get_response):
 
-        async def middleware(request: HttpRequest) -> HttpResponse:
+        async def async_middleware(request: HttpRequest) -> HttpResponse:
             return _refusal(request) or await get_response(request)
 
-    else:
+        return async_middleware
 
-        def middleware(request: HttpRequest) -> HttpResponse:
-            return _refusal(request) or get_response(request)
+    def middleware(request: HttpRequest) -> HttpResponse:
+        return _refusal(request) or get_response(request)
 
     return middleware
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from generations.forms import PublicIdsField
@@ -19,7 +21,7 @@ from reviews.selectors import BOARD_SORTS, BoardItemFilters
 SMART_QUERY_MAX_CHARS = 2000
 
 
-def _text_field(*, what: str, max_chars: int, required: bool = True, **options) -> forms.CharField:
+def _text_field(*, what: str, max_chars: int, required: bool = True, **options: Any) -> forms.CharField:
     return forms.CharField(
         required=required,
         strip=False,  # the domain's rule strips, after checking what was sent
@@ -38,7 +40,8 @@ class TextRuleForm(forms.Form):
     text_rules: dict[str, tuple[str, int]] = {}
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         for name, (what, max_chars) in self.text_rules.items():
             if isinstance(cleaned.get(name), str):
                 try:

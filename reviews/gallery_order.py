@@ -61,11 +61,16 @@ class RatingOrder:
 
 
 def _rated_cursor(generation: Generation) -> str:
-    return f"{RATED}.{generation.sort_key}.{generation.public_id}"
+    return f"{RATED}.{_sort_key(generation)}.{generation.public_id}"
+
+
+def _sort_key(generation: Generation) -> int | None:
+    """The key a rated image was ordered by (the rated phase's query annotates it), or None."""
+    return generation.__dict__.get("sort_key")
 
 
 def _cursor_of(generation: Generation) -> str:
-    if getattr(generation, "sort_key", None) is not None:
+    if _sort_key(generation) is not None:
         return _rated_cursor(generation)
     micros = round(generation.created_at.timestamp() * 1_000_000)
     return f"{NEWEST}.{micros}.{generation.public_id}"

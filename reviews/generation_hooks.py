@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django import forms
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.http import HttpRequest
 
 from generations.hooks import GalleryExtra, GalleryRefinement, GenerationExtra
@@ -50,7 +50,7 @@ def board_from_form(request: HttpRequest, value: object) -> BoardTarget | None:
     return BoardTarget(board, acting_person(request))
 
 
-def board_from_api(value: object, user: AbstractBaseUser | AnonymousUser) -> BoardTarget:
+def board_from_api(value: object, user: User | AnonymousUser) -> BoardTarget:
     """The board a /v1 body names, by its public id or its name (the most recently changed of that name)."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError("board must be the name or the id of one of your boards.")

@@ -88,7 +88,7 @@ def share_link_view[V: Callable[..., HttpResponse]](view: V) -> V:
     (else 404, the same as for one that never was); a link for signed-in users only sends others to sign in."""
 
     @functools.wraps(view)
-    def wrapper(request: HtmxHttpRequest, token: str, *args, **kwargs) -> HttpResponse:
+    def wrapper(request: HtmxHttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponse:
         link = share_link_by_token(token)
         if link is None:
             raise Http404("This share link does not exist or was switched off.")
@@ -141,7 +141,9 @@ def comments_context(
     """An image's or a board's comment threads with the URLs they are read and posted at (the team's, or a share
     link's), whether the request's person may comment, and the form (a guest through a link gives a name)."""
     person = person_of(request)
-    topic = generation.public_id if generation is not None else board.public_id
+    on = generation or board
+    assert on is not None  # comments are on an image or a board
+    topic = on.public_id
     if link is not None:
         threads_url = (
             reverse("reviews:shared-image", args=[link.token, topic])

@@ -10,7 +10,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import trigger_client_event
 
-from generations.http import HtmxHttpRequest, htmx_redirect, login_required_if_configured
+from generations.http import (
+    AuthenticatedHttpRequest,
+    HtmxHttpRequest,
+    login_required_if_configured,
+)
 from generations.models import Generation
 from reviews.domain import mean_band, mean_stars
 from reviews.forms import CommentForm, RatingForm
@@ -129,6 +133,7 @@ def _after_comment_change(request: HtmxHttpRequest, comment: Comment) -> HttpRes
     if comment.share_link is not None and not request.user.is_authenticated:
         return redirect(comment.share_link)
     target = comment.generation or comment.board
+    assert target is not None  # a comment is on an image or a board
     return redirect(f"{target.get_absolute_url()}#comment-{comment.public_id}")
 
 
@@ -149,12 +154,12 @@ def batch_ratings(request: HttpRequest, public_id: str) -> JsonResponse:
 
 @require_safe
 @login_required
-def inbox_view(request: HttpRequest) -> HttpResponse:
+def inbox_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "reviews/inbox.html", {"mentions": inbox(user=request.user)})
 
 
 @require_POST
 @login_required
-def inbox_seen(request: HtmxHttpRequest) -> HttpResponse:
+def inbox_seen(request: AuthenticatedHttpRequest) -> HttpResponse:
     mentions_mark_seen(user=request.user)
-    return htmx_redirect(request, "reviews:inbox")
+    return redirect("reviews:inbox")

@@ -77,7 +77,7 @@ class ByPerson(models.Model):
 
     @property
     def person_name(self) -> str:
-        return self.user.get_username() if self.user else str(self.guest)
+        return self.user.get_username() if self.user is not None else str(self.guest)
 
 
 def _one_per_person(*fields: str, name: str) -> list[models.UniqueConstraint]:
@@ -181,9 +181,9 @@ class BoardItem(models.Model):
 
     @property
     def reviewer_name(self) -> str:
-        if self.reviewed_by_id:
+        if self.reviewed_by is not None:
             return self.reviewed_by.get_username()
-        return str(self.reviewed_by_guest) if self.reviewed_by_guest_id else ""
+        return str(self.reviewed_by_guest) if self.reviewed_by_guest is not None else ""
 
 
 class LinkScope(models.TextChoices):

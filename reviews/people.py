@@ -6,14 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from reviews.models import ByPerson, Guest
 
 
 @dataclass(frozen=True, slots=True)
 class Person:
-    user: AbstractBaseUser | None = None
+    user: User | None = None
     guest: Guest | None = None
 
     @property

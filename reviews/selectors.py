@@ -3,11 +3,11 @@ counts, review progress, comment threads, the inbox, share links."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, Window
 from django.db.models.functions import Coalesce, RowNumber
 
@@ -122,7 +122,7 @@ def boards_list(*, limit: int = BOARD_LIST_MAX) -> list[BoardSummary]:
     return [BoardSummary(board, board.images, covers[board.pk]) for board in boards]
 
 
-def _first_items(boards: list[Board]) -> QuerySet[BoardItem]:
+def _first_items(boards: Sequence[Board]) -> QuerySet[BoardItem]:
     """The first few live images of each board, in one query (a window over the boards' items)."""
     return (
         BoardItem.objects.filter(
@@ -232,9 +232,7 @@ COMMENTS_SHOWN = 500
 
 def comment_threads(*, generation: Generation | None = None, board: Board | None = None) -> list[Thread]:
     """The comments on an image or on a board as threads, oldest first, each with its replies. One query."""
-    comments = (
-        Comment.objects.filter(generation=generation) if generation is not None else board.comments.all()
-    )
+    comments = Comment.objects.filter(_on(generation, board))
     threads: dict[int, Thread] = {}
     replies: list[Comment] = []
     for comment in comments.select_related("user", "guest").order_by("created_at", "public_id")[
@@ -251,8 +249,12 @@ def comment_threads(*, generation: Generation | None = None, board: Board | None
 
 
 def comment_count(*, generation: Generation | None = None, board: Board | None = None) -> int:
-    comments = Comment.objects.filter(generation=generation) if generation is not None else board.comments
-    return comments.filter(deleted_at__isnull=True).count()
+    return Comment.objects.filter(_on(generation, board), deleted_at__isnull=True).count()
+
+
+def _on(generation: Generation | None, board: Board | None) -> Q:
+    """The comments on an image, or else on a board."""
+    return Q(generation=generation) if generation is not None else Q(board=board, generation__isnull=True)
 
 
 # --- A board's images --------------------------------------------------------------------------------------
@@ -327,14 +329,15 @@ def board_items(
         person=person,
         generation="generation",
     )
+    # (Q objects: the annotations above are not fields the type checker can see.)
     if filters.min_mean:
-        items = items.filter(team_count__gt=0, team_total__gte=F("team_count") * filters.min_mean)
+        items = items.filter(Q(team_count__gt=0, team_total__gte=F("team_count") * filters.min_mean))
     if filters.mine == "rated":
-        items = items.filter(my_rating__isnull=False)
+        items = items.filter(Q(my_rating__isnull=False))
     elif filters.mine == "unrated":
-        items = items.filter(my_rating__isnull=True)
+        items = items.filter(Q(my_rating__isnull=True))
     elif filters.mine.isdigit():
-        items = items.filter(my_rating__gte=int(filters.mine))
+        items = items.filter(Q(my_rating__gte=int(filters.mine)))
     if filters.status:
         items = items.filter(review_status=filters.status)
     if filters.sort == "mean":
@@ -435,14 +438,14 @@ def share_link_by_token(token: str) -> BoardShareLink | None:
     return BoardShareLink.objects.select_related("board").filter(token=token, is_active=True).first()
 
 
-def unseen_mention_count(*, user: AbstractBaseUser) -> int:
+def unseen_mention_count(*, user: User) -> int:
     return Mention.objects.filter(user=user, seen_at__isnull=True).count()
 
 
 INBOX_SIZE = 100
 
 
-def inbox(*, user: AbstractBaseUser) -> list[Mention]:
+def inbox(*, user: User) -> list[Mention]:
     """The user's latest mentions with the comment and what it is about."""
     return list(
         Mention.objects.filter(user=user, comment__deleted_at__isnull=True)

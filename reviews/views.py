@@ -8,6 +8,7 @@ import functools
 
 from django.contrib import messages
 from django.core.exceptions import BadRequest
+from django.forms import Form
 from django.http import (
     Http404,
     HttpRequest,
@@ -134,9 +135,10 @@ def board_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 def _tile(request: HtmxHttpRequest, at: BoardRequest, public_id: str) -> HttpResponse:
     """One image's tile on its board, as a live update or a review button redraws it."""
-    [item] = board_items(board=at.board, person=at.person, public_id=public_id) or [None]
-    if item is None:
+    found = board_items(board=at.board, person=at.person, public_id=public_id)
+    if not found:
         raise Http404("That image is not on this board.")
+    [item] = found
     item.index = board_item_index(item)
     context = _board_context(at) | {"item": _with_urls(item, at.board), "may_order": at.access.may_edit}
     return render(request, "reviews/board.html#board-item", context)
@@ -314,7 +316,7 @@ def board_settings(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 
 def _render_settings(
-    request: HtmxHttpRequest, at: BoardRequest, *, status: int = 200, **forms
+    request: HtmxHttpRequest, at: BoardRequest, *, status: int = 200, **forms: Form
 ) -> HttpResponse:
     context = {
         **_board_context(at),

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -17,7 +18,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings as django_settings
 from django.core.handlers.asgi import ASGIHandler
 from django.db import connection, connections
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 from procrastinate.contrib.django import app as job_engine
 from procrastinate.contrib.django.utils import connector_params
 from procrastinate.psycopg_connector import PsycopgConnector
@@ -26,6 +27,7 @@ from generations.provider.client import HttpProvider
 from generations.services.tokens import api_token_create
 from playground.embedded_postgres import EmbeddedPostgres
 from tests.fake_provider import FakeProvider
+from tests.identity_provider import CLIENT_ID, CLIENT_SECRET, IdentityProvider, node_missing
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -44,13 +46,24 @@ _STARTED_DATABASE = pytest.StashKey[bool]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without Chromium, stop at once with what to do, rather than fail every browser spec."""
-    if not Path(CHROMIUM).exists() and any("browser" in getattr(item, "fixturenames", ()) for item in items):
+    """Without Chromium, or without Node.js for the identity provider, stop at once with what to do, rather than
+    fail every spec that needs it."""
+    if not Path(CHROMIUM).exists() and _any_uses(items, "browser"):
         pytest.exit(
             f"Chromium is not installed ({CHROMIUM}): run `apt-get install -y chromium` (as .ci/run does), "
             "or `make test-fast` for everything but the browser and production specs.",
             returncode=4,
         )
+    if (missing := node_missing()) and _any_uses(items, "identity_provider"):
+        pytest.exit(
+            f"{missing} is not installed, and the sign-in specs run a real OpenID Connect provider on Node.js: "
+            "run `apt-get install -y nodejs npm` (as .ci/run does).",
+            returncode=4,
+        )
+
+
+def _any_uses(items: list[pytest.Item], fixture: str) -> bool:
+    return any(fixture in getattr(item, "fixturenames", ()) for item in items)
 
 
 def _embedded_database() -> EmbeddedPostgres | None:
@@ -62,6 +75,29 @@ def _embedded_database() -> EmbeddedPostgres | None:
 def fake_provider_server():
     with FakeProvider() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def identity_provider() -> Iterator[IdentityProvider]:
+    """A real OpenID Connect provider (oidc-provider on Node.js) on the loopback, for the whole run."""
+    with IdentityProvider() as provider:
+        yield provider
+
+
+@pytest.fixture
+def sso(settings, identity_provider: IdentityProvider) -> IdentityProvider:
+    """The playground signing people in with the test identity provider, as a deployed instance would: sign-in
+    required, staff from the group `admins`, members from `artists`."""
+    settings.REQUIRE_LOGIN = True
+    settings.OIDC_ISSUER = identity_provider.issuer()
+    settings.OIDC_CLIENT_ID = CLIENT_ID
+    settings.OIDC_CLIENT_SECRET = CLIENT_SECRET
+    settings.OIDC_NAME = "Test IdP"
+    settings.OIDC_SCOPES = ["openid", "email", "profile", "groups"]
+    settings.OIDC_ADMIN_GROUPS = ["admins"]
+    settings.OIDC_MEMBER_GROUPS = ["artists"]
+    settings.SECURE_CSP = settings.SECURE_CSP | {"form-action": ["'self'", identity_provider.base_url]}
+    return identity_provider
 
 
 @pytest.fixture
@@ -79,7 +115,7 @@ def free_port() -> int:
 
 
 def make_http_provider(fake_provider: FakeProvider, **overrides) -> HttpProvider:
-    options = {
+    options: dict[str, Any] = {
         "base_url": fake_provider.base_url,
         "api_key": fake_provider.api_key,
         "model": "z-image-turbo",
@@ -156,7 +192,7 @@ CHROMIUM_FLAGS = [
 
 
 @pytest.fixture(scope="session")
-def browser() -> Browser:
+def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield browser
@@ -285,7 +321,7 @@ def api(playground, django_user_model, use_fake_provider) -> dict:
 
 
 @pytest.fixture
-def page(browser: Browser, playground: str) -> Page:
+def page(browser: Browser, playground: str) -> Iterator[Page]:
     context = browser.new_context(base_url=playground)
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -293,9 +329,9 @@ def page(browser: Browser, playground: str) -> Page:
     context.close()
 
 
-PHONE = {"width": 390, "height": 844}
-TABLET = {"width": 768, "height": 1024}
-DESKTOP = {"width": 1440, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+TABLET: ViewportSize = {"width": 768, "height": 1024}
+DESKTOP: ViewportSize = {"width": 1440, "height": 900}
 
 
 @pytest.fixture
@@ -304,9 +340,11 @@ def open_page(browser: Browser, playground: str) -> Iterator[Callable[..., Page]
     viewport; other options go to the browser context (`color_scheme="dark"`, `java_script_enabled=False`)."""
     contexts = []
 
-    def open_page(viewport: dict = DESKTOP, **options) -> Page:
-        touch = {"is_mobile": True, "has_touch": True} if viewport["width"] < 800 else {}
-        context = browser.new_context(base_url=playground, viewport=viewport, **touch, **options)
+    def open_page(viewport: ViewportSize = DESKTOP, **options) -> Page:
+        touch = viewport["width"] < 800
+        context = browser.new_context(
+            base_url=playground, viewport=viewport, is_mobile=touch, has_touch=touch, **options
+        )
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)

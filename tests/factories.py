@@ -10,6 +10,8 @@ from dataclasses import replace
 
 from django.contrib.auth import get_user_model
 
+from accounts.models import Role
+from accounts.services import person_set_role
 from generations.domain import GenerationParameters
 from generations.models import Generation
 from generations.services.lifecycle import generation_create
@@ -53,8 +55,11 @@ def finish(generation: Generation) -> Generation:
     return generation
 
 
-def make_user(username: str = "alice", **fields):
-    return get_user_model().objects.create_user(username, password=PASSWORD, **fields)
+def make_user(username: str = "alice", *, role: Role = Role.MEMBER, **fields):
+    """An account with a password (PASSWORD) and a role: a member unless said otherwise."""
+    user = get_user_model().objects.create_user(username, password=PASSWORD, **fields)
+    person_set_role(user=user, role=role, actor=None, ip=None)
+    return user
 
 
 def make_token(user, name: str = "tests") -> str:

@@ -120,7 +120,7 @@ class FakeProvider:
     def stop(self) -> None:
         """Stop serving; handlers still sleeping (latency, slow, timeout) wake up and leave at once."""
         self._stopping.set()
-        if self._server is not None:
+        if self._server is not None and self._thread is not None:
             self._server.shutdown()
             self._server.server_close()
             self._thread.join()

@@ -149,9 +149,16 @@ class ProductionServer:
         )
 
 
-def csrf_token(client: httpx.Client) -> str:
-    """The CSRF token of the home page's form (the client keeps the matching cookie)."""
-    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get("/").text)[1]
+def csrf_token(client: httpx.Client, path: str = "/") -> str:
+    """The CSRF token of the form on the page at `path` (the client keeps the matching cookie)."""
+    return first_group(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get(path).text)
+
+
+def first_group(pattern: str, text: str) -> str:
+    """The first group of `pattern`'s first match in `text`, which must have one."""
+    match = re.search(pattern, text)
+    assert match, f"{pattern!r} is not found"
+    return match[1]
 
 
 def post_generation(client: httpx.Client, token: str, prompt: str, **fields: str) -> httpx.Response:

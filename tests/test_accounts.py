@@ -15,7 +15,7 @@ from generations.domain import ErrorCode
 from generations.models import ApiToken, Generation, GenerationStatus
 from generations.services.limits import GenerationRefused
 from generations.services.tokens import api_token_create, api_token_user
-from tests.factories import FORM, create_generation, finish, make_generation
+from tests.factories import FORM, PASSWORD, create_generation, finish, make_generation, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -23,8 +23,8 @@ PROVIDER_KEY = "sk-super-secret-provider-key"
 
 
 @pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice", password="correct horse battery")
+def alice():
+    return make_user("alice")
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_htmx_posts_are_sent_to_the_sign_in_page_too(client, deployed, demo_mode
 
 
 def test_a_signed_in_user_generates_and_owns_the_result(client, deployed, demo_mode, alice):
-    client.post(reverse("login"), {"username": "alice", "password": "correct horse battery"})
+    client.post(reverse("login"), {"username": "alice", "password": PASSWORD})
     client.post(reverse("generations:new"), FORM)
     assert Generation.objects.get().user == alice
 

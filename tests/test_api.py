@@ -34,10 +34,11 @@ def test_the_providers_python_example_works_with_only_base_url_and_key_changed(a
         extra_body={"parameters": {"prompt_extend": True, "seed": 42}},
     )
 
-    item = result.data[0]
+    [item] = result.data or []
     generation = Generation.objects.get()
     assert item.url == f"{api['origin']}/g/{generation.public_id}/image/"
     assert item.revised_prompt == generation.revised_prompt != ""
+    assert item.model_extra
     assert item.model_extra["reasoning_content"] == generation.reasoning
     assert (generation.seed, generation.user, generation.source) == (42, api["user"], GenerationSource.API)
     assert httpx.get(item.url).content[:8] == b"\x89PNG\r\n\x1a\n"

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from django.urls import reverse
 from PIL import Image
+from PIL.PngImagePlugin import PngImageFile
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from generations.batch_plan import BatchPlan, expand_alternatives
@@ -166,6 +167,7 @@ def test_the_composite_png_is_labelled_carries_the_parameters_and_is_made_once(c
     assert first["Content-Type"] == "image/png"
     assert first["Content-Disposition"].startswith("attachment;")
     image = Image.open(io.BytesIO(first.content))
+    assert isinstance(image, PngImageFile)
     image.load()
     parameters = json.loads(image.text["parameters"])
     assert parameters["prompts"] == ["A red bicycle", "A lighthouse"]
@@ -188,6 +190,7 @@ def test_the_zip_holds_every_original_with_its_own_parameters(asgi_server, demo_
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     assert len(archive.namelist()) == 4
     with Image.open(io.BytesIO(archive.read(archive.namelist()[0]))) as image:
+        assert isinstance(image, PngImageFile)
         image.load()
         assert json.loads(image.text["parameters"])["prompt"] == "A red bicycle"
 

@@ -13,6 +13,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
+from PIL.PngImagePlugin import PngImageFile
 
 from generations.models import Generation, GenerationStatus
 from reviews.domain import ReviewStatus
@@ -124,4 +125,5 @@ def test_a_boards_zip_holds_its_originals_in_its_order_each_with_its_parameters(
     assert archive.namelist() == [f"001-{second.public_id}.png", f"002-{first.public_id}.png"]
     image = Image.open(io.BytesIO(archive.read(archive.namelist()[0])))
     image.load()
+    assert isinstance(image, PngImageFile)
     assert json.loads(image.text["parameters"])["prompt"] == "Picture 1"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -65,7 +66,7 @@ def signs_in_first(response) -> bool:
 class Rule:
     """A request, who may make it, and how to tell that it took effect."""
 
-    send: Callable[[Client, Scene], object]
+    send: Callable[[Client, Scene], Any]  # the test client's response
     done: Callable[[Scene], bool]
     allowed: tuple[str, ...]
 

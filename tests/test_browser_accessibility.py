@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Literal
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -16,6 +17,8 @@ from tests.factories import finish, make_generation
 from tests.test_browser import submit_a_size_too_small
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+type ColorScheme = Literal["light", "dark"]
 
 SERIOUS = ("serious", "critical")
 DESKTOP = {"viewport": {"width": 1440, "height": 900}}
@@ -71,12 +74,12 @@ def pages(transactional_db, demo_mode) -> dict[str, str]:
 
 
 @pytest.fixture(params=["light", "dark"])
-def color_scheme(request) -> str:
+def color_scheme(request) -> ColorScheme:
     return request.param
 
 
 @pytest.fixture(params=[DESKTOP, PHONE], ids=["desktop", "phone"])
-def axe_page(request, browser: Browser, asgi_server: str, color_scheme: str) -> Iterator[Page]:
+def axe_page(request, browser: Browser, asgi_server: str, color_scheme: ColorScheme) -> Iterator[Page]:
     context = browser.new_context(base_url=asgi_server, color_scheme=color_scheme, **request.param)
     page = context.new_page()
     page.set_default_timeout(15_000)

@@ -7,6 +7,7 @@ import re
 
 import pytest
 from PIL import Image
+from PIL.PngImagePlugin import PngImageFile
 from playwright.sync_api import Browser, Page, expect
 
 from generations.models import Batch, GenerationStatus
@@ -45,6 +46,7 @@ def test_a_batch_fills_its_grid_live_and_can_be_shared_downloaded_and_run_again(
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Grid PNG").click()
     composite = Image.open(download_info.value.path())
+    assert isinstance(composite, PngImageFile)
     composite.load()
     assert json.loads(composite.text["parameters"])["prompts"] == [
         "A red kite",

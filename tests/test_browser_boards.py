@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from generations.batch_plan import BatchPlan
-from generations.models import Generation
+from generations.models import Batch, Generation
 from generations.services.batches import batch_create
 from reviews.models import Board, BoardShareLink, Comment, LinkScope, Rating
 from reviews.people import Person
@@ -45,7 +45,7 @@ def team(transactional_db, demo_mode) -> dict:
 
 
 @pytest.fixture
-def grid(team) -> Generation:
+def grid(team) -> Batch:
     batch = batch_create(
         plan=BatchPlan(["A fox", "An owl"], [1, 2], ["1024x1024"], [False]),
         prompts_text="A fox\nAn owl",
@@ -153,7 +153,8 @@ def test_a_guest_comments_through_a_comment_link_signed_out_and_the_team_sees_it
     expect(lightbox.get_by_role("textbox", name="Comment")).to_have_value("")
     expect(teammate.locator(".comment-threads")).to_contain_text("Ann from the client")
     expect(teammate.locator(".comment-threads")).to_contain_text("Could the <b>sky</b> be warmer?")
-    comment = Comment.objects.get()
+    comment = Comment.objects.select_related("guest").get()
+    assert comment.guest is not None
     assert (comment.guest.name, comment.share_link) == ("Ann from the client", link)
 
 
@@ -171,9 +172,13 @@ def test_switching_a_share_link_off_closes_it_at_once_and_leaves_the_others(team
     owner.get_by_role("button", name="Switch off “Old agency”").click()
     expect(owner.locator("#link-" + revoked.public_id)).to_contain_text("Off")
 
-    assert guest.goto(revoked.get_absolute_url()).status == 404
+    gone = guest.goto(revoked.get_absolute_url())
+    assert gone is not None
+    assert gone.status == 404
     expect(guest.get_by_role("heading", name="Nothing here")).to_be_visible()
-    assert guest.goto(kept.get_absolute_url()).status == 200
+    still = guest.goto(kept.get_absolute_url())
+    assert still is not None
+    assert still.status == 200
     assert not BoardShareLink.objects.get(pk=revoked.pk).is_active
 
 

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 from PIL import Image
+from PIL.PngImagePlugin import PngImageFile
 from playwright.sync_api import Browser, Page, expect
 
 from generations.models import Generation, GenerationStatus, new_public_id
@@ -88,6 +89,7 @@ def test_the_downloaded_png_carries_its_parameters(three_finished, page: Page):
     download = download_info.value
     assert download.suggested_filename == f"zimage-{generation.public_id}-0.png"
     image = Image.open(download.path())
+    assert isinstance(image, PngImageFile)
     image.load()
     assert json.loads(image.text["parameters"])["prompt"] == "Tile 0 of a lighthouse"
 

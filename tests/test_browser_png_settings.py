@@ -79,7 +79,7 @@ def test_dropping_a_png_made_here_fills_the_form_and_generates_with_its_settings
     expect(page.get_by_label("Extend prompt", exact=True)).to_be_checked()
     page.get_by_role("button", name="Generate").click()
     expect(page.locator("#results article").first.locator("img")).to_be_visible()
-    newest = Generation.objects.order_by("-id").first()
+    newest = Generation.objects.latest("id")
     assert (newest.prompt, newest.width, newest.height, newest.seed, newest.prompt_extend) == (
         "一只橘猫在窗台上晒太阳, golden hour",
         1200,

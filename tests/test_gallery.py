@@ -11,6 +11,7 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
+from PIL.PngImagePlugin import PngImageFile
 
 from generations.http import MAKER_SESSION_KEY
 from generations.models import Generation, GenerationStatus
@@ -191,7 +192,9 @@ def test_copy_as_code_is_the_body_the_client_sent_with_the_generations_own_model
 
     page = html.unescape(client.get(generation.get_absolute_url()).text)
 
-    sent = json.loads(re.search(r"-d '(\{.*?\n\})'", page, re.DOTALL)[1])
+    body = re.search(r"-d '(\{.*?\n\})'", page, re.DOTALL)
+    assert body
+    sent = json.loads(body[1])
     assert sent == provider_request_body(generation.parameters, model="z-image-turbo-2025-11")
 
 
@@ -203,6 +206,7 @@ def test_the_download_is_a_png_that_carries_its_parameters(client, demo_mode):
 
     assert response["Content-Disposition"] == f'attachment; filename="zimage-{generation.public_id}-5.png"'
     image = Image.open(io.BytesIO(response.content))
+    assert isinstance(image, PngImageFile)
     image.load()
     parameters = json.loads(image.text["parameters"])
     assert parameters["prompt"] == "Un café ☕"
@@ -238,6 +242,7 @@ def test_deleting_asks_first_then_the_link_says_it_was_deleted(admin_client, dem
     generation = make_generation()
     finish(generation)
     generation.refresh_from_db()
+    assert generation.image.name
     delete_url = reverse("generations:delete", args=[generation.public_id])
 
     assert "Delete this generation?" in admin_client.get(delete_url).text
@@ -268,6 +273,7 @@ def test_an_image_shared_by_two_generations_survives_deleting_one(admin_client, 
     finish(first)
     finish(second)
     first.refresh_from_db()
+    assert first.image.name
 
     admin_client.post(reverse("generations:delete", args=[first.public_id]))
 

@@ -23,6 +23,11 @@ from tests.fake_provider import draw_image
 pytestmark = pytest.mark.django_db
 
 
+def job_of(generation: Generation) -> ProcrastinateJob:
+    assert generation.job_id is not None
+    return ProcrastinateJob.objects.get(pk=generation.job_id)
+
+
 def create(**fields) -> Generation:
     return create_generation(**({"seed": None} | fields))
 
@@ -35,7 +40,7 @@ def test_it_records_a_queued_row_with_a_drawn_seed_and_queues_its_job(demo_mode)
     assert 0 <= stored.seed <= 2_147_483_647
     assert stored.is_demo
     assert len(stored.public_id) >= 22
-    job = ProcrastinateJob.objects.get(pk=stored.job_id)
+    job = job_of(stored)
     assert (job.task_name, job.status, job.queue_name) == ("generations.run", "todo", "generations")
     assert job.args["public_id"] == stored.public_id
 
@@ -60,6 +65,7 @@ def test_it_stores_the_image_and_provider_text_on_success(use_fake_provider):
     assert generation.revised_prompt
     assert generation.reasoning
     assert generation.provider_url.startswith(use_fake_provider.base_url.removesuffix("/v1"))
+    assert generation.image.name
     assert default_storage.exists(generation.image.name)
     assert generation.image_bytes == default_storage.size(generation.image.name)
     assert len(generation.image_sha256) == 64
@@ -71,6 +77,7 @@ def test_it_stores_the_image_and_provider_text_on_success(use_fake_provider):
     assert Generation.objects.get(pk=generation.pk).thumbnail.name == generation.thumbnail.name
     assert generation.provider_latency_ms is not None
     assert generation.started_at is not None
+    assert generation.total_latency_ms is not None
     assert generation.total_latency_ms >= generation.provider_latency_ms
     assert generation.finished_at is not None
     sent = use_fake_provider.requests[-1]
@@ -116,7 +123,7 @@ def test_a_generation_cancelled_while_queued_never_reaches_the_provider(use_fake
 
     assert cancelled.status == generation.status == GenerationStatus.CANCELLED
     assert "nothing was billed" in generation.error_message
-    assert ProcrastinateJob.objects.get(pk=generation.job_id).status == "cancelled"
+    assert job_of(generation).status == "cancelled"
     assert use_fake_provider.requests == []
 
 
@@ -173,7 +180,7 @@ def test_a_dead_workers_running_generation_ends_interrupted_and_is_never_rerun(d
     generation.refresh_from_db()
     assert generation.status == GenerationStatus.INTERRUPTED
     assert "may have billed it" in generation.error_message
-    assert ProcrastinateJob.objects.get(pk=generation.job_id).status == "failed"
+    assert job_of(generation).status == "failed"
 
 
 def test_a_dead_workers_job_that_had_not_started_is_queued_again(demo_mode):
@@ -184,7 +191,7 @@ def test_a_dead_workers_job_that_had_not_started_is_queued_again(demo_mode):
 
     generation.refresh_from_db()
     assert generation.status == GenerationStatus.QUEUED
-    assert ProcrastinateJob.objects.get(pk=generation.job_id).status == "todo"
+    assert job_of(generation).status == "todo"
 
 
 def test_a_running_generation_whose_job_ended_without_it_is_interrupted(demo_mode):

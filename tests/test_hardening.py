@@ -4,7 +4,6 @@ their throttle, who may delete on an open instance, and every middleware able to
 from __future__ import annotations
 
 import logging
-import re
 import runpy
 import threading
 from pathlib import Path
@@ -24,6 +23,7 @@ from django.utils.module_loading import import_string
 from generations.models import Generation
 from tests.conftest import free_port
 from tests.factories import FORM, finish, make_generation
+from tests.production import csrf_token
 
 PASSWORD = "correct horse battery"
 GATEWAY_URL = "https://gateway-user:gateway-secret@gateway.example:8443/v1"
@@ -254,8 +254,11 @@ def alice(django_user_model):
 
 
 def sign_in(http: httpx.Client, password: str) -> httpx.Response:
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', http.get("/accounts/login/").text)[1]
-    form = {"username": "alice", "password": password, "csrfmiddlewaretoken": token}
+    form = {
+        "username": "alice",
+        "password": password,
+        "csrfmiddlewaretoken": csrf_token(http, "/accounts/login/"),
+    }
     return http.post("/accounts/login/", data=form)
 
 

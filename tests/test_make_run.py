@@ -57,7 +57,7 @@ def test_make_run_survives_being_stopped_at_any_moment_and_then_starts_and_stops
     def start() -> subprocess.Popen:
         with log.open("w") as output:
             return subprocess.Popen(
-                [shutil.which("make"), "run"],
+                [shutil.which("make") or "make", "run"],
                 cwd=ROOT,
                 env=env,
                 stdout=output,

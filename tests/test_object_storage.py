@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from django.core.files.storage import default_storage
+from django.core.files.storage import storages
 from django.urls import reverse
 from moto.server import ThreadedMotoServer
 
@@ -56,7 +56,7 @@ def test_images_and_thumbnails_land_in_the_bucket_and_are_served_with_long_cache
 
     keys = {item["Key"] for item in s3_storage.list_objects_v2(Bucket="playground-images")["Contents"]}
     assert {generation.image.name, generation.thumbnail.name} <= keys
-    assert type(default_storage._wrapped).__name__ == "S3Storage"
+    assert type(storages["default"]).__name__ == "S3Storage"
 
     response = client.get(reverse("generations:image", args=[generation.public_id]))
     stored = s3_storage.get_object(Bucket="playground-images", Key=generation.image.name)["Body"].read()

@@ -19,7 +19,14 @@ from playwright.sync_api import Browser, expect
 
 from tests.conftest import free_port
 from tests.fake_provider import FakeProvider
-from tests.production import ROOT, ProductionServer, clean_environment, csrf_token, post_generation
+from tests.production import (
+    ROOT,
+    ProductionServer,
+    clean_environment,
+    csrf_token,
+    first_group,
+    post_generation,
+)
 
 ADMIN_PASSWORD = "production-admin-password"
 
@@ -81,11 +88,14 @@ def test_it_serves_the_form_the_api_images_and_static_files_then_stops_cleanly(p
 
     client = openai.OpenAI(base_url=f"{production.url}/v1", api_key=token)
     result = client.images.generate(model="z-image-turbo", prompt="A fox", size="1024x1024", n=1)
-    image = httpx.get(result.data[0].url)
+    [item] = result.data or []
+    assert item.url
+    image = httpx.get(item.url)
     assert image.status_code == 200
     assert image.content[:8] == b"\x89PNG\r\n\x1a\n"
     assert "immutable" in image.headers["Cache-Control"]
 
+    assert stylesheet
     assert re.fullmatch(r"/static/playground\.[0-9a-f]{12}\.css", stylesheet), "hashed static names"
     static = httpx.get(production.url + stylesheet, headers={"Accept-Encoding": "gzip"})
     assert static.status_code == 200
@@ -206,7 +216,7 @@ def test_its_logs_are_json_lines_with_the_request_id_and_never_the_prompt_or_the
         production.start(output=output)
         with httpx.Client(base_url=production.url, headers={"X-Request-ID": "spec-request-7"}) as client:
             created = post_generation(client, csrf_token(client), "A secret lighthouse")
-        public_id = re.search(r"/g/([\w-]+)/card/", created.text)[1]
+        public_id = first_group(r"/g/([\w-]+)/card/", created.text)
         wait_for(
             production,
             "SELECT status = 'succeeded' FROM generations_generation WHERE public_id = %s",
@@ -233,7 +243,8 @@ def wait_for(
     deadline = time.monotonic() + timeout_s
     with production.database() as database:
         while time.monotonic() < deadline:
-            if database.execute(condition_sql, params).fetchone()[0]:
+            row = database.execute(condition_sql, params).fetchone()
+            if row and row[0]:
                 return
             time.sleep(0.05)
     raise AssertionError(f"still not true after {timeout_s} s: {condition_sql}")

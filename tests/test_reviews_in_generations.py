@@ -65,7 +65,7 @@ def test_a_sorted_gallery_pages_through_the_rated_and_then_the_unrated_without_r
     for index, image in enumerate(more[:50]):
         rating_set(generation=image, person=Person(user=make_user(f"rater{index}")), value=index % 5 + 1)
     url = f"{reverse('generations:gallery')}?sort=mean"
-    seen = []
+    seen: list[str] = []
     while url:
         page = client.get(url, HTTP_HX_REQUEST="true" if seen else None).text
         seen += TILE.findall(page)
@@ -152,8 +152,10 @@ def test_a_grid_gives_the_team_mean_of_its_rated_cells(client, demo_mode):
     rating_set(generation=first, person=Person(user=alice), value=4)
     rating_set(generation=first, person=Person(user=make_user("bob")), value=5)
 
-    means = client.get(reverse("reviews:batch-ratings", args=[first.batch.public_id])).json()
-    grid = client.get(first.batch.get_absolute_url()).text
+    batch = first.batch
+    assert batch is not None
+    means = client.get(reverse("reviews:batch-ratings", args=[batch.public_id])).json()
+    grid = client.get(batch.get_absolute_url()).text
 
     assert means == {"cells": {first.public_id: {"mean": "4.5", "band": "4", "count": 2}}}
     assert grid.count('form="grid-picks"') == 2

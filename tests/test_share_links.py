@@ -3,6 +3,7 @@ when switched off; unfurled with a preview; guests commenting through them under
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 
@@ -85,14 +86,16 @@ def test_it_unfurls_with_the_boards_name_and_a_two_by_two_composite_of_its_first
     link = make_share_link(board)
 
     page = client.get(link.get_absolute_url())
-    preview_url = re.search(r'<meta property="og:image" content="([^"]+)"', page.text)[1]
+    preview = re.search(r'<meta property="og:image" content="([^"]+)"', page.text)
+    assert preview is not None
+    preview_url = preview[1]
 
     assert '<meta property="og:title" content="Spring campaign">' in page.text
     assert '<meta name="twitter:card" content="summary_large_image">' in page.text
     assert preview_url == f"http://testserver{reverse('reviews:shared-preview', args=[link.token])}"
-    preview = Image.open(io.BytesIO(client.get(preview_url).content))
-    assert preview.size == (1200, 630)
-    corners = [preview.getpixel(point) for point in ((10, 10), (1190, 10), (10, 620), (1190, 620))]
+    composite = Image.open(io.BytesIO(client.get(preview_url).content))
+    assert composite.size == (1200, 630)
+    corners = [composite.getpixel(point) for point in ((10, 10), (1190, 10), (10, 620), (1190, 620))]
     assert len(set(corners)) > 1, "four pictures, not one colour"
 
 
@@ -128,7 +131,8 @@ def test_a_guest_comments_through_a_comment_link_under_the_name_they_give(client
 
     assert refused.status_code == 400
     assert "Write a name first." in refused.text
-    comment = Comment.objects.get()
+    comment = Comment.objects.select_related("guest").get()
+    assert comment.guest is not None
     assert (comment.guest.name, comment.share_link, comment.address) == (
         "Ann from the client",
         link,
@@ -190,18 +194,18 @@ def test_guests_comments_are_limited_per_address_even_when_they_arrive_at_once(a
     guests = []
     for _ in range(8):
         guest = httpx.Client(base_url=asgi_server, timeout=30)
-        page = guest.get(link.get_absolute_url()).text
-        guests.append((guest, re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]))
+        token = re.search(
+            r'name="csrfmiddlewaretoken" value="([^"]+)"', guest.get(link.get_absolute_url()).text
+        )
+        assert token is not None
+        guests.append((guest, token[1]))
+
+    def post(guest: httpx.Client, token: str, index: int) -> httpx.Response:
+        data = {"name": f"Guest {index}", "text": f"Comment {index}", "csrfmiddlewaretoken": token}
+        return guest.post(url, data=data, headers={"HX-Request": "true"})
 
     answers = at_once(
-        [
-            lambda guest=guest, token=token, index=index: guest.post(
-                url,
-                data={"name": f"Guest {index}", "text": f"Comment {index}", "csrfmiddlewaretoken": token},
-                headers={"HX-Request": "true"},
-            )
-            for index, (guest, token) in enumerate(guests)
-        ]
+        [functools.partial(post, guest, token, index) for index, (guest, token) in enumerate(guests)]
     )
 
     assert [answer.status_code for answer in answers] == [200] * 8, "a refusal is the form with its reason"

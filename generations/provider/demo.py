@@ -59,7 +59,7 @@ def draw_demo_image(parameters: GenerationParameters) -> bytes:
         radius = rng.uniform(4, 20)
         draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=_colour(rng))
     image = small.filter(ImageFilter.GaussianBlur(3)).resize(
-        (parameters.width, parameters.height), Image.BICUBIC
+        (parameters.width, parameters.height), Image.Resampling.BICUBIC
     )
     _draw_caption(image, parameters)
     buffer = io.BytesIO()

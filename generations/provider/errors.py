@@ -97,8 +97,16 @@ class ProviderRateLimited(ProviderStatusError):
     code = ErrorCode.PROVIDER_RATE_LIMITED
     reason = "The image provider is rate limiting us. Wait a moment, then retry."
 
-    def __init__(self, detail: str, *, retry_after_s: float | None, **kwargs) -> None:
-        super().__init__(detail, **kwargs)
+    def __init__(
+        self,
+        detail: str,
+        *,
+        retry_after_s: float | None,
+        status_code: int,
+        provider_code: str = "",
+        request_id: str = "",
+    ) -> None:
+        super().__init__(detail, status_code=status_code, provider_code=provider_code, request_id=request_id)
         self.retry_after_s = retry_after_s
 
 

@@ -105,7 +105,7 @@ EMPTY_CELL = (230, 230, 230)
 
 
 def _cell_picture(generation: Generation) -> Image.Image:
-    with default_storage.open(generation.thumbnail.name, "rb") as file:
+    with generation.thumbnail.open("rb") as file:
         image = Image.open(file)
         image.thumbnail((CELL_PX - 8, CELL_PX - 8))
         return image.convert("RGB")

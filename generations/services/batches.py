@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 
 from generations.batch_plan import BatchPlan, Cell
@@ -25,7 +25,7 @@ def batch_create(
     *,
     plan: BatchPlan,
     prompts_text: str,
-    user: AbstractBaseUser | AnonymousUser | None = None,
+    user: User | AnonymousUser | None = None,
     rerun_of: Batch | None = None,
     extras: Sequence[tuple[GenerationExtra, Any]] = (),
 ) -> Batch:
@@ -48,14 +48,14 @@ def batch_create(
     return batch
 
 
-def batch_retry_failed(*, batch: Batch, user: AbstractBaseUser | AnonymousUser | None = None) -> int:
+def batch_retry_failed(*, batch: Batch, user: User | AnonymousUser | None = None) -> int:
     """Queue again the cells whose latest attempt failed or was interrupted (or cancelled); how many."""
     owner = user if user is not None and user.is_authenticated else None
     plan = BatchPlan.of(batch)
     with transaction.atomic():
         retry = [
-            plan.cell(cell.cell_index)
-            for cell in latest_cells(batch).values()
+            plan.cell(index)
+            for index, cell in latest_cells(batch).items()
             if cell.status
             in (GenerationStatus.FAILED, GenerationStatus.INTERRUPTED, GenerationStatus.CANCELLED)
         ]
@@ -65,7 +65,7 @@ def batch_retry_failed(*, batch: Batch, user: AbstractBaseUser | AnonymousUser |
     return len(retry)
 
 
-def batch_run_again(*, batch: Batch, user: AbstractBaseUser | AnonymousUser | None = None) -> Batch:
+def batch_run_again(*, batch: Batch, user: User | AnonymousUser | None = None) -> Batch:
     """A new batch with exactly the same cells: same prompts, seeds, sizes and prompt extend."""
     return batch_create(plan=BatchPlan.of(batch), prompts_text=batch.prompts_text, user=user, rerun_of=batch)
 
@@ -75,7 +75,7 @@ def batch_cancel(*, batch: Batch) -> int:
     return generations_cancel(generations=batch.cells.filter(status=GenerationStatus.QUEUED))
 
 
-def _queue_cells(batch: Batch, cells: list[Cell], owner: AbstractBaseUser | None) -> list[Generation]:
+def _queue_cells(batch: Batch, cells: list[Cell], owner: User | None) -> list[Generation]:
     return generations_queue(
         parameters=[cell.parameters for cell in cells],
         owner=owner,

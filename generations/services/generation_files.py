@@ -78,8 +78,9 @@ def _thumbnail_of(generation: Generation) -> StoredThumbnail:
 def generation_thumbnail(*, generation: Generation) -> str:
     """The name of the generation's WebP thumbnail, made from the stored image the first time it is asked for
     (with the image's perceptual hash, which the comparison of two batch runs uses)."""
-    if not generation.thumbnail or not generation.image_dhash:
-        stored = _thumbnail_of(generation)
-        Generation.objects.filter(pk=generation.pk).update(thumbnail=stored.name, image_dhash=stored.dhash)
-        generation.thumbnail.name, generation.image_dhash = stored.name, stored.dhash
-    return generation.thumbnail.name
+    if generation.thumbnail.name and generation.image_dhash:
+        return generation.thumbnail.name
+    stored = _thumbnail_of(generation)
+    Generation.objects.filter(pk=generation.pk).update(thumbnail=stored.name, image_dhash=stored.dhash)
+    generation.thumbnail.name, generation.image_dhash = stored.name, stored.dhash
+    return stored.name

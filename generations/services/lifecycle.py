@@ -12,16 +12,23 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 from procrastinate.contrib.django import app as job_engine
+from procrastinate.types import JSONDict
 
 from generations.domain import ErrorCode, GenerationParameters
 from generations.hooks import GenerationExtra
-from generations.models import Batch, Generation, GenerationSource, GenerationStatus, new_public_id
+from generations.models import (
+    Batch,
+    Generation,
+    GenerationQuerySet,
+    GenerationSource,
+    GenerationStatus,
+    new_public_id,
+)
 from generations.provider.config import configured_provider
 from generations.services.events import Event, GenerationEvent, generation_events
 from generations.services.limits import generation_limits_check
@@ -38,7 +45,7 @@ WAIT_RECHECK_S = 5.0
 def generation_create(
     *,
     parameters: GenerationParameters,
-    user: AbstractBaseUser | AnonymousUser | None = None,
+    user: User | AnonymousUser | None = None,
     source: str = GenerationSource.WEB,
     maker_session: str = "",
     extras: Sequence[tuple[GenerationExtra, Any]] = (),
@@ -72,11 +79,11 @@ def generations_attach(
 def generations_queue(
     *,
     parameters: list[GenerationParameters],
-    owner: AbstractBaseUser | None,
+    owner: User | None,
     source: str = GenerationSource.WEB,
     maker_session: str = "",
     batch: Batch | None = None,
-    cell_indexes: list[int] | None = None,
+    cell_indexes: Sequence[int | None] | None = None,
 ) -> list[Generation]:
     """Record queued generations and queue their jobs. Call inside a transaction that checks the limits next.
 
@@ -99,9 +106,10 @@ def generations_queue(
         for asked, cell_index in zip(parameters, cell_indexes or [None] * len(parameters), strict=True)
     ]
     # The request id travels with the job, so that the worker's log lines match the request's.
-    job_ids = run_generation.batch_defer(
-        *({"public_id": generation.public_id, "request_id": request_id.get()} for generation in generations)
-    )
+    jobs: list[JSONDict] = [
+        {"public_id": generation.public_id, "request_id": request_id.get()} for generation in generations
+    ]
+    job_ids = run_generation.batch_defer(*jobs)
     for generation, job_id in zip(generations, job_ids, strict=True):
         generation.job_id = job_id
     return Generation.objects.bulk_create(generations)
@@ -118,7 +126,7 @@ def generation_cancel(*, generation: Generation) -> Generation:
     return generation
 
 
-def generations_cancel(*, generations: QuerySet[Generation]) -> int:
+def generations_cancel(*, generations: GenerationQuerySet) -> int:
     """Cancel the queued or running generations among `generations` (see `generation_cancel`); how many."""
     with transaction.atomic():
         active = list(generations.active().select_for_update().only("pk", "status", "job_id"))
@@ -181,7 +189,7 @@ def generation_repeat(
     *,
     generation: Generation,
     new_seed: bool = False,
-    user: AbstractBaseUser | AnonymousUser | None = None,
+    user: User | AnonymousUser | None = None,
     maker_session: str = "",
 ) -> Generation:
     """A new generation with the same inputs: "Retry" keeps the seed, "same prompt, new seed" draws one."""

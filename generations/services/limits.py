@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection
 from django.utils import timezone
 
@@ -42,7 +42,7 @@ class GenerationRefused(Exception):
         self.retry_after_s = retry_after_s
 
 
-def generation_limits_check(*, user: AbstractBaseUser | None, count: int = 1) -> None:
+def generation_limits_check(*, user: User | None, count: int = 1) -> None:
     """Raise GenerationRefused when `user` may not have queued the `count` generations that the calling
     transaction has just recorded (they are counted); the caller's transaction then rolls back.
 
@@ -63,7 +63,7 @@ def generation_limits_check(*, user: AbstractBaseUser | None, count: int = 1) ->
             since = {setting: now - window for window, setting, _ in WINDOWS}
             cursor.execute(
                 _user_lock_then_counts() + _QUEUE_LOCK_THEN_COUNT,
-                {"user": user.pk, "longest": now - _LONGEST_WINDOW} | since,
+                {"user": user.pk, "longest": now - _LONGEST_WINDOW, **since},
             )
             cursor.nextset()
             unfinished, *in_windows = cursor.fetchone()
@@ -93,9 +93,7 @@ def _user_lock_then_counts() -> str:
     return lock + counts + "WHERE user_id = %(user)s AND created_at > %(longest)s; "
 
 
-def _check_user(
-    user: AbstractBaseUser, count: int, now: datetime, unfinished: int, in_windows: dict[str, int]
-) -> None:
+def _check_user(user: User, count: int, now: datetime, unfinished: int, in_windows: dict[str, int]) -> None:
     for window, setting, label in WINDOWS:
         limit = getattr(settings, setting)
         if count > limit:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from generations.models import ApiToken
@@ -13,7 +13,7 @@ from generations.models import ApiToken
 TOKEN_PREFIX = "zimg_"  # noqa: S105 (a prefix, not a secret)
 
 
-def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     """A new token for `user`; returns the row and the token itself, which is never stored or shown again."""
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
@@ -22,12 +22,12 @@ def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, st
     return token, plaintext
 
 
-def api_token_revoke(*, user: AbstractBaseUser, token_id: int) -> bool:
+def api_token_revoke(*, user: User, token_id: int) -> bool:
     """Revoke one of `user`'s own tokens; False when there is no such active token of theirs."""
     return bool(ApiToken.objects.active().filter(user=user, pk=token_id).update(revoked_at=timezone.now()))
 
 
-def api_token_user(plaintext: str) -> AbstractBaseUser | None:
+def api_token_user(plaintext: str) -> User | None:
     """The active user a token belongs to, or None. Marks the token as used."""
     if not plaintext.startswith(TOKEN_PREFIX):
         return None

@@ -142,13 +142,16 @@ def _ratings_by_person(generations: Iterable[Generation]) -> dict[str, dict[int,
     """Each person's ratings of these images: {person's column name: {generation id: stars}}."""
     by_person: dict[str, dict[int, int]] = {}
     for rating in Rating.objects.filter(generation__in=list(generations)).select_related("user", "guest"):
-        name = (
-            rating.user.get_username()
-            if rating.user
-            else f"{rating.guest} (guest {rating.guest.public_id[:4]})"
-        )
-        by_person.setdefault(name, {})[rating.generation_id] = rating.value
+        by_person.setdefault(_column(rating), {})[rating.generation_id] = rating.value
     return by_person
+
+
+def _column(rating: Rating) -> str:
+    """A person's column: a user by name, a guest by the name given and the start of their id (names repeat)."""
+    if rating.user is not None:
+        return rating.user.get_username()
+    assert rating.guest is not None  # a rating is by a user or a guest
+    return f"{rating.guest} (guest {rating.guest.public_id[:4]})"
 
 
 def _comment_counts(generations: Iterable[Generation]) -> dict[int, int]:

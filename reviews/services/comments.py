@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -89,7 +89,7 @@ def comment_delete(*, comment: Comment) -> Comment:
     return comment
 
 
-def mentions_mark_seen(*, user: AbstractBaseUser) -> int:
+def mentions_mark_seen(*, user: User) -> int:
     return Mention.objects.filter(user=user, seen_at__isnull=True).update(seen_at=timezone.now())
 
 

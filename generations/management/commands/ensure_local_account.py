@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 class Command(BaseCommand):
     help = "On an instance with no accounts yet, make a local administrator and print its password once."
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: object, **options: object) -> None:
         users = get_user_model().objects
         if users.exists():
             return

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
@@ -56,7 +56,7 @@ class Command(BaseCommand):
         parser.add_argument("count", type=int)
         parser.add_argument("--seed", type=int, default=1, help="random seed, for repeatable data")
 
-    def handle(self, *args, count: int, seed: int, **options) -> None:
+    def handle(self, *args: object, count: int, seed: int, **options: object) -> None:
         rng = random.Random(seed)  # noqa: S311 (synthetic data, not secrets)
         started = time.monotonic()
         images = [self._image(index) for index in range(DISTINCT_IMAGES)]
@@ -76,7 +76,7 @@ class Command(BaseCommand):
         stored = image_store(data)
         return preset.width, preset.height, stored, thumbnail_store(data, sha256=stored.sha256)
 
-    def _generation(self, rng: random.Random, images: list, now) -> Generation:
+    def _generation(self, rng: random.Random, images: list, now: datetime) -> Generation:
         width, height, stored, thumbnail = rng.choice(images)
         prompt_extend = rng.random() < 0.3
         prompt = f"{rng.choice(SUBJECTS)}, {rng.choice(STYLES)}"
