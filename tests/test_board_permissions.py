@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
+from accounts.models import Role
 from generations.models import Generation, GenerationStatus
 from reviews.domain import ReviewStatus
 from reviews.models import Board, BoardItem, BoardShareLink, Comment, LinkScope, Rating, RatingSummary
@@ -40,7 +41,7 @@ class Scene:
 def scene(settings) -> Scene:
     settings.REQUIRE_LOGIN = True
     alice, carol = make_user("alice"), make_user("carol")
-    make_user("staff", is_staff=True)
+    make_user("staff", role=Role.STAFF)
     make_user("bob")
     image = make_generation(status=GenerationStatus.SUCCEEDED, prompt="On the board")
     other_image = make_generation(status=GenerationStatus.SUCCEEDED, prompt="Not on it", seed=2)
