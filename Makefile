@@ -44,6 +44,7 @@ bench: $(VENV)/.synced
 	$(PY) -m benchmarks.concurrency
 	$(PY) -m benchmarks.gallery
 	$(PY) -m benchmarks.grid
+	$(PY) -m benchmarks.judging
 	$(PY) -m benchmarks.boards
 
 db-stop:

@@ -1,4 +1,5 @@
-"""The pure plan of a batch: which cells every combination of prompts × seeds × sizes × prompt extend makes,
+"""The pure plan of a batch: which cells every combination of prompts × seeds × sizes × prompt extend (× models,
+where the operator lists extra models) makes,
 the `{a|b}` alternatives of a prompt line, and the geometry of the grid that shows them (rows, columns, sections).
 
 Nothing here touches the database or files: the batch form, the use cases and the grid page all read it.
@@ -9,15 +10,23 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from generations.domain import GenerationParameters, draw_seed
 from generations.models import Batch
 
 ALTERNATIVES = re.compile(r"\{([^{}]*)\}")
 # The grid's parameters, in the order a cell's index counts them (the last varies fastest).
-PARAMETERS = ("prompt", "seed", "size", "extend")
-PARAMETER_LABELS = {"prompt": "Prompt", "seed": "Seed", "size": "Size", "extend": "Prompt extend"}
+PARAMETERS = ("prompt", "seed", "size", "extend", "model")
+PARAMETER_LABELS = {
+    "prompt": "Prompt",
+    "seed": "Seed",
+    "size": "Size",
+    "extend": "Prompt extend",
+    "model": "Model",
+}
+# A plan's models when it compares none: the configured model.
+CONFIGURED_MODEL = [""]
 
 
 def expand_alternatives(line: str) -> list[str]:
@@ -33,6 +42,7 @@ class Cell:
 
     index: int
     parameters: GenerationParameters
+    model: str = ""  # one of the extra models, or "" for the configured one
 
     def value(self, parameter: str) -> object:
         asked = self.parameters
@@ -41,6 +51,7 @@ class Cell:
             "seed": asked.seed,
             "size": asked.size,
             "extend": asked.prompt_extend,
+            "model": self.model,
         }[parameter]
 
 
@@ -52,14 +63,19 @@ class BatchPlan:
     seeds: list[int]
     sizes: list[str]
     extend_modes: list[bool]
+    models: list[str] = field(default_factory=lambda: list(CONFIGURED_MODEL))
 
     @classmethod
     def of(cls, batch: Batch) -> BatchPlan:
-        return cls(batch.prompts, batch.seeds, batch.sizes, batch.extend_modes)
+        return cls(
+            batch.prompts, batch.seeds, batch.sizes, batch.extend_modes, batch.model_names or CONFIGURED_MODEL
+        )
 
     @property
     def count(self) -> int:
-        return len(self.prompts) * len(self.seeds) * len(self.sizes) * len(self.extend_modes)
+        return (
+            len(self.prompts) * len(self.seeds) * len(self.sizes) * len(self.extend_modes) * len(self.models)
+        )
 
     @property
     def extended_count(self) -> int:
@@ -71,20 +87,27 @@ class BatchPlan:
             "seed": self.seeds,
             "size": self.sizes,
             "extend": self.extend_modes,
+            "model": self.models,
         }
         return values[parameter]
 
     def cells(self) -> Iterator[Cell]:
-        combinations = itertools.product(self.prompts, self.seeds, self.sizes, self.extend_modes)
-        for index, (prompt, seed, size, prompt_extend) in enumerate(combinations):
-            yield _cell(index, prompt, seed, size, prompt_extend)
+        combinations = itertools.product(self.prompts, self.seeds, self.sizes, self.extend_modes, self.models)
+        for index, (prompt, seed, size, prompt_extend, model) in enumerate(combinations):
+            yield _cell(index, prompt, seed, size, prompt_extend, model)
 
     def cell(self, index: int) -> Cell:
-        place, extend = divmod(index, len(self.extend_modes))
+        place, model = divmod(index, len(self.models))
+        place, extend = divmod(place, len(self.extend_modes))
         place, size = divmod(place, len(self.sizes))
         prompt, seed = divmod(place, len(self.seeds))
         return _cell(
-            index, self.prompts[prompt], self.seeds[seed], self.sizes[size], self.extend_modes[extend]
+            index,
+            self.prompts[prompt],
+            self.seeds[seed],
+            self.sizes[size],
+            self.extend_modes[extend],
+            self.models[model],
         )
 
     def summary(self) -> str:
@@ -96,13 +119,15 @@ class BatchPlan:
         ]
         if len(self.extend_modes) > 1:
             factors.append("prompt extend off and on")
+        if len(self.models) > 1:
+            factors.append(_count(len(self.models), "model"))
         extended = f", {self.extended_count} with prompt extend" if self.extended_count else ""
         return f"{' × '.join(factors)} = {_count(self.count, 'image')}{extended}"
 
 
-def _cell(index: int, prompt: str, seed: int, size: str, prompt_extend: bool) -> Cell:
+def _cell(index: int, prompt: str, seed: int, size: str, prompt_extend: bool, model: str) -> Cell:
     width, height = (int(side) for side in size.split("x"))
-    return Cell(index, GenerationParameters(prompt, width, height, seed, prompt_extend))
+    return Cell(index, GenerationParameters(prompt, width, height, seed, prompt_extend), model)
 
 
 def _count(number: int, noun: str) -> str:
@@ -167,5 +192,5 @@ def default_axes(plan: BatchPlan) -> tuple[str, str]:
     """Rows and columns for a first look: prompts down and seeds across, or whatever else varies."""
     varying = [parameter for parameter in PARAMETERS if len(plan.values(parameter)) > 1]
     y = next((p for p in ("prompt", "size", "extend", "seed") if p in varying), "prompt")
-    x = next((p for p in ("seed", "size", "extend", "prompt") if p in varying and p != y), None)
+    x = next((p for p in ("model", "seed", "size", "extend", "prompt") if p in varying and p != y), None)
     return x or next(p for p in ("seed", "size", "extend", "prompt") if p != y), y

@@ -99,7 +99,11 @@ def batch_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
             for section in grid_sections(plan, x, y)
         ],
         "progress": batch_progress(cells, plan.count),
-        "parameters": [(parameter, PARAMETER_LABELS[parameter]) for parameter in PARAMETERS],
+        "parameters": [
+            (parameter, PARAMETER_LABELS[parameter])
+            for parameter in PARAMETERS
+            if parameter != "model" or len(plan.models) > 1
+        ],
         "grid_query": f"x={x}&y={y}",
     }
     if request.htmx and request.htmx.target == "batch-grid":

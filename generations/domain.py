@@ -15,6 +15,9 @@ from typing import overload
 from lib.untrusted_text import text_problem
 
 MAX_PROMPT_CHARS = 4000
+# What Z-Image Turbo accepts beside the prompt and size; an extra model lists its own (settings.EXTRA_MODELS), of
+# which the playground sends prompt_extend and seed as asked, and watermark off.
+DEFAULT_MODEL_ACCEPTS = frozenset({"prompt_extend", "seed"})
 MAX_SEED = 2_147_483_647
 SEED_RULE = f"The seed is a whole number from 0 to {MAX_SEED}."
 MIN_PIXELS = 512 * 512

@@ -7,7 +7,7 @@ from django import forms
 from django.conf import settings
 from django.http import HttpRequest
 
-from generations.batch_plan import BatchPlan, draw_seeds, expand_alternatives
+from generations.batch_plan import CONFIGURED_MODEL, BatchPlan, draw_seeds, expand_alternatives
 from generations.domain import (
     DEFAULT_SIZE,
     MAX_PROMPT_CHARS,
@@ -348,6 +348,23 @@ class BatchForm(WithGenerationExtras):
         label="Prompt extend",
         widget=forms.RadioSelect,
     )
+    # Only where the operator lists extra models (settings.EXTRA_MODELS): otherwise the form has no such field.
+    models = forms.MultipleChoiceField(
+        required=False,
+        label="Models",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Each image with every model ticked, every setting sent explicitly so that they compare fairly.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        models = self.fields["models"]
+        assert isinstance(models, forms.MultipleChoiceField)
+        if not settings.EXTRA_MODELS:
+            del self.fields["models"]
+            return
+        models.choices = [(name, name) for name in (settings.ZIMAGE_MODEL, *settings.EXTRA_MODELS)]
+        models.initial = [settings.ZIMAGE_MODEL]
 
     def clean(self) -> dict:
         super().clean()
@@ -357,7 +374,9 @@ class BatchForm(WithGenerationExtras):
         sizes = self._sizes(cleaned.get("sizes") or [], cleaned.get("custom_sizes") or "")
         if self.errors or not (prompts and seeds and sizes and cleaned.get("extend")):
             return cleaned
-        plan = BatchPlan(prompts, seeds, sizes, EXTEND_MODES[cleaned["extend"]])
+        chosen = cleaned.get("models") or []
+        models = list(CONFIGURED_MODEL) if chosen in ([], [settings.ZIMAGE_MODEL]) else chosen
+        plan = BatchPlan(prompts, seeds, sizes, EXTEND_MODES[cleaned["extend"]], models)
         if plan.count > settings.BATCH_MAX_IMAGES:
             raise forms.ValidationError(
                 f"{plan.summary()}: a batch makes at most {settings.BATCH_MAX_IMAGES} images. Take some away."

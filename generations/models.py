@@ -275,6 +275,11 @@ class Batch(models.Model):
     seeds = models.JSONField()
     sizes = models.JSONField(help_text='"WxH" values.')
     extend_modes = models.JSONField(help_text="[false], [true] or [false, true].")
+    model_names = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The extra models it compares, or [] for the configured model alone.",
+    )
     rerun_of = models.ForeignKey(
         "self",
         null=True,
@@ -297,7 +302,13 @@ class Batch(models.Model):
 
     @property
     def cell_count(self) -> int:
-        return len(self.prompts) * len(self.seeds) * len(self.sizes) * len(self.extend_modes)
+        return (
+            len(self.prompts)
+            * len(self.seeds)
+            * len(self.sizes)
+            * len(self.extend_modes)
+            * max(len(self.model_names), 1)
+        )
 
 
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):

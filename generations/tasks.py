@@ -87,7 +87,7 @@ async def generation_execute(public_id: str, *, cancelled_by_person: Callable[[]
 
 async def _make_image(generation: Generation) -> Outcome:
     try:
-        result = await configured_provider().generate(generation.parameters)
+        result = await configured_provider().generate(generation.parameters, model=generation.model)
     except ProviderError as err:
         return Failure.from_error(err)
     try:

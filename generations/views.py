@@ -32,7 +32,6 @@ from generations.http import (
 from generations.images import InvalidImageError
 from generations.models import Generation, GenerationStatus, is_public_id
 from generations.selectors import usage_summary
-from generations.services.events import ActivityEvent
 from generations.services.generation_files import generation_download_png, generation_thumbnail
 from generations.services.lifecycle import (
     generation_cancel,
@@ -94,18 +93,16 @@ def generation_card(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 @require_GET
 async def generation_stream(request: HttpRequest) -> StreamingHttpResponse:
-    """Server-sent events: each listed generation's status now, then every change, for a few minutes; and the
-    activity announced about the listed `topic` ids (an image's comments and ratings, a board's changes).
+    """Server-sent events: each listed generation's status now, then every change, for a few minutes (and what
+    the listed topics announce, e.g. a judging round's votes, as events of their own kind).
 
     The browser's EventSource reconnects by itself when the stream ends or drops; cards poll meanwhile.
     """
     public_ids = [value for value in dict.fromkeys(request.GET.getlist("id")) if is_public_id(value)]
-    topics = [value for value in dict.fromkeys(request.GET.getlist("topic")) if is_public_id(value)]
     changes = generation_status_changes(
-        public_ids=list(dict.fromkeys(public_ids + topics))[:STREAM_MAX_GENERATIONS],
+        public_ids=public_ids[:STREAM_MAX_GENERATIONS],
         lifetime_s=STREAM_LIFETIME_S,
         keepalive_s=STREAM_KEEPALIVE_S,
-        activity=bool(topics),
     )
 
     async def event_stream():
@@ -113,12 +110,11 @@ async def generation_stream(request: HttpRequest) -> StreamingHttpResponse:
         async for event in changes:
             if event is None:
                 yield ": keep-alive\n\n"
-            elif isinstance(event, ActivityEvent):
-                data = json.dumps({"id": event.public_id, "kind": event.kind, "about": event.about})
-                yield f"event: activity\ndata: {data}\n\n"
             else:
-                data = json.dumps({"id": event.public_id, "status": event.status})
-                yield f"event: status\ndata: {data}\n\n"
+                data = {"id": event.public_id, "status": event.status}
+                if event.about:
+                    data["about"] = event.about
+                yield f"event: {event.kind}\ndata: {json.dumps(data)}\n\n"
 
     response = StreamingHttpResponse(event_stream(), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"

@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.openid_connect",
     "generations",
     "accounts",
+    "judging",
     "reviews",
 ]
 
@@ -312,6 +313,15 @@ ZIMAGE_CONNECT_TIMEOUT_S = envfloat("ZIMAGE_CONNECT_TIMEOUT_S", 10.0)
 ZIMAGE_MAX_ATTEMPTS = envint("ZIMAGE_MAX_ATTEMPTS", 4)
 ZIMAGE_MAX_IMAGE_BYTES = envint("ZIMAGE_MAX_IMAGE_BYTES", 40 * 1024 * 1024)
 ZIMAGE_DEMO_LATENCY_S = envfloat("ZIMAGE_DEMO_LATENCY_S", 1.5)
+# Other image models the same account serves over the same protocol, and the parameters each accepts, e.g.
+# "qwen-image-plus:prompt_extend|seed|negative_prompt|watermark": a batch may then compare models. Parameters a
+# model does not list are never sent to it.
+EXTRA_MODELS: dict[str, frozenset[str]] = {}
+for _entry in envlist("EXTRA_MODELS"):
+    _name, _, _accepts = _entry.partition(":")
+    EXTRA_MODELS[_name.strip()] = frozenset(
+        option.strip() for option in _accepts.split("|") if option.strip()
+    )
 
 # The job engine (procrastinate, in the same PostgreSQL) runs generations on worker processes (bin/worker).
 # Workers x WORKER_CONCURRENCY is the cap on provider calls in flight; more waits in the queue.
@@ -345,6 +355,9 @@ BATCH_MAX_IMAGES = envint("BATCH_MAX_IMAGES", 100)
 # Beyond this many queued generations in all, new ones are refused ("busy, retry shortly").
 MAX_QUEUED_GENERATIONS = envint("MAX_QUEUED_GENERATIONS", 1000)
 
+# Blind judging: guests (through a round's guest link) are limited per address, counted in PostgreSQL.
+JUDGING_GUEST_VOTES_PER_MINUTE = envint("JUDGING_GUEST_VOTES_PER_MINUTE", 240)
+JUDGING_GUEST_JOINS_PER_HOUR = envint("JUDGING_GUEST_JOINS_PER_HOUR", 100)
 # Reviewing (the reviews app): how many images one board holds, and how many comments guests (people commenting
 # through a share link without signing in) may post from one network address per hour, counted in PostgreSQL.
 BOARD_MAX_IMAGES = envint("BOARD_MAX_IMAGES", 1000)

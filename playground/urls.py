@@ -23,6 +23,7 @@ urlpatterns = [
     path("v1/models", api.models, name="api-models"),
     path("v1/images/generations", api.image_generations, name="api-image-generations"),
     path("", include("generations.urls")),
+    path("", include("judging.urls")),
     path("", include("reviews.urls")),
 ]
 

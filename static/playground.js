@@ -128,34 +128,38 @@
 
 
   // Live updates: one server-sent event stream for the cards still queued or running; a status change
-  // refreshes its card at once. The cards also poll every few seconds, in case the stream drops. Elements
-  // with data-live-topic="<public id>" follow the activity announced about it on the same stream (comments,
-  // ratings, a board's changes): each news is the htmx event "activity-<kind>" on them, with what it is about.
+  // refreshes its card at once. The cards also poll every few seconds, in case the stream drops. Elements with
+  // data-live-topic="<public id>" and data-live-kinds="comments ratings" follow what is announced about that
+  // public id on the same stream: each news is the htmx event "activity-<kind>" on them, with what it is about.
   let stream = null;
-  let streamedIds = "";
+  let streamed = "";
   const followLiveCards = () => {
-    const ids = [...document.querySelectorAll("[data-live-card]")].map((card) => `id=${card.dataset.liveCard}`);
-    const topics = [...document.querySelectorAll("[data-live-topic]")].map((element) => `topic=${element.dataset.liveTopic}`);
-    const wanted = [...new Set([...ids, ...topics])].sort();
-    if (wanted.join("&") === streamedIds) return;
-    streamedIds = wanted.join("&");
+    const topics = [...document.querySelectorAll("[data-live-topic]")];
+    const kindsOf = (element) => (element.dataset.liveKinds || "").split(" ").filter(Boolean);
+    const kinds = [...new Set(topics.flatMap(kindsOf))].sort();
+    const ids = [...new Set([
+      ...[...document.querySelectorAll("[data-live-card]")].map((card) => card.dataset.liveCard),
+      ...topics.map((element) => element.dataset.liveTopic),
+    ])].sort();
+    if (`${ids}|${kinds}` === streamed) return;
+    streamed = `${ids}|${kinds}`;
     if (stream) stream.close();
     stream = null;
-    if (!wanted.length) return;
+    if (!ids.length) return;
     const url = new URL(document.body.dataset.eventsUrl, window.location.href);
-    wanted.forEach((pair) => url.searchParams.append(...pair.split("=")));
+    ids.forEach((id) => url.searchParams.append("id", id));
     stream = new EventSource(url);
     stream.addEventListener("status", (event) => {
       const { id, status } = JSON.parse(event.data);
       const card = document.getElementById(`generation-${id}`);
       if (card && card.dataset.status !== status) htmx.trigger(card, "generation-changed");
     });
-    stream.addEventListener("activity", (event) => {
-      const { id, kind, about } = JSON.parse(event.data);
+    kinds.forEach((kind) => stream.addEventListener(kind, (event) => {
+      const { id, about } = JSON.parse(event.data);
       document.querySelectorAll(`[data-live-topic="${CSS.escape(id)}"]`).forEach((element) => {
-        htmx.trigger(element, `activity-${kind}`, { about });
+        if (kindsOf(element).includes(kind)) htmx.trigger(element, `activity-${kind}`, { about });
       });
-    });
+    }));
   };
   document.addEventListener("htmx:afterSettle", followLiveCards);
   document.addEventListener("DOMContentLoaded", followLiveCards);

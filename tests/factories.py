@@ -1,5 +1,5 @@
 """Shared test data: the form's usual values, generations made directly or through the service, users, tokens,
-boards and their share links."""
+boards and their share links, finished batches and judging rounds."""
 
 from __future__ import annotations
 
@@ -12,11 +12,16 @@ from django.contrib.auth import get_user_model
 
 from accounts.models import Role
 from accounts.services import person_set_role
+from generations.batch_plan import BatchPlan
 from generations.domain import GenerationParameters
-from generations.models import Generation
+from generations.models import Batch, Generation
+from generations.services.batches import batch_create
 from generations.services.lifecycle import generation_create
 from generations.services.tokens import api_token_create
 from generations.tasks import generation_execute
+from judging.models import Round
+from judging.selectors import batch_round_source
+from judging.services.rounds import round_create
 from reviews.models import Board, BoardShareLink
 from reviews.people import Person
 from reviews.services.boards import board_create, board_items_add
@@ -65,6 +70,24 @@ def make_user(username: str = "alice", *, role: Role = Role.MEMBER, **fields):
 def make_token(user, name: str = "tests") -> str:
     """A personal API token of `user`'s, as its owner copies it once."""
     return api_token_create(user=user, name=name)[1]
+
+
+def make_finished_batch(
+    prompts=("A red bicycle", "A lighthouse"), seeds=(1, 2), sizes=("512x512",), extend=(False, True)
+) -> Batch:
+    """A batch whose every cell is made (by whatever provider the test configured) and stored."""
+    plan = BatchPlan(list(prompts), list(seeds), list(sizes), list(extend))
+    batch = batch_create(plan=plan, prompts_text="\n".join(prompts))
+    for generation in batch.cells.all():
+        finish(generation)
+    return batch
+
+
+def make_round(batch: Batch, parameter: str = "extend", question: str = "Which looks better?") -> Round:
+    """A judging round over a batch's images, comparing the arms of `parameter`."""
+    return round_create(
+        source=batch_round_source(batch=batch), parameter=parameter, question=question, described_as="a batch"
+    )
 
 
 def make_board(owner=None, *, generations=(), name: str = "Keepers", members=(), **fields) -> Board:

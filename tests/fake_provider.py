@@ -31,6 +31,13 @@ from urllib.parse import urlsplit
 from PIL import Image, ImageDraw
 
 MODEL = "z-image-turbo"
+# Another model of the same account, as the provider's Qwen Image models: it takes a negative prompt and a watermark
+# switch, and both prompt extend and the watermark default to on. What each model accepts in `parameters`:
+SECOND_MODEL = "qwen-image-plus"
+ACCEPTED_PARAMETERS = {
+    MODEL: {"prompt_extend", "seed"},
+    SECOND_MODEL: {"prompt_extend", "seed", "negative_prompt", "watermark"},
+}
 DEFAULT_SIZE = "1024x1536"
 MIN_PIXELS, MAX_PIXELS = 512 * 512, 2048 * 2048
 MAX_SEED = 2_147_483_647
@@ -396,7 +403,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _validate(body: dict) -> tuple[int, int]:
     """Check a generation request as the provider does; return the requested width and height."""
-    if body.get("model") != MODEL:
+    if body.get("model") not in ACCEPTED_PARAMETERS:
         raise _InvalidRequest(
             f"The model `{body.get('model')}` does not exist.", param="model", code="model_not_found"
         )
@@ -423,6 +430,10 @@ def _validate(body: dict) -> tuple[int, int]:
         raise _InvalidRequest(f"parameters.seed must be an integer in [0, {MAX_SEED}].", param="seed")
     if not isinstance(parameters.get("prompt_extend", False), bool):
         raise _InvalidRequest("parameters.prompt_extend must be a boolean.", param="prompt_extend")
+    if unsupported := sorted(set(parameters) - ACCEPTED_PARAMETERS[body["model"]]):
+        raise _InvalidRequest(
+            f"parameters.{unsupported[0]} is not supported by {body['model']}.", param=unsupported[0]
+        )
     return int(match[1]), int(match[2])
 
 

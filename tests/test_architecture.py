@@ -11,6 +11,10 @@ playground/ (the shell: settings, urls, middleware, errors, sign-in)
   → provider/ (the only code that speaks HTTP to the provider), images.py
   → models, batch_plan, search, hooks (what other rooms register) → domain
   → lib/ (beneath the app and the shell)
+
+judging/ (blind judging rounds) is a room of its own above generations/: it may use generations, never the
+reverse, and has the same floors inside (views, urls → forms → selectors and services → models, pairing, fit,
+costs).
 """
 
 from __future__ import annotations
@@ -43,13 +47,29 @@ REVIEWS_VIEWS = (
 )
 REVIEWS_USE_CASES_AND_ABOVE = (*REVIEWS_VIEWS, "reviews.http", "reviews.forms", "reviews.services")
 # Each floor, and what it must never import.
+JUDGING_ABOVE_THE_MODELS = (
+    "judging.views",
+    "judging.urls",
+    "judging.forms",
+    "judging.templatetags",
+    "judging.selectors",
+    "judging.services",
+)
 FORBIDDEN = {
-    "lib": ("generations", "playground", "reviews", "accounts"),
+    "lib": ("generations", "judging", "accounts", "reviews", "playground"),
     # generations meets the reviews only through hooks the reviews register (docs/design.md, "Two rooms").
-    "generations": ("playground", "accounts", "reviews"),
+    "generations": ("judging", "accounts", "reviews", "playground"),
     # People sit beside the app: they read its rows and grant its permission, never the reverse.
-    "accounts": ("playground", "reviews"),
-    "reviews": ("playground",),
+    "accounts": ("judging", "reviews", "playground"),
+    "judging": ("playground", "reviews"),
+    "judging.models": JUDGING_ABOVE_THE_MODELS,
+    "judging.pairing": (*JUDGING_ABOVE_THE_MODELS, "judging.models", "django.db"),
+    "judging.fit": (*JUDGING_ABOVE_THE_MODELS, "judging.models", "django"),
+    "judging.costs": JUDGING_ABOVE_THE_MODELS,
+    "judging.selectors": ("judging.views", "judging.urls", "judging.forms", "judging.services"),
+    "judging.services": ("judging.views", "judging.urls", "judging.forms"),
+    "judging.forms": ("judging.views", "judging.urls"),
+    "reviews": ("playground", "judging"),
     "reviews.domain": ("reviews.models", "reviews.services", "reviews.selectors", "django.db"),
     "reviews.models": (*REVIEWS_USE_CASES_AND_ABOVE, "reviews.selectors", "reviews.people"),
     "reviews.people": (*REVIEWS_USE_CASES_AND_ABOVE, "reviews.selectors"),
@@ -103,7 +123,7 @@ FORBIDDEN = {
 
 def modules() -> list[tuple[str, Path]]:
     found = []
-    for package in ("lib", "generations", "accounts", "reviews"):
+    for package in ("lib", "generations", "accounts", "judging", "reviews"):
         for path in sorted((ROOT / package).rglob("*.py")):
             if "migrations" in path.parts:
                 continue

@@ -18,6 +18,7 @@ from generations.models import Batch, Generation, GenerationStatus
 from generations.services.batches import batch_cancel, batch_create, batch_retry_failed, batch_run_again
 from generations.services.limits import GenerationRefused
 from tests.factories import finish, make_generation
+from tests.fake_provider import SECOND_MODEL
 from tests.query_count import count_queries
 
 pytestmark = pytest.mark.django_db
@@ -236,3 +237,41 @@ def test_a_cells_page_links_to_its_batch_and_the_gallery_shows_a_batchs_cells(cl
     assert gallery.count('class="tile ') == 4
     assert loner.public_id not in gallery
     assert client.get(reverse("generations:gallery"), {"batch": "%%"}).status_code == 200
+
+
+def test_without_extra_models_the_batch_form_offers_no_model(client, settings):
+    settings.EXTRA_MODELS = {}
+
+    assert 'name="models"' not in client.get(reverse("generations:batch-new")).text
+
+
+def test_a_batch_may_compare_models_each_sent_its_settings_explicitly(client, settings, use_fake_provider):
+    settings.EXTRA_MODELS = {
+        SECOND_MODEL: frozenset({"prompt_extend", "seed", "negative_prompt", "watermark"})
+    }
+    data = FORM | {"prompts": "A lighthouse", "seed_list": "7", "models": ["z-image-turbo", SECOND_MODEL]}
+
+    assert (
+        "1 prompt × 1 seed × 1 size × 2 models = 2 images"
+        in client.post(reverse("generations:batch-preview"), data).text
+    )
+    client.post(reverse("generations:batch-new"), data)
+    batch = Batch.objects.get()
+    finish_all(batch)
+
+    assert sorted(batch.cells.values_list("model", "status")) == [
+        (SECOND_MODEL, "succeeded"),
+        ("z-image-turbo", "succeeded"),
+    ]
+    bodies = {body["model"]: body["parameters"] for body in use_fake_provider.requests}
+    assert bodies == {
+        "z-image-turbo": {"prompt_extend": False, "seed": 7},
+        SECOND_MODEL: {"prompt_extend": False, "seed": 7, "watermark": False},
+    }
+    grid = client.get(batch.get_absolute_url()).text
+    assert '<option value="model" selected>Model</option>' in grid
+    assert f'<th scope="col">{SECOND_MODEL}</th>' in grid
+    assert (
+        "Model: z-image-turbo vs qwen-image-plus (1 pair)"
+        in client.get(f"{reverse('judging:new')}?batch={batch.public_id}").text
+    )

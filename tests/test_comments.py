@@ -116,7 +116,7 @@ def test_a_comment_and_a_rating_are_pushed_live_to_the_pages_that_follow_the_ima
     image = make_generation(status=GenerationStatus.SUCCEEDED)
     board = make_board(make_user("alice"), generations=[image])
     commenter = Client()
-    url = f"{asgi_server}/events/?topic={image.public_id}&topic={board.public_id}"
+    url = f"{asgi_server}/events/?id={image.public_id}&id={board.public_id}"
 
     events = []
     with httpx.stream("GET", url, timeout=10) as stream:
@@ -128,8 +128,8 @@ def test_a_comment_and_a_rating_are_pushed_live_to_the_pages_that_follow_the_ima
         for line in lines:
             if line.startswith("event:"):
                 kind = line.removeprefix("event:").strip()
-            elif line.startswith("data:") and kind == "activity":
-                events.append(json.loads(line.removeprefix("data:")))
+            elif line.startswith("data:") and kind in ("comments", "ratings"):
+                events.append(json.loads(line.removeprefix("data:")) | {"kind": kind})
             if len(events) == 4:
                 break
 

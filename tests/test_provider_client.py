@@ -25,7 +25,7 @@ from generations.provider.errors import (
 )
 from tests.conftest import make_http_provider, run_async
 from tests.factories import make_parameters
-from tests.fake_provider import NOT_AN_IMAGE, OVERSIZED_BYTES, UNSAFE_TEXT
+from tests.fake_provider import NOT_AN_IMAGE, OVERSIZED_BYTES, SECOND_MODEL, UNSAFE_TEXT
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -72,6 +72,23 @@ def test_it_sends_the_documented_body_and_fetches_the_image_from_its_url(fake_pr
     assert "A lighthouse at dusk" in image.reasoning
     assert len(image.request_id) == 32
     assert image.attempts == 1
+
+
+def test_an_extra_model_is_sent_every_setting_it_accepts_explicitly_and_nothing_else(fake_provider):
+    provider = make_http_provider(
+        fake_provider,
+        extra_models={SECOND_MODEL: frozenset({"prompt_extend", "seed", "negative_prompt", "watermark"})},
+    )
+
+    run_async(provider.generate, make_request(), model=SECOND_MODEL)
+    run_async(provider.generate, make_request(), model="a-model-nobody-listed")
+
+    extra, unlisted = fake_provider.requests
+    assert extra["model"] == SECOND_MODEL
+    # Its defaults (prompt extend and a watermark on) are overridden; it gets no negative prompt, having none.
+    assert extra["parameters"] == {"prompt_extend": False, "seed": 42, "watermark": False}
+    assert unlisted["model"] == "z-image-turbo", "an unlisted name falls back to the configured model"
+    assert unlisted["parameters"] == {"prompt_extend": False, "seed": 42}
 
 
 def test_it_leaves_the_provider_text_empty_without_prompt_extend(fake_provider):

@@ -15,12 +15,12 @@ import random
 import time
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
 
-from generations.domain import GenerationParameters
+from generations.domain import DEFAULT_MODEL_ACCEPTS, GenerationParameters
 from generations.provider.errors import (
     ImageDownloadError,
     ImageTooLargeError,
@@ -42,9 +42,16 @@ MAX_PROVIDER_TEXT_CHARS = 20_000
 
 
 def provider_request_body(
-    parameters: GenerationParameters, *, model: str, response_format: str = "url"
+    parameters: GenerationParameters,
+    *,
+    model: str,
+    response_format: str = "url",
+    accepts: frozenset[str] = DEFAULT_MODEL_ACCEPTS,
 ) -> dict:
-    """The body of one generation request: what the client sends, and what "copy as code" shows."""
+    """The body of one generation request: what the client sends, and what "copy as code" shows.
+
+    Every setting the model `accepts` is sent explicitly (a model whose defaults differ, prompt extend or a
+    watermark on, then makes a fair comparison); nothing it does not accept is sent."""
     if parameters.seed is None:
         raise ValueError(
             "The provider is always sent a seed: draw one first (GenerationParameters.with_seed)."
@@ -55,7 +62,15 @@ def provider_request_body(
         "size": parameters.size,
         "n": 1,
         "response_format": response_format,
-        "parameters": {"prompt_extend": parameters.prompt_extend, "seed": parameters.seed},
+        "parameters": {
+            name: value
+            for name, value in (
+                ("prompt_extend", parameters.prompt_extend),
+                ("seed", parameters.seed),
+                ("watermark", False),
+            )
+            if name in accepts
+        },
     }
 
 
@@ -83,16 +98,25 @@ class HttpProvider:
     connect_timeout_s: float = 10.0
     max_attempts: int = 4
     max_image_bytes: int = 40 * 1024 * 1024
+    # Other models of the same account, by name, with the parameters each accepts.
+    extra_models: dict[str, frozenset[str]] = field(default_factory=dict)
     is_demo = False
 
-    async def generate(self, parameters: GenerationParameters) -> GeneratedImage:
+    async def generate(self, parameters: GenerationParameters, *, model: str = "") -> GeneratedImage:
         """Make one image: POST the request, retrying what is safe within the deadline, then fetch its bytes.
+
+        `model` names one of the extra models; any other name (or none) means the configured model.
 
         Connect failures, 408, 429 (honouring Retry-After) and 5xx are retried with backoff; a read timeout
         is not, because the provider may already have billed the request.
         """
         deadline = time.monotonic() + self.deadline_s
-        body = provider_request_body(parameters, model=self.model, response_format=self.response_format)
+        body = provider_request_body(
+            parameters,
+            model=model if model in self.extra_models else self.model,
+            response_format=self.response_format,
+            accepts=self.extra_models.get(model, DEFAULT_MODEL_ACCEPTS),
+        )
         response, attempts, latency_ms = await self._post_with_retries(body, deadline)
         request_id = response.headers.get("x-request-id", "")
         try:

@@ -20,4 +20,5 @@ def configured_provider() -> HttpProvider | DemoProvider:
         connect_timeout_s=settings.ZIMAGE_CONNECT_TIMEOUT_S,
         max_attempts=settings.ZIMAGE_MAX_ATTEMPTS,
         max_image_bytes=settings.ZIMAGE_MAX_IMAGE_BYTES,
+        extra_models=settings.EXTRA_MODELS,
     )

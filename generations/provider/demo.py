@@ -25,8 +25,9 @@ class DemoProvider:
     model: str = DEMO_MODEL_NAME
     is_demo = True
 
-    async def generate(self, parameters: GenerationParameters) -> GeneratedImage:
-        """Draw an abstract picture that depends only on the prompt and the seed, after a pretend delay."""
+    async def generate(self, parameters: GenerationParameters, *, model: str = "") -> GeneratedImage:
+        """Draw an abstract picture that depends only on the prompt and the seed (whatever the model), after a
+        pretend delay."""
         started = time.monotonic()
         await asyncio.sleep(self.latency_s)
         data = await asyncio.to_thread(draw_demo_image, parameters)

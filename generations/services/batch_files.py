@@ -43,6 +43,7 @@ def batch_grid_png(*, batch: Batch, x: str, y: str, share_url: str) -> str:
         "seeds": plan.seeds,
         "sizes": plan.sizes,
         "prompt_extend": plan.extend_modes,
+        **({"models": plan.models} if len(plan.models) > 1 else {}),
         "x": x,
         "y": y,
         "share_url": share_url,

@@ -40,6 +40,7 @@ def batch_create(
             seeds=plan.seeds,
             sizes=plan.sizes,
             extend_modes=plan.extend_modes,
+            model_names=[model for model in plan.models if model],
             rerun_of=rerun_of,
         )
         cells = _queue_cells(batch, list(plan.cells()), owner)
@@ -81,4 +82,5 @@ def _queue_cells(batch: Batch, cells: list[Cell], owner: User | None) -> list[Ge
         owner=owner,
         batch=batch,
         cell_indexes=[cell.index for cell in cells],
+        models=[cell.model for cell in cells],
     )

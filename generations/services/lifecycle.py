@@ -30,7 +30,7 @@ from generations.models import (
     new_public_id,
 )
 from generations.provider.config import configured_provider
-from generations.services.events import Event, GenerationEvent, generation_events
+from generations.services.events import GenerationEvent, generation_events
 from generations.services.limits import generation_limits_check
 from generations.tasks import run_generation
 from lib.db import database_sync_to_async
@@ -84,8 +84,11 @@ def generations_queue(
     maker_session: str = "",
     batch: Batch | None = None,
     cell_indexes: Sequence[int | None] | None = None,
+    models: Sequence[str] | None = None,
 ) -> list[Generation]:
     """Record queued generations and queue their jobs. Call inside a transaction that checks the limits next.
+
+    `models` names an extra model for each ("" for the configured one), where a batch compares models.
 
     Each row is written once, with its job's id: the jobs name their generations by public id, and nothing is
     visible to a worker before the transaction commits.
@@ -95,7 +98,7 @@ def generations_queue(
         Generation(
             public_id=new_public_id(),
             **asked.with_seed().model_fields(),
-            model=provider.model,
+            model=model or provider.model,
             is_demo=provider.is_demo,
             user=owner,
             source=source,
@@ -103,7 +106,12 @@ def generations_queue(
             batch=batch,
             cell_index=cell_index,
         )
-        for asked, cell_index in zip(parameters, cell_indexes or [None] * len(parameters), strict=True)
+        for asked, cell_index, model in zip(
+            parameters,
+            cell_indexes or [None] * len(parameters),
+            models or [""] * len(parameters),
+            strict=True,
+        )
     ]
     # The request id travels with the job, so that the worker's log lines match the request's.
     jobs: list[JSONDict] = [
@@ -160,12 +168,11 @@ async def generation_wait(*, public_id: str, timeout_s: float) -> Generation:
 
 
 async def generation_status_changes(
-    *, public_ids: list[str], lifetime_s: float, keepalive_s: float, activity: bool = False
-) -> AsyncIterator[Event | None]:
-    """The current status of each generation, then every change (and, with `activity`, the activity announced
-    about these public ids), for `lifetime_s`; None every `keepalive_s`."""
+    *, public_ids: list[str], lifetime_s: float, keepalive_s: float
+) -> AsyncIterator[GenerationEvent | None]:
+    """The current status of each generation, then every change, for `lifetime_s`; None every `keepalive_s`."""
     deadline = time.monotonic() + lifetime_s
-    async with generation_events(public_ids, activity=activity) as events:
+    async with generation_events(public_ids) as events:
         for public_id, status in await _statuses(public_ids):
             yield GenerationEvent(public_id=public_id, status=status)
         while (remaining := deadline - time.monotonic()) > 0:

@@ -10,7 +10,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from generations.models import Generation
-from generations.services.events import activity_announce
+from generations.services.events import event_announce
 from reviews.domain import ReviewStatus
 from reviews.models import Board, BoardItem, ReviewPlace
 from reviews.people import Person
@@ -145,4 +145,4 @@ def _touch(board: Board, *, about: str = "") -> None:
 
 def _announce(board: Board, *, about: str = "") -> None:
     """Tell the board's open pages it changed: one image of it (`about`), or its images as a whole."""
-    activity_announce(public_ids=[board.public_id], kind="board", about=about)
+    event_announce(topic=board.public_id, kind="board", about=about)

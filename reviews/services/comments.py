@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from generations.models import Generation
-from generations.services.events import activity_announce
+from generations.services.events import event_announce
 from reviews.domain import mentioned_names
 from reviews.models import Board, BoardShareLink, Comment, Guest, Mention
 from reviews.people import Person
@@ -125,4 +125,5 @@ def _announce(comment: Comment) -> None:
     else:
         assert comment.board is not None  # a comment is on an image or on a board
         about, topics = "", [comment.board.public_id]
-    activity_announce(public_ids=topics, kind="comments", about=about)
+    for topic in topics:
+        event_announce(topic=topic, kind="comments", about=about)

@@ -6,7 +6,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from generations.models import Generation
-from generations.services.events import activity_announce
+from generations.services.events import event_announce
 from reviews.domain import validate_rating
 from reviews.models import Rating, RatingSummary
 from reviews.people import Person
@@ -39,11 +39,8 @@ def rating_set(*, generation: Generation, person: Person, value: int) -> RatingS
         else:
             Rating.objects.filter(mine, generation=generation).delete()
         summary = _summary_count_again(generation)
-        activity_announce(
-            public_ids=[generation.public_id, *generations_in_boards(generations=[generation])],
-            kind="ratings",
-            about=generation.public_id,
-        )
+        for topic in (generation.public_id, *generations_in_boards(generations=[generation])):
+            event_announce(topic=topic, kind="ratings", about=generation.public_id)
     return summary
 
 
