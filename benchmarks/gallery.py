@@ -61,8 +61,9 @@ def main() -> None:
         ("favourites", "/gallery/?favourites=on"),
         ("detail page", detail_url),
     ):
-        times, queries = measure(client, url)
-        print(f"  {label:40} {statistics.median(times):6.1f}ms {p95(times):6.1f}ms {queries:8d}")
+        measured = measure(client, url)
+        times = measured.wall_ms
+        print(f"  {label:40} {statistics.median(times):6.1f}ms {p95(times):6.1f}ms {measured.queries:8d}")
 
     tiles = THUMBNAIL.findall(first_page.text)
     thumbnails = sum(len(client.get(f"/g/{public_id}/thumbnail/").content) for public_id in tiles)

@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,15 +58,24 @@ def p95(values: list[float]) -> float:
     return values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
 
 
-def measure(client: Client, url: str) -> tuple[list[float], int]:
-    """`url`'s server time over REPEAT requests (sorted, in ms) after a warm-up, and its SQL queries."""
+@dataclass(frozen=True, slots=True)
+class Measured:
+    wall_ms: list[float]  # sorted
+    cpu_ms: float  # this process's CPU time a request, on average: what a busy machine's wall time hides
+    queries: int
+
+
+def measure(client: Client, url: str) -> Measured:
+    """`url`'s server time over REPEAT requests after a warm-up, the CPU it took, and its SQL queries."""
     for _ in range(5):
         assert client.get(url).status_code == 200, url
     with count_queries() as queries:
         client.get(url)
     times = []
+    cpu_started = time.process_time()
     for _ in range(REPEAT):
         started = time.perf_counter()
         client.get(url)
         times.append((time.perf_counter() - started) * 1000)
-    return sorted(times), queries.total
+    cpu_ms = (time.process_time() - cpu_started) * 1000 / REPEAT
+    return Measured(wall_ms=sorted(times), cpu_ms=cpu_ms, queries=queries.total)
