@@ -53,6 +53,7 @@ bench: $(VENV)/.synced ## the benchmarks behind the figures in docs/benchmarks.m
 	$(PY) -m benchmarks.gallery
 	$(PY) -m benchmarks.grid
 	$(PY) -m benchmarks.judging
+	$(PY) -m benchmarks.boards
 
 db-stop: ## stop the embedded PostgreSQL should a command have left it running
 	@if [ -x $(PY) ]; then $(PY) -m playground.embedded_postgres stop; fi

@@ -13,7 +13,6 @@ import html
 import os
 import re
 import statistics
-import time
 from pathlib import Path
 
 import django_htmx
@@ -21,9 +20,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
-from benchmarks.in_process import REPEAT, ROOT, p95, run  # sets Django up
+from benchmarks.in_process import REPEAT, ROOT, measure, p95, run  # sets Django up
 from generations.models import Generation
-from tests.query_count import count_queries
 
 ROWS = int(os.environ.get("BENCH_ROWS", "100000"))
 NEXT_LINK = re.compile(r'class="gallery-next" href="([^"]+)"')
@@ -63,8 +61,9 @@ def main() -> None:
         ("favourites", "/gallery/?favourites=on"),
         ("detail page", detail_url),
     ):
-        times, queries = _measure(client, url)
-        print(f"  {label:40} {statistics.median(times):6.1f}ms {p95(times):6.1f}ms {queries:8d}")
+        measured = measure(client, url)
+        times = measured.wall_ms
+        print(f"  {label:40} {statistics.median(times):6.1f}ms {p95(times):6.1f}ms {measured.queries:8d}")
 
     tiles = THUMBNAIL.findall(first_page.text)
     thumbnails = sum(len(client.get(f"/g/{public_id}/thumbnail/").content) for public_id in tiles)
@@ -78,19 +77,6 @@ def main() -> None:
         f"{len(tiles)} thumbnails {thumbnails / 1024:.0f} KB, CSS+JS "
         f"{(static + htmx.stat().st_size) / 1024:.0f} KB, uncompressed; target < 400 KB)"
     )
-
-
-def _measure(client: Client, url: str) -> tuple[list[float], int]:
-    for _ in range(5):
-        client.get(url)
-    with count_queries() as queries:
-        assert client.get(url).status_code == 200
-    times = []
-    for _ in range(REPEAT):
-        started = time.perf_counter()
-        client.get(url)
-        times.append((time.perf_counter() - started) * 1000)
-    return sorted(times), queries.total
 
 
 if __name__ == "__main__":

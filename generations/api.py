@@ -34,6 +34,7 @@ from generations.domain import (
     validate_prompt,
     validate_seed,
 )
+from generations.hooks import GENERATION_EXTRAS, GenerationExtra
 from generations.models import Generation, GenerationStatus
 from generations.permissions import MAY_NOT_GENERATE, may_generate
 from generations.services.idempotency import (
@@ -56,6 +57,8 @@ IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 class ApiImageRequest:
     parameters: GenerationParameters
     response_format: str
+    # Fields another room added to the body (generations/hooks.py), as sent: {"board": "Keepers"}.
+    extras: dict[str, object]
 
 
 class ApiError(Exception):
@@ -108,9 +111,7 @@ async def _image_generation(request: HttpRequest) -> JsonResponse:
     try:
         user = await database_sync_to_async(_authenticate)(request, method="POST")
         image_request = _parse(request.body)
-        public_id = await database_sync_to_async(api_call_begin)(
-            user=user, parameters=image_request.parameters, body=request.body, **_repeat_markers(request)
-        )
+        public_id = await database_sync_to_async(_begin)(request, image_request, user)
     except ApiError as err:
         return api_error_response(err)
     except IdempotencyKeyReused as err:
@@ -152,6 +153,28 @@ async def _image_generation(request: HttpRequest) -> JsonResponse:
         )
     item = await sync_to_async(_result_item, thread_sensitive=False)(request, generation, image_request)
     return JsonResponse({"created": int(generation.created_at.timestamp()), "data": [item]})
+
+
+def _begin(request: HttpRequest, image_request: ApiImageRequest, user: User) -> str:
+    """The public id of the generation that answers this call (services/idempotency.py), queued with the extras
+    its body asks for (generations/hooks.py): an extra's refusal (ValueError) leaves nothing recorded or queued."""
+    extras: list[tuple[GenerationExtra, object]] = []
+    for name, value in image_request.extras.items():
+        extra = GENERATION_EXTRAS[name]
+        try:
+            extras.append((extra, extra.from_api(value, user)))
+        except ValueError as err:
+            raise ApiError(ErrorCode.INVALID_REQUEST, str(err), param=name) from err
+    try:
+        return api_call_begin(
+            user=user,
+            parameters=image_request.parameters,
+            body=request.body,
+            extras=extras,
+            **_repeat_markers(request),
+        )
+    except ValueError as err:
+        raise ApiError(ErrorCode.INVALID_REQUEST, str(err), param=", ".join(image_request.extras)) from err
 
 
 def _result_item(request: HttpRequest, generation: Generation, image_request: ApiImageRequest) -> dict:
@@ -212,7 +235,8 @@ def _parse(raw: bytes) -> ApiImageRequest:
     parameters = body.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise ApiError(ErrorCode.INVALID_PARAMETERS, "parameters must be an object.", param="parameters")
-    if unknown := unknown_field(body, parameters, model=settings.ZIMAGE_MODEL):
+    own_fields = {name: value for name, value in body.items() if name not in GENERATION_EXTRAS}
+    if unknown := unknown_field(own_fields, parameters, model=settings.ZIMAGE_MODEL):
         param, message = unknown
         raise ApiError(ErrorCode.UNKNOWN_PARAMETER, message, param=param)
     prompt = body.get("prompt")
@@ -248,7 +272,10 @@ def _parse(raw: bytes) -> ApiImageRequest:
             "prompt_extend must be true or false.",
             param="parameters.prompt_extend",
         )
-    return ApiImageRequest(GenerationParameters(prompt, width, height, seed, prompt_extend), response_format)
+    extras = {name: body[name] for name in GENERATION_EXTRAS if name in body}
+    return ApiImageRequest(
+        GenerationParameters(prompt, width, height, seed, prompt_extend), response_format, extras
+    )
 
 
 def api_error_response(err: ApiError) -> JsonResponse:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import BadRequest, PermissionDenied
@@ -31,6 +30,7 @@ from generations.http import (
     login_required_if_configured,
     may_change,
     requester,
+    streamed_download,
 )
 from generations.models import Batch, Generation
 from generations.selectors import (
@@ -49,7 +49,7 @@ from generations.services.limits import GenerationRefused
 def batch_new(request: HtmxHttpRequest) -> HttpResponse:
     if request.method != "POST":
         context = {
-            "form": BatchForm(),
+            "form": BatchForm(request=request),
             "batch_max": settings.BATCH_MAX_IMAGES,
             "budgets": budgets_nearly_spent(requester=requester(request)),
         }
@@ -59,16 +59,19 @@ def batch_new(request: HtmxHttpRequest) -> HttpResponse:
 
 @generating_allowed
 def _batch_submit(request: HtmxHttpRequest) -> HttpResponse:
-    form = BatchForm(request.POST)
+    form = BatchForm(request.POST, request=request)
     if form.is_valid():
         try:
             batch = batch_create(
                 plan=form.cleaned_data["plan"],
                 prompts_text=form.cleaned_data["prompts"],
                 requester=requester(request),
+                extras=form.extras,
             )
         except GenerationRefused as err:
             form.add_error(None, err.user_message)
+        except ValueError as err:  # an extra refused the cells (a full board): nothing was queued
+            form.add_error(None, str(err))
         else:
             return htmx_redirect(request, batch)
     context = {"form": form, "batch_max": settings.BATCH_MAX_IMAGES}
@@ -234,17 +237,9 @@ def batch_images_zip(request: HttpRequest, public_id: str) -> StreamingHttpRespo
     archive = batch_zip(
         batch=batch, share_url_of=lambda generation: request.build_absolute_uri(generation.get_absolute_url())
     )
-
-    async def chunks() -> AsyncIterator[bytes]:
-        try:
-            while chunk := await sync_to_async(archive.read, thread_sensitive=False)(1024 * 1024):
-                yield chunk
-        finally:
-            archive.close()
-
-    response = StreamingHttpResponse(chunks(), content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="zimage-batch-{batch.public_id}.zip"'
-    return response
+    return streamed_download(
+        archive, content_type="application/zip", filename=f"zimage-batch-{batch.public_id}.zip"
+    )
 
 
 @require_safe

@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.http import HttpRequest
 
 from generations.batch_plan import (
     CONFIGURED_MODEL,
@@ -27,13 +28,50 @@ from generations.domain import (
     validate_prompt,
     validate_seed,
 )
+from generations.hooks import GALLERY_EXTRAS, GENERATION_EXTRAS, GalleryRefinement, GenerationExtra
 from generations.models import Generation, GenerationStatus, is_public_id
 from generations.selectors import ANY_STATUS, GalleryFilters
 
 CUSTOM_SIZE = "custom"
 
 
-class GenerationForm(forms.Form):
+class WithGenerationExtras(forms.Form):
+    """Fields other rooms add beside a generation's parameters (generations/hooks.py: "Add to board"), offered
+    to the person behind `request`; `extras` hands their checked values to the services that queue."""
+
+    def __init__(self, *args: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+        for name, extra in GENERATION_EXTRAS.items():
+            if request is not None and (field := extra.form_field(request)) is not None:
+                self.fields[name] = field
+
+    @property
+    def extra_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in GENERATION_EXTRAS if name in self.fields]
+
+    def clean(self) -> dict:
+        super().clean()
+        cleaned = self.cleaned_data
+        for name, extra in GENERATION_EXTRAS.items():
+            if name in self.fields and name in cleaned and self.request is not None:
+                try:
+                    cleaned[name] = extra.from_form(self.request, cleaned[name])
+                except ValueError as err:
+                    self.add_error(name, str(err))
+        return cleaned
+
+    @property
+    def extras(self) -> list[tuple[GenerationExtra, Any]]:
+        """The extras a valid form asks for, each with its checked value."""
+        return [
+            (extra, self.cleaned_data[name])
+            for name, extra in GENERATION_EXTRAS.items()
+            if name in self.fields
+        ]
+
+
+class GenerationForm(WithGenerationExtras):
     """One image's parameters, checked by the same rules as the API's (generations/domain.py)."""
 
     prompt = forms.CharField(
@@ -146,6 +184,11 @@ class GalleryFilterForm(forms.Form):
     favourites = forms.BooleanField(required=False, label="Favourites only")
     batch = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for extra in GALLERY_EXTRAS:  # other rooms' filters (generations/hooks.py), after the gallery's own
+            self.fields.update(extra.fields())
+
     def clean_batch(self) -> str:
         batch = self.cleaned_data["batch"]
         if batch and not is_public_id(batch):
@@ -178,6 +221,12 @@ class GalleryFilterForm(forms.Form):
             favourites=bool(data["favourites"]),
             batch=data["batch"] or "",
         )
+
+    def refinements(self, request: HttpRequest) -> list[GalleryRefinement]:
+        """What other rooms' filters (valid values only) ask of this request's gallery."""
+        self.is_valid()
+        asked = (extra.refinement(request, self.cleaned_data) for extra in GALLERY_EXTRAS)
+        return [refinement for refinement in asked if refinement is not None]
 
 
 SELECTION_MAX = 100
@@ -272,7 +321,7 @@ EXTEND_MODES = {"off": [False], "on": [True], "both": [False, True]}
 SEED_LIST_SEPARATORS = re.compile(r"[\s,;]+")
 
 
-class BatchForm(forms.Form):
+class BatchForm(WithGenerationExtras):
     """Many prompts × seeds × sizes × prompt extend; clean() turns it into the plan a batch makes."""
 
     prompts = forms.CharField(

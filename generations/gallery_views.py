@@ -27,6 +27,7 @@ def gallery(request: HtmxHttpRequest) -> HttpResponse:
         user=request.user,
         cursor=request.GET.get("after", ""),
         until=request.GET.get("until", ""),
+        refinements=filter_form.refinements(request),
     )
     next_url = None
     if page.next_cursor:

@@ -3,6 +3,7 @@ figures and budgets, the queue's estimates, operations metrics."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -29,6 +30,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob, ProcrastinateW
 
 from generations.batch_plan import BatchPlan
 from generations.domain import FREE, ImagePrice
+from generations.hooks import GalleryRefinement
 from generations.models import (
     ACTIVE_STATUSES,
     Batch,
@@ -94,34 +96,20 @@ def gallery_page(
     cursor: str = "",
     until: str = "",
     page_size: int = GALLERY_PAGE_SIZE,
+    refinements: Sequence[GalleryRefinement] = (),
 ) -> GalleryPage:
     """One page of live generations, newest first, after `cursor` (from the previous page) when given.
 
     Keyset pagination: each page costs the same, however deep the scroll, and rows made meanwhile never
     shift or repeat what a reader sees. With `until` (a page's end cursor) and no `cursor`, the page runs from
     the top down to that row (at most GALLERY_RESTORE_MAX rows): the pages a reader had loaded, in one go.
+    Another room's refinements (generations/hooks.py) narrow the rows, and one may page them in an order of its
+    own (then `until` restores its first page only).
     """
-    generations = Generation.objects.live().only(*TILE_FIELDS).order_by("-created_at", "-public_id")
-    if filters.query:
-        generations = generations.filter(
-            search_vector=SearchQuery(
-                search_query_text(filters.query), config="english", search_type="websearch"
-            )
-        )
-    if filters.mine:
-        generations = generations.filter(user=user) if user.is_authenticated else generations.none()
-    if filters.status != ANY_STATUS:
-        generations = generations.filter(
-            status__in=[filters.status] if filters.status else GALLERY_DEFAULT_STATUSES
-        )
-    if filters.ratio:
-        generations = generations.filter(aspect_ratio=filters.ratio)
-    if filters.prompt_extend is not None:
-        generations = generations.filter(prompt_extend=filters.prompt_extend)
-    if filters.favourites:
-        generations = generations.filter(is_favourite=True)
-    if filters.batch:
-        generations = generations.filter(batch__public_id=filters.batch)
+    generations = gallery_generations(filters=filters, user=user, refinements=refinements).only(*TILE_FIELDS)
+    if order := next((refinement.page for refinement in refinements if refinement.page), None):
+        rows, next_cursor, end_cursor = order(generations, cursor, page_size)
+        return GalleryPage(generations=rows, next_cursor=next_cursor, end_cursor=end_cursor)
     if position := _decode_cursor(cursor):
         created_at, public_id = position
         generations = generations.filter(
@@ -164,6 +152,42 @@ def with_silent_workers_shown(generations: list[Generation]) -> list[Generation]
         for pk in silent.values_list("pk", flat=True):
             running[pk].show_as_interrupted()
     return generations
+
+
+def gallery_generations(
+    *,
+    filters: GalleryFilters,
+    user: User | AnonymousUser,
+    refinements: Sequence[GalleryRefinement] = (),
+) -> QuerySet[Generation]:
+    """The live generations these filters (and other rooms' refinements) match, newest first (a gallery page
+    is a slice of them)."""
+    generations = Generation.objects.live().order_by("-created_at", "-public_id")
+    if filters.query:
+        generations = generations.filter(
+            search_vector=SearchQuery(
+                search_query_text(filters.query), config="english", search_type="websearch"
+            )
+        )
+    if filters.mine:
+        generations = generations.filter(user=user) if user.is_authenticated else generations.none()
+    if filters.status != ANY_STATUS:
+        generations = generations.filter(
+            status__in=[filters.status] if filters.status else GALLERY_DEFAULT_STATUSES
+        )
+    if filters.ratio:
+        generations = generations.filter(aspect_ratio=filters.ratio)
+    if filters.prompt_extend is not None:
+        generations = generations.filter(prompt_extend=filters.prompt_extend)
+    if filters.favourites:
+        generations = generations.filter(is_favourite=True)
+    if filters.batch:
+        generations = generations.filter(batch__public_id=filters.batch)
+    narrowed: QuerySet[Generation] = generations
+    for refinement in refinements:
+        if refinement.narrow is not None:
+            narrowed = refinement.narrow(narrowed)
+    return narrowed
 
 
 def picked_generations(*, public_ids: list[str]) -> list[Generation]:

@@ -64,21 +64,28 @@ ONE_YEAR_S = 365 * 24 * 3600
 @require_safe
 def home(request: HtmxHttpRequest) -> HttpResponse:
     source = _live_generation(request.GET.get("from", ""))
-    form = GenerationForm(initial=GenerationForm.initial_from(source.parameters if source else None))
+    form = GenerationForm(
+        initial=GenerationForm.initial_from(source.parameters if source else None), request=request
+    )
     return _render_home(request, form)
 
 
 @require_POST
 @generating_allowed
 def generation_new(request: HtmxHttpRequest) -> HttpResponse:
-    form = GenerationForm(request.POST)
+    form = GenerationForm(request.POST, request=request)
     if not form.is_valid():
         return _form_with_errors(request, form, status=400)
     try:
-        generation = generation_create(parameters=form.parameters, requester=requester(request))
+        generation = generation_create(
+            parameters=form.parameters, requester=requester(request), extras=form.extras
+        )
     except GenerationRefused as err:
         form.add_error(None, err.user_message)
         return _form_with_errors(request, form, status=429)
+    except ValueError as err:  # an extra refused it (a full board): nothing was queued
+        form.add_error(None, str(err))
+        return _form_with_errors(request, form, status=400)
     if not request.htmx:
         return redirect("generations:home")
     # Only the new card comes back, on top of the results: the form stays as typed, ready for the next tweak.
@@ -115,8 +122,10 @@ async def generation_stream(request: HttpRequest) -> StreamingHttpResponse:
             if event is None:
                 yield ": keep-alive\n\n"
             else:
-                data = json.dumps({"id": event.public_id, "status": event.status})
-                yield f"event: {event.kind}\ndata: {data}\n\n"
+                data = {"id": event.public_id, "status": event.status}
+                if event.about:
+                    data["about"] = event.about
+                yield f"event: {event.kind}\ndata: {json.dumps(data)}\n\n"
 
     response = StreamingHttpResponse(event_stream(), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"

@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "generations",
     "accounts",
     "judging",
+    "reviews",
 ]
 
 MIDDLEWARE = [
@@ -140,6 +141,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "generations.context_processors.provider",
+                "reviews.context_processors.inbox",
             ],
         },
     },
@@ -402,3 +404,7 @@ MAX_QUEUED_GENERATIONS = envint("MAX_QUEUED_GENERATIONS", 1000)
 # Blind judging: guests (through a round's guest link) are limited per address, counted in PostgreSQL.
 JUDGING_GUEST_VOTES_PER_MINUTE = envint("JUDGING_GUEST_VOTES_PER_MINUTE", 240)
 JUDGING_GUEST_JOINS_PER_HOUR = envint("JUDGING_GUEST_JOINS_PER_HOUR", 100)
+# Reviewing (the reviews app): how many images one board holds, and how many comments guests (people commenting
+# through a share link without signing in) may post from one network address per hour, counted in PostgreSQL.
+BOARD_MAX_IMAGES = envint("BOARD_MAX_IMAGES", 1000)
+GUEST_COMMENTS_PER_HOUR = envint("GUEST_COMMENTS_PER_HOUR", 30)

@@ -25,6 +25,7 @@ urlpatterns = [
     path("v1/images/generations", api.image_generations, name="api-image-generations"),
     path("", include("generations.urls")),
     path("", include("judging.urls")),
+    path("", include("reviews.urls")),
 ]
 
 handler400 = "playground.errors.bad_request"

@@ -176,13 +176,21 @@
   });
 
   // Live updates: one server-sent event stream for the cards still queued or running; a status change
-  // refreshes its card at once. The cards also poll every few seconds, in case the stream drops.
+  // refreshes its card at once. The cards also poll every few seconds, in case the stream drops. Elements with
+  // data-live-topic="<public id>" and data-live-kinds="comments ratings" follow what is announced about that
+  // public id on the same stream: each news is the htmx event "activity-<kind>" on them, with what it is about.
   let stream = null;
-  let streamedIds = "";
+  let streamed = "";
   const followLiveCards = () => {
-    const ids = [...document.querySelectorAll("[data-live-card]")].map((card) => card.dataset.liveCard).sort();
-    if (ids.join(",") === streamedIds) return;
-    streamedIds = ids.join(",");
+    const topics = [...document.querySelectorAll("[data-live-topic]")];
+    const kindsOf = (element) => (element.dataset.liveKinds || "").split(" ").filter(Boolean);
+    const kinds = [...new Set(topics.flatMap(kindsOf))].sort();
+    const ids = [...new Set([
+      ...[...document.querySelectorAll("[data-live-card]")].map((card) => card.dataset.liveCard),
+      ...topics.map((element) => element.dataset.liveTopic),
+    ])].sort();
+    if (`${ids}|${kinds}` === streamed) return;
+    streamed = `${ids}|${kinds}`;
     if (stream) stream.close();
     stream = null;
     if (!ids.length) return;
@@ -194,6 +202,12 @@
       const card = document.getElementById(`generation-${id}`);
       if (card && card.dataset.status !== status) htmx.trigger(card, "generation-changed");
     });
+    kinds.forEach((kind) => stream.addEventListener(kind, (event) => {
+      const { id, about } = JSON.parse(event.data);
+      document.querySelectorAll(`[data-live-topic="${CSS.escape(id)}"]`).forEach((element) => {
+        if (kindsOf(element).includes(kind)) htmx.trigger(element, `activity-${kind}`, { about });
+      });
+    }));
   };
   document.addEventListener("htmx:afterSettle", followLiveCards);
   document.addEventListener("DOMContentLoaded", followLiveCards);

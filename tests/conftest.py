@@ -23,6 +23,7 @@ from procrastinate.contrib.django import app as job_engine
 from procrastinate.contrib.django.utils import connector_params
 
 from generations.provider.client import HttpProvider
+from generations.services.tokens import api_token_create
 from lib.db import OutageTolerantConnector
 from playground.embedded_postgres import EmbeddedPostgres
 from tests.fake_provider import TIMEOUT_FAULT_S, FakeProvider
@@ -316,6 +317,20 @@ def _wait_until_disconnected(application_name: str) -> None:
 def playground(asgi_server: str, worker: None) -> str:
     """The whole playground, web and a worker, at this base URL."""
     return asgi_server
+
+
+@pytest.fixture
+def api(playground, django_user_model, use_fake_provider) -> dict:
+    """A live playground in front of the fake provider, and a personal token of alice's."""
+    alice = django_user_model.objects.create_user("alice")
+    _token, plaintext = api_token_create(user=alice, name="tests")
+    return {
+        "base_url": f"{playground}/v1",
+        "token": plaintext,
+        "user": alice,
+        "origin": playground,
+        "fake": use_fake_provider,
+    }
 
 
 @pytest.fixture

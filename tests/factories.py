@@ -1,10 +1,11 @@
 """Shared test data: the form's usual values, generations made directly or through the service, users, tokens,
-finished batches and judging rounds."""
+boards and their share links, finished batches and judging rounds."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
@@ -28,6 +29,9 @@ from generations.tasks import generation_execute
 from judging.models import Round
 from judging.selectors import batch_round_source
 from judging.services.rounds import round_create
+from reviews.models import Board, BoardShareLink
+from reviews.people import Person
+from reviews.services.boards import board_create, board_items_add
 from tests.conftest import run_async
 from tests.production import csrf_token
 
@@ -153,15 +157,12 @@ def signed_in(base_url: str, user) -> tuple[httpx.Client, str]:
 
 def post_at_once(posts: list[tuple[httpx.Client, str, str]]) -> list[int]:
     """Submit the form once per (client, CSRF token, prompt), all at the same moment; the statuses."""
-    barrier = threading.Barrier(len(posts))
 
-    def post(client: httpx.Client, token: str, prompt: str) -> int:
+    def post(client: httpx.Client, token: str, prompt: str) -> Callable[[], int]:
         data = {"prompt": prompt, "size": "1024x1024", "csrfmiddlewaretoken": token}
-        barrier.wait()
-        return client.post("/generate/", data=data, headers={"HX-Request": "true"}).status_code
+        return lambda: client.post("/generate/", data=data, headers={"HX-Request": "true"}).status_code
 
-    with ThreadPoolExecutor(max_workers=len(posts)) as pool:
-        return list(pool.map(lambda args: post(*args), posts))
+    return at_once([post(*args) for args in posts])
 
 
 def wait_until(condition, timeout_s: float = 120) -> None:
@@ -171,3 +172,28 @@ def wait_until(condition, timeout_s: float = 120) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("the condition never held")
         time.sleep(0.05)
+
+
+def make_board(owner=None, *, generations=(), name: str = "Keepers", members=(), **fields) -> Board:
+    """A board of `owner`'s (None: made on an open instance by nobody in particular) holding `generations`."""
+    board = board_create(person=Person(user=owner), name=name, **fields)
+    if generations:
+        board_items_add(board=board, generations=list(generations), person=Person(user=owner))
+    board.members.add(*members)
+    return board
+
+
+def make_share_link(board: Board, **fields) -> BoardShareLink:
+    return BoardShareLink.objects.create(board=board, **fields)
+
+
+def at_once[T](calls: list[Callable[[], T]]) -> list[T]:
+    """Run the calls from threads held at a barrier, so that their requests reach the server together."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], T]) -> T:
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))

@@ -13,24 +13,9 @@ import openai
 import pytest
 
 from generations.models import ApiToken, Generation, GenerationSource
-from generations.services.tokens import api_token_create
 from tests.fake_provider import ROOM_TO_CONNECT_S
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def api(playground, django_user_model, use_fake_provider):
-    """A live playground in front of the fake provider, and a personal token of alice's."""
-    alice = django_user_model.objects.create_user("alice")
-    _token, plaintext = api_token_create(user=alice, name="tests")
-    return {
-        "base_url": f"{playground}/v1",
-        "token": plaintext,
-        "user": alice,
-        "origin": playground,
-        "fake": use_fake_provider,
-    }
 
 
 def post(api, body: dict, token: str | None = None) -> httpx.Response:

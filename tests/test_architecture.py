@@ -2,11 +2,14 @@
 
 playground/ (the shell: settings, urls, middleware, errors, sign-in)
   → accounts/ (people: roles, invites, the audit trail), beside the app and above it
+  → reviews/ (boards, ratings, comments: a room beside generations, which it may use and which never uses it)
+      views, image_views, review_views, share_views, templatetags, http (its view kit) → forms
+      → selectors and services/ → people, models → domain
   → generations/ views, gallery_views, batch_views, api, metrics, http (the view kit)
   → forms → selectors (reads) and services/ (use cases)
   → tasks (the job engine's entry points)
   → provider/ (the only code that speaks HTTP to the provider), images.py
-  → models, batch_plan, search → domain
+  → models, batch_plan, search, hooks (what other rooms register) → domain
   → lib/ (beneath the app and the shell)
 
 judging/ (blind judging rounds) is a room of its own above generations/: it may use generations, never the
@@ -38,6 +41,17 @@ USE_CASES_AND_ABOVE = (
     "generations.urls",
     "generations.services",
 )
+REVIEWS_VIEWS = (
+    "reviews.views",
+    "reviews.image_views",
+    "reviews.review_views",
+    "reviews.share_views",
+    "reviews.urls",
+    "reviews.templatetags",
+    "reviews.context_processors",
+    "reviews.generation_hooks",
+)
+REVIEWS_USE_CASES_AND_ABOVE = (*REVIEWS_VIEWS, "reviews.http", "reviews.forms", "reviews.services")
 # Each floor, and what it must never import.
 JUDGING_ABOVE_THE_MODELS = (
     "judging.views",
@@ -48,17 +62,34 @@ JUDGING_ABOVE_THE_MODELS = (
     "judging.services",
 )
 FORBIDDEN = {
-    "lib": ("generations", "judging", "accounts", "playground"),
-    "generations": ("judging", "accounts", "playground"),
+    "lib": ("generations", "judging", "accounts", "reviews", "playground"),
+    # generations meets the reviews only through hooks the reviews register (docs/design.md, "Two rooms").
+    "generations": ("judging", "accounts", "reviews", "playground"),
     # People sit beside the app: they read its rows and grant its permission, never the reverse.
-    "accounts": ("judging", "playground"),
-    "judging": ("playground",),
+    "accounts": ("judging", "reviews", "playground"),
+    "judging": ("playground", "reviews"),
     "judging.models": JUDGING_ABOVE_THE_MODELS,
     "judging.pairing": (*JUDGING_ABOVE_THE_MODELS, "judging.models", "django.db"),
     "judging.fit": (*JUDGING_ABOVE_THE_MODELS, "judging.models", "django"),
     "judging.selectors": ("judging.views", "judging.urls", "judging.forms", "judging.services"),
     "judging.services": ("judging.views", "judging.urls", "judging.forms"),
     "judging.forms": ("judging.views", "judging.urls"),
+    "reviews": ("playground", "judging"),
+    "reviews.domain": ("reviews.models", "reviews.services", "reviews.selectors", "django.db"),
+    "reviews.models": (*REVIEWS_USE_CASES_AND_ABOVE, "reviews.selectors", "reviews.people"),
+    "reviews.people": (*REVIEWS_USE_CASES_AND_ABOVE, "reviews.selectors"),
+    "reviews.gallery_order": REVIEWS_USE_CASES_AND_ABOVE,
+    "reviews.selectors": REVIEWS_USE_CASES_AND_ABOVE,
+    "reviews.services": (
+        *REVIEWS_VIEWS,
+        "reviews.http",
+        "reviews.forms",
+        "generations.http",
+        "generations.forms",
+    ),
+    "reviews.forms": (*REVIEWS_VIEWS, "reviews.http", "reviews.services"),
+    "reviews.http": REVIEWS_VIEWS,
+    "reviews.apps": (),
     "generations.domain": ("generations.models", "generations.services", "generations.provider", "django.db"),
     "generations.models": (
         *USE_CASES_AND_ABOVE,
@@ -67,6 +98,13 @@ FORBIDDEN = {
         "generations.provider",
     ),
     "generations.batch_plan": (*USE_CASES_AND_ABOVE, "generations.selectors", "generations.tasks"),
+    # The hooks other rooms register with (and generations calls) sit on the models' floor.
+    "generations.hooks": (
+        *USE_CASES_AND_ABOVE,
+        "generations.selectors",
+        "generations.tasks",
+        "generations.provider",
+    ),
     "generations.provider": (
         *USE_CASES_AND_ABOVE,
         "generations.selectors",
@@ -99,7 +137,7 @@ FORBIDDEN = {
 
 def modules() -> list[tuple[str, Path]]:
     found = []
-    for package in ("lib", "generations", "accounts", "judging"):
+    for package in ("lib", "generations", "accounts", "judging", "reviews"):
         for path in sorted((ROOT / package).rglob("*.py")):
             if "migrations" in path.parts:
                 continue

@@ -370,7 +370,7 @@ def test_a_batch_may_compare_models_each_sent_its_settings_explicitly(client, se
     }
     grid = client.get(batch.get_absolute_url()).text
     assert '<option value="model" selected>Model</option>' in grid
-    assert f'<th scope="col">{SECOND_MODEL}</th>' in grid
+    assert f'<span class="cell-label">{SECOND_MODEL}</span>' in grid
     assert (
         "Model: z-image-turbo vs qwen-image-plus (1 pair)"
         in client.get(f"{reverse('judging:new')}?batch={batch.public_id}").text

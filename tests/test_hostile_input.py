@@ -30,6 +30,7 @@ from generations.models import Batch, Generation
 from generations.services.generation_files import generation_thumbnail
 from generations.services.tokens import api_token_create
 from lib.untrusted_text import MAX_TEXT_CHARS
+from reviews.models import Board, BoardShareLink, LinkScope
 from tests.factories import finish, make_generation
 
 
@@ -97,6 +98,15 @@ QUERY_FIELDS = {
     "y": "{}",
     "sort": "{}",
     "download": "{}",
+    "min_mean": "{}",
+    "mine": "{}",
+    "part": "{}",
+    "item": "{}",
+    "at": "{}",
+    "smart": "{}",
+    "rated": "{}",
+    "mean": "{}",
+    "board": "{}",
     "before": "{}",
     "state": "{}",
     "code": "{}",
@@ -138,6 +148,22 @@ FORM_FIELDS = [
     "operation",
     "confirmed",
     "confirm_favourites",
+    "text",
+    "reply_to",
+    "value",
+    "status",
+    "board",
+    "new_board",
+    "description",
+    "smart_query",
+    "label",
+    "scope",
+    "audience",
+    "active",
+    "username",
+    "remove",
+    "to",
+    "at",
 ]
 JSON_FIELDS = ["prompt", "size", "response_format", "n"]
 # Every request header that the playground, Django, django-htmx, django-axes or uvicorn reads: each carries the
@@ -197,11 +223,15 @@ class Walker:
     api_tokens: dict[str, str]
     server_errors: list[str]
     half_recorded: list[str]
+    # What the walk's own things are called in paths (its generation, and a board and link of the same public id).
+    path_values: dict[str, str]
     requests: int = 0
     places: set[str] = field(default_factory=set)
 
     def path(self, route: Route, **hostile: str) -> str:
-        values = {name: PATH_VALUES.get(name, NO_SUCH_ID) for name in route.parameters}
+        values = {
+            name: self.path_values.get(name, PATH_VALUES.get(name, NO_SUCH_ID)) for name in route.parameters
+        }
         batch = self.target.batch
         ids = batch.public_id if batch and route.template.startswith("/b/") else self.target.public_id
         values |= {name: ids for name in ("public_id", "other_id") if name in values}
@@ -231,6 +261,7 @@ class Walker:
     def after(self, who: str, response: httpx.Response) -> None:
         """Undo what a request may legitimately change that later ones rely on: a deletion, a sign-out."""
         Generation.objects.filter(pk=self.target.pk).update(deleted_at=None)
+        walk_board(self.target)
         if who == "staff":
             renewed = response.cookies.get("sessionid")
             if renewed is not None or not session_exists(self.sessions[who]):
@@ -239,7 +270,24 @@ class Walker:
 
 def record_counts() -> tuple[int, ...]:
     """Rows of everything the playground records (not sessions, sign-in attempts or the queue's finished jobs)."""
-    return tuple(model._default_manager.count() for model in apps.get_app_config("generations").get_models())
+    return tuple(
+        model._default_manager.count()
+        for app in ("generations", "reviews")
+        for model in apps.get_app_config(app).get_models()
+    )
+
+
+WALK_TOKEN = "w" * 43
+
+
+def walk_board(target: Generation) -> None:
+    """A board named like the walk's generation (so that the board's routes find it), holding it, with a share
+    link that takes comments: made again whenever a request deleted it (as its owner, staff may)."""
+    board, _ = Board.objects.get_or_create(public_id=target.public_id, defaults={"name": "Walked"})
+    board.items.get_or_create(generation=target, defaults={"position": 1})
+    BoardShareLink.objects.update_or_create(
+        token=WALK_TOKEN, defaults={"board": board, "scope": LinkScope.COMMENT, "is_active": True}
+    )
 
 
 def session_exists(key: str) -> bool:
@@ -299,7 +347,9 @@ def test_it_answers_every_route_with_hostile_input_without_a_server_error(
         api_tokens={"anonymous": "", "staff": api_token_create(user=staff, name="walk")[1]},
         server_errors=[],
         half_recorded=[],
+        path_values={"public_id": target.public_id, "generation_id": target.public_id, "token": WALK_TOKEN},
     )
+    walk_board(target)
     oversized = b"z" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
 
     for who in WHO:

@@ -8,7 +8,6 @@ import hashlib
 import io
 import json
 import tempfile
-import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from generations.batch_plan import BatchPlan, Cell, grid_sections, value_label
 from generations.images import dhash_distance, png_with_text
 from generations.models import Batch, Generation
 from generations.selectors import latest_cells
-from generations.services.generation_files import generation_download_png, generations_thumbnails
+from generations.services.generation_files import generations_thumbnails, generations_zip
 from lib.fonts import Lettering
 
 
@@ -193,12 +192,10 @@ def batch_comparison(*, before: Batch, after: Batch) -> list[ComparedCell]:
 def batch_zip(*, batch: Batch, share_url_of: Callable[[Generation], str]) -> tempfile.SpooledTemporaryFile:
     """The originals of the batch's finished cells as a ZIP, each PNG carrying its own parameters."""
     finished = [cell.pk for cell in latest_cells(batch).values() if cell.has_image]
-    archive_file = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)  # noqa: SIM115 (the caller streams and closes it)
-    with zipfile.ZipFile(archive_file, "w", compression=zipfile.ZIP_STORED) as archive:
-        for generation in Generation.objects.filter(pk__in=finished).order_by("cell_index"):
-            data = generation_download_png(generation=generation, share_url=share_url_of(generation))
-            archive.writestr(
-                f"{generation.cell_index:03d}-seed{generation.seed}-{generation.public_id}.png", data
-            )
-    archive_file.seek(0)
-    return archive_file
+    return generations_zip(
+        generations=Generation.objects.filter(pk__in=finished).order_by("cell_index"),
+        file_name_of=lambda generation: (
+            f"{generation.cell_index:03d}-seed{generation.seed}-{generation.public_id}.png"
+        ),
+        share_url_of=share_url_of,
+    )

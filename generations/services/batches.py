@@ -7,12 +7,16 @@ grid, so that a retry or a re-run of the batch puts the same request in the same
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.db import transaction
 
 from generations.batch_plan import BatchPlan, Cell
-from generations.models import Batch, GenerationStatus, Requester
+from generations.hooks import GenerationExtra
+from generations.models import Batch, Generation, GenerationStatus, Requester
 from generations.selectors import latest_cells
-from generations.services.lifecycle import generations_cancel, generations_queue
+from generations.services.lifecycle import generations_attach, generations_cancel, generations_queue
 
 
 def batch_create(
@@ -21,8 +25,10 @@ def batch_create(
     prompts_text: str,
     requester: Requester,
     rerun_of: Batch | None = None,
+    extras: Sequence[tuple[GenerationExtra, Any]] = (),
 ) -> Batch:
-    """Record a batch and all its cells, and queue them, in one transaction; refused whole past any limit.
+    """Record a batch and all its cells, and queue them, in one transaction; refused whole past any limit (or
+    by an extra that refuses its cells, see `generation_create`).
 
     Its cells wait for their turns at the provider, taking turns with other people's batches."""
     with transaction.atomic():
@@ -37,7 +43,8 @@ def batch_create(
             model_names=[model for model in plan.models if model],
             rerun_of=rerun_of,
         )
-        _queue_cells(batch, list(plan.cells()), requester)
+        cells = _queue_cells(batch, list(plan.cells()), requester)
+        generations_attach(generations=cells, extras=extras)
     return batch
 
 
@@ -72,8 +79,8 @@ def batch_cancel(*, batch: Batch) -> int:
     return generations_cancel(generations=batch.cells.filter(status=GenerationStatus.QUEUED))
 
 
-def _queue_cells(batch: Batch, cells: list[Cell], requester: Requester) -> None:
-    generations_queue(
+def _queue_cells(batch: Batch, cells: list[Cell], requester: Requester) -> list[Generation]:
+    return generations_queue(
         parameters=[cell.parameters for cell in cells],
         requester=requester,
         batch=batch,

@@ -2,8 +2,9 @@
 
 A trigger on the generations table announces every status change on CHANNEL (payload "public_id status"),
 whichever process made it: the web (queued, cancelled), a worker (running, finished) or the recovery of a dead
-worker. Other rooms announce their own events on TOPIC_CHANNEL (payload "topic kind", e.g. a judging round's
-public id and "vote") through `event_announce`; subscribers name topics as they name generations. Each web
+worker. Other rooms announce their own events on TOPIC_CHANNEL (payload "topic kind [about]", e.g. a judging
+round's public id and "vote", or a board's and "ratings" about one of its images) through `event_announce`;
+subscribers name topics as they name generations. Each web
 process's event loop keeps one listening connection, shared by every open page and waiting API call, and
 reconnects by itself. A notification can still be missed while it reconnects: waiters re-read the
 database now and then, and pages keep polling as a fallback.
@@ -37,12 +38,16 @@ class GenerationEvent:
     public_id: str  # a generation's, or a topic's
     status: str
     kind: str = "status"  # or what a topic announced
+    about: str = ""  # what within the topic it concerns, if one thing does (an image of a board)
 
 
-def event_announce(*, topic: str, kind: str) -> None:
-    """Tell the pages following `topic` that `kind` happened, once the current transaction commits."""
+def event_announce(*, topic: str, kind: str, about: str = "") -> None:
+    """Tell the pages following `topic` that `kind` happened (to `about`, if said), once the current transaction
+    commits (and never, if it rolls back)."""
+    if " " in kind or " " in about:
+        raise ValueError("An event's kind, and what it is about, are one word each.")
     with database.cursor() as cursor:
-        cursor.execute("SELECT pg_notify(%s, %s)", [TOPIC_CHANNEL, f"{topic} {kind}"])
+        cursor.execute("SELECT pg_notify(%s, %s)", [TOPIC_CHANNEL, f"{topic} {kind} {about}".rstrip()])
 
 
 class _Listener:
@@ -83,8 +88,11 @@ class _Listener:
 
     def _dispatch(self, channel: str, payload: str) -> None:
         public_id, _, status = payload.partition(" ")
-        kind = "status" if channel == CHANNEL else status
-        event = GenerationEvent(public_id=public_id, status=status, kind=kind)
+        if channel == CHANNEL:
+            event = GenerationEvent(public_id=public_id, status=status)
+        else:
+            kind, _, about = status.partition(" ")
+            event = GenerationEvent(public_id=public_id, status=kind, kind=kind, about=about)
         for queue in self.subscribers.get(public_id, ()):
             queue.put_nowait(event)
 

@@ -5,6 +5,9 @@ its two thumbnails (with the perceptual hash a batch comparison uses), made when
 from __future__ import annotations
 
 import json
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from generations.images import (
@@ -36,6 +39,23 @@ def generation_download_png(*, generation: Generation, share_url: str) -> bytes:
         "Software": "Z-Image Playground",
     }
     return png_with_text(data, texts)
+
+
+def generations_zip(
+    *,
+    generations: Iterable[Generation],
+    file_name_of: Callable[[Generation], str],
+    share_url_of: Callable[[Generation], str],
+) -> tempfile.SpooledTemporaryFile:
+    """The originals of these finished generations as a ZIP (a batch's, a board's), each PNG carrying its own
+    parameters, rewound for the caller to stream and close."""
+    archive_file = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)  # noqa: SIM115 (the caller streams and closes it)
+    with zipfile.ZipFile(archive_file, "w", compression=zipfile.ZIP_STORED) as archive:
+        for generation in generations:
+            data = generation_download_png(generation=generation, share_url=share_url_of(generation))
+            archive.writestr(file_name_of(generation), data)
+    archive_file.seek(0)
+    return archive_file
 
 
 def generations_thumbnails(*, generations: list[Generation]) -> None:

@@ -15,7 +15,9 @@ processes and under simultaneous requests.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
@@ -23,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from generations.domain import ErrorCode, GenerationParameters
+from generations.hooks import GenerationExtra
 from generations.models import ApiCall, Generation, GenerationSource, GenerationStatus, Requester
 from generations.services.lifecycle import generation_create, generations_cancel
 
@@ -45,6 +48,7 @@ def api_call_begin(
     body: bytes,
     idempotency_key: str = "",
     sdk_retry: bool = False,
+    extras: Sequence[tuple[GenerationExtra, Any]] = (),
 ) -> str:
     """The public id of the generation that answers this call: the earlier call's when this one repeats it,
     else a new one, queued within the limits (GenerationRefused records nothing, the call included).
@@ -64,7 +68,7 @@ def api_call_begin(
             earlier.save(update_fields=["waiting"])
             return earlier.generation.public_id
         generation = generation_create(
-            parameters=parameters, requester=Requester.of(user), source=GenerationSource.API
+            parameters=parameters, requester=Requester.of(user), source=GenerationSource.API, extras=extras
         )
         call.generation = generation
         call.save()

@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -18,6 +19,7 @@ from django.utils import timezone
 from procrastinate.contrib.django import app as job_engine
 
 from generations.domain import FREE, ErrorCode, GenerationParameters
+from generations.hooks import GenerationExtra
 from generations.images import THUMBNAIL_SIDES, thumbnail_name
 from generations.models import (
     Batch,
@@ -45,18 +47,33 @@ WAIT_RECHECK_S = 5.0
 
 
 def generation_create(
-    *, parameters: GenerationParameters, requester: Requester, source: str = GenerationSource.WEB
+    *,
+    parameters: GenerationParameters,
+    requester: Requester,
+    source: str = GenerationSource.WEB,
+    extras: Sequence[tuple[GenerationExtra, Any]] = (),
 ) -> Generation:
     """Record a queued generation within the limits and budgets, in one transaction; it waits for its turn at
     the provider there (generations/pacing.py), which may come at once.
 
     A blank seed is drawn here, because the provider does not report the seed it picks. Raises
     GenerationRefused when a limit is reached, and then nothing is recorded or queued. The requester's browser
-    session is kept as the maker session (see Generation.can_be_changed_by).
+    session is kept as the maker session (see Generation.can_be_changed_by). `extras` (another room's, with
+    their checked values: generations/hooks.py) get the generation in the same transaction; one that refuses it
+    (ValueError) leaves nothing recorded either.
     """
     with transaction.atomic():
-        [generation] = generations_queue(parameters=[parameters], requester=requester, source=source)
-    return generation
+        generations = generations_queue(parameters=[parameters], requester=requester, source=source)
+        generations_attach(generations=generations, extras=extras)
+    return generations[0]
+
+
+def generations_attach(
+    *, generations: list[Generation], extras: Sequence[tuple[GenerationExtra, Any]]
+) -> None:
+    """Hand generations just recorded to the extras asked for with them (inside the transaction that records)."""
+    for extra, value in extras:
+        extra.attach(value, generations)
 
 
 def generations_queue(
