@@ -33,9 +33,17 @@
   const lightbox = document.getElementById("lightbox");
   const lightboxReviews = lightbox && lightbox.querySelector("[data-lightbox-reviews]");
   if (lightboxReviews) {
+    // (Fetched rather than by htmx.ajax, whose aborted requests log errors: the last image asked for wins.)
+    let asked = 0;
     lightbox.addEventListener("lightbox:show", (event) => {
-      const url = lightboxReviews.dataset.panelUrl.replace("--id--", event.detail.id);
-      htmx.ajax("GET", url, { source: lightboxReviews, target: lightboxReviews, swap: "innerHTML" });
+      const request = ++asked;
+      fetch(lightboxReviews.dataset.panelUrl.replace("--id--", event.detail.id))
+        .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+        .then((html) => {
+          if (request !== asked) return;
+          lightboxReviews.innerHTML = html;
+          htmx.process(lightboxReviews);
+        }, () => {});
     });
     lightbox.addEventListener("keydown", (event) => {
       if (!plainKey(event)) return;
@@ -230,17 +238,6 @@
     });
     toggle.addEventListener("change", () => document.body.classList.toggle("grid-by-mean", toggle.checked));
   }
-
-  // The gallery's filters as a CSV or a smart board: the filters as the address has them now.
-  document.addEventListener("click", (event) => {
-    const link = event.target.closest("[data-with-gallery-filters]");
-    if (!link) return;
-    const filters = new URLSearchParams(location.search);
-    ["after", "until"].forEach((name) => filters.delete(name));
-    const url = new URL(link.href);
-    url.search = link.dataset.withGalleryFilters === "csv" ? filters.toString() : new URLSearchParams({ smart: filters.toString() }).toString();
-    link.href = url.href;
-  });
 
   // Comments: Cancel in an edit form puts the thread back as it was.
   document.addEventListener("click", (event) => {
