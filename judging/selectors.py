@@ -129,7 +129,9 @@ def gallery_round_source(*, filters: GalleryFilters, user: User | AnonymousUser)
 def image_set_round_source(*, generations: list[Generation]) -> RoundSource:
     """The finished images of a set another room keeps (a board: generations/hooks.py), in the set's order."""
     order = [generation.pk for generation in generations]
-    finished = Generation.objects.live().filter(pk__in=order, status=GenerationStatus.SUCCEEDED).exclude(image="")
+    finished = (
+        Generation.objects.live().filter(pk__in=order, status=GenerationStatus.SUCCEEDED).exclude(image="")
+    )
     by_pk = {generation.pk: generation for generation in finished}
     return RoundSource(generations=[by_pk[pk] for pk in order if pk in by_pk], runs=[])
 

@@ -147,4 +147,6 @@ def board_image_set(request: HttpRequest, public_id: str) -> ImageSet:
         generations = list(smart_board_images(board, request))
     else:
         generations = [item.generation for item in live_board_items(board).select_related("generation")]
-    return ImageSet(described_as=f"Board: {board.name}", url=board.get_absolute_url(), generations=generations)
+    return ImageSet(
+        described_as=f"Board: {board.name}", url=board.get_absolute_url(), generations=generations
+    )

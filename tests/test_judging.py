@@ -136,10 +136,14 @@ def test_a_board_makes_a_round_of_its_finished_images_in_its_order(client, demo_
     page = client.get(url).text
     response = client.post(url, {"question": "Which would you ship?", "parameter": "seed"})
 
-    assert "From <a href=\"%s\">Board: Lighthouses</a>: 3 finished images." % board.get_absolute_url() in page
+    assert f'From <a href="{board.get_absolute_url()}">Board: Lighthouses</a>: 3 finished images.' in page
     round = Round.objects.get()
     assert response.url == round.get_absolute_url()
-    assert (round.source, round.source_url, round.batch) == ("Board: Lighthouses", board.get_absolute_url(), None)
+    assert (round.source, round.source_url, round.batch) == (
+        "Board: Lighthouses",
+        board.get_absolute_url(),
+        None,
+    )
     judged = {image.generation_id for image in RoundImage.objects.filter(round=round)}
     assert judged == {image.pk for image in images}, "the unfinished one and one off the board stay out"
     assert elsewhere.pk not in judged
