@@ -31,9 +31,9 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/
 UNFINISHED = "[data-status=queued], [data-status=running]"
 DONE_WITHIN_S = 180.0
 
-# The offline demo paints landscapes, their palette picked by the prompt (dawn, day, dusk, a red sunset, mist, a green
-# evening, night) and their shapes by the seed: these prompts were chosen so that each picture matches its words.
-# The last one is the home page's large result; the phone shows this portrait's share page.
+# The offline demo paints landscapes, the prompt picking the palette (dawn, day, dusk, a red sunset, mist, a
+# green evening, night) and the seed the shapes: these prompts were chosen so that each picture matches its
+# words. The last one is the home page's large result; the phone shows this portrait's share page.
 PHONE_PROMPT = "Misty karst peaks over the Li River, soft light"
 BATCH_PROMPTS = "Layered mountain ridges at {dawn|dusk|night}, muted colours, film grain"
 BATCH_SEEDS = 4
