@@ -1,6 +1,6 @@
 // "PNG info": a PNG dropped on the prompt form (or picked with its button) fills the form with the prompt,
 // size, seed and prompt extend that its text chunks carry: the playground's own (a `parameters` JSON, see
-// generation_download_png in generations/services/generations.py) or the Stable Diffusion web UI's
+// generation_download_png in generations/services/generation_files.py) or the Stable Diffusion web UI's
 // (`parameters` text). The file is read here in the browser; nothing is uploaded.
 (() => {
   "use strict";
