@@ -1,9 +1,10 @@
 """Hooks: how another room (app) adds to the ways generations are asked for without generations importing it.
 
 A room registers an extra here when Django starts (in its AppConfig.ready); generations calls what is registered
-at the named points, and does nothing more when nothing is. Today the reviews room registers two: "board", so
+at the named points, and does nothing more when nothing is. Today the reviews room registers three: "board", so
 that images asked for by the form, the batch form or /v1 (`extra_body={"board": ...}`) land on a board as they
-are made; and the gallery's filters and orders by board and ratings.
+are made; the gallery's filters and orders by board and ratings; and a board as a set of images that a third room
+(judging) may take without knowing the reviews.
 """
 
 from __future__ import annotations
@@ -69,3 +70,22 @@ GALLERY_EXTRAS: list[GalleryExtra] = []
 
 def register_gallery_extra(extra: GalleryExtra) -> None:
     GALLERY_EXTRAS.append(extra)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSet:
+    """Images another room keeps together (a board), as a third room (judging) takes them: in words, its page,
+    and its images in their order."""
+
+    described_as: str
+    url: str
+    generations: list[Generation]
+
+
+# By the query parameter that names a set (`?board=<public id>`): what finds it for a request from that value,
+# raising Http404 or PermissionDenied when there is none the request's person may see.
+IMAGE_SETS: dict[str, Callable[[HttpRequest, str], ImageSet]] = {}
+
+
+def register_image_set(kind: str, find: Callable[[HttpRequest, str], ImageSet]) -> None:
+    IMAGE_SETS[kind] = find

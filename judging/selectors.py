@@ -1,4 +1,5 @@
-"""Reads: what a round could compare (the images of a batch, its runs, a gallery filter), the ballots a judge has
+"""Reads: what a round could compare (the images of a batch, its runs, a gallery filter, a set another room keeps
+such as a board), the ballots a judge has
 open, and a round's leaderboard."""
 
 from __future__ import annotations
@@ -123,6 +124,16 @@ def gallery_round_source(*, filters: GalleryFilters, user: User | AnonymousUser)
     )
     generations = Generation.objects.filter(pk__in=[generation.pk for generation in page.generations])
     return RoundSource(generations=list(generations.newest_first()), runs=[])
+
+
+def image_set_round_source(*, generations: list[Generation]) -> RoundSource:
+    """The finished images of a set another room keeps (a board: generations/hooks.py), in the set's order."""
+    order = [generation.pk for generation in generations]
+    finished = (
+        Generation.objects.live().filter(pk__in=order, status=GenerationStatus.SUCCEEDED).exclude(image="")
+    )
+    by_pk = {generation.pk: generation for generation in finished}
+    return RoundSource(generations=[by_pk[pk] for pk in order if pk in by_pk], runs=[])
 
 
 def judge_open_ballots(*, judge: Judge) -> list[Ballot]:

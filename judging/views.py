@@ -1,4 +1,4 @@
-"""Judging rounds: making one from a batch or a gallery filter, its leaderboard (live) and exports, guest links,
+"""Judging rounds: making one from a batch, a gallery filter or a set of images another room keeps (a board), its leaderboard (live) and exports, guest links,
 and the blind voting page with its ballots and round-scoped images."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from generations.forms import GalleryFilterForm
+from generations.hooks import IMAGE_SETS
 from generations.http import HtmxHttpRequest, login_required_if_configured
 from generations.models import Batch, is_public_id
 from judging.forms import QUESTION_PRESETS, JudgeNameForm, RoundForm
@@ -24,6 +25,7 @@ from judging.selectors import (
     RoundSource,
     batch_round_source,
     gallery_round_source,
+    image_set_round_source,
     judge_vote_count,
     round_leaderboard,
 )
@@ -83,13 +85,19 @@ def round_new(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _round_source(request: HttpRequest) -> tuple[RoundSource, str, str]:
-    """The images a new round is asked to compare (a batch, or a gallery filter), described in words and linked."""
+    """The images a new round is asked to compare (a batch, a set another room keeps such as a board, or a
+    gallery filter), described in words and linked."""
     batch_id = request.GET.get("batch", "")
     if batch_id:
         if not is_public_id(batch_id):
             raise Http404("No such batch.")
         batch = get_object_or_404(Batch, public_id=batch_id)
         return batch_round_source(batch=batch), f"Batch: {batch}"[:300], batch.get_absolute_url()
+    for kind, find in IMAGE_SETS.items():
+        if named := request.GET.get(kind, ""):
+            image_set = find(request, named)
+            source = image_set_round_source(generations=image_set.generations)
+            return source, image_set.described_as[:300], image_set.url
     filter_form = GalleryFilterForm(request.GET)
     query = request.GET.copy()
     query.pop("csrfmiddlewaretoken", None)

@@ -126,6 +126,11 @@ class BoardItemFilterForm(forms.Form):
         choices=[("", "Any review status"), *((status.value, status.label) for status in ReviewStatus)],
     )
 
+    def active_count(self) -> int:
+        """How many filters narrow or order the board: the number on its Filters button."""
+        self.is_valid()
+        return sum(1 for name in self.fields if self.cleaned_data.get(name))
+
     def filters(self) -> BoardItemFilters:
         """The filters asked for; a value that does not validate is left out rather than refused."""
         self.is_valid()

@@ -1,6 +1,7 @@
 """What the reviews add to generations (registered in ReviewsConfig.ready, called by generations through
 generations/hooks.py): "Add to board" on the form and the batch form, and `board` in a /v1 body, so that the
-images land on that board as they are made; and the gallery's filters and orders by board and ratings."""
+images land on that board as they are made; the gallery's filters and orders by board and ratings; and a board's
+images for whoever takes a set of images (a judging round from a board)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,15 @@ from dataclasses import dataclass
 
 from django import forms
 from django.contrib.auth.models import AnonymousUser, User
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
-from generations.hooks import GalleryExtra, GalleryRefinement, GenerationExtra
-from generations.models import Generation
+from generations.hooks import GalleryExtra, GalleryRefinement, GenerationExtra, ImageSet
+from generations.models import Generation, is_public_id
 from reviews.gallery_order import my_rating_order, narrowed, team_mean_order
-from reviews.http import acting_person, person_of
+from reviews.http import acting_person, board_for, person_of, smart_board_images
 from reviews.models import Board
 from reviews.people import Person
-from reviews.selectors import boards_to_add_to
+from reviews.selectors import boards_to_add_to, live_board_items
 from reviews.services.boards import BoardRefused, board_items_add
 
 
@@ -135,3 +136,17 @@ def gallery_refinement(request: HttpRequest, values: dict) -> GalleryRefinement 
 
 
 GALLERY_EXTRA = GalleryExtra(fields=gallery_fields, refinement=gallery_refinement)
+
+
+def board_image_set(request: HttpRequest, public_id: str) -> ImageSet:
+    """A board's images in its order (a smart board's as its filters match them now), for whoever may see it."""
+    if not is_public_id(public_id):
+        raise Http404("No such board.")
+    board = board_for(request, public_id).board
+    if board.is_smart:
+        generations = list(smart_board_images(board, request))
+    else:
+        generations = [item.generation for item in live_board_items(board).select_related("generation")]
+    return ImageSet(
+        described_as=f"Board: {board.name}", url=board.get_absolute_url(), generations=generations
+    )

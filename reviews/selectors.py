@@ -32,6 +32,7 @@ ITEM_GENERATION_FIELDS = (
     "generation__prompt",
     "generation__width",
     "generation__height",
+    "generation__aspect_ratio",
     "generation__seed",
     "generation__status",
     "generation__thumbnail",

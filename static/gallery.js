@@ -151,6 +151,20 @@
     star.firstChild.textContent = event.detail.favourite ? "★" : "☆";
   });
 
+  // Links that act on what the filters match (judging, a CSV, a smart board: data-with-gallery-filters names
+  // the parameter that carries them, or none for the link's own query) take the filters as the address has them
+  // when clicked, since they change in place.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("[data-with-gallery-filters]");
+    if (!link) return;
+    const filters = new URLSearchParams(location.search);
+    ["after", "until"].forEach((name) => filters.delete(name));
+    const carriedIn = link.dataset.withGalleryFilters;
+    const url = new URL(link.href);
+    url.search = (carriedIn ? new URLSearchParams({ [carriedIn]: filters.toString() }) : filters).toString();
+    link.href = url.href;
+  });
+
   // The lightbox: the gallery's place is remembered before it opens; past the last tile, the next page loads.
   lightbox.addEventListener("lightbox:open", remember);
   lightbox.addEventListener("lightbox:end", () => {

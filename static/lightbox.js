@@ -1,11 +1,12 @@
 // The lightbox (templates/generations/lightbox.html) over any page's pictures: the links to share pages marked
-// data-lightbox-item inside a data-lightbox-group open in it (the picture is the share URL's image/, the panel its
-// panel/). The picture shows at once from the thumbnail the
+// data-lightbox-item (its value: the image's public id) inside a data-lightbox-group open in it (the picture is the
+// share URL's image/, the panel its panel/). The picture shows at once from the thumbnail the
 // page already has, then in full; the panel beside it (prompt, parameters, toolbar) comes from the server.
 // Arrow keys, the buttons or a swipe step through the pictures (up and down move between a grid's rows); the
 // picture's share URL is in the address bar while it shows, so Back closes it. Links opened another way (a new
-// tab, keyboard modifiers) go to the share page. Events for the page: lightbox:open, lightbox:end (stepped past
-// the last picture: a gallery loads more, and the lightbox steps on once they come), lightbox:closed.
+// tab, keyboard modifiers) go to the share page. Events for the page: lightbox:open, lightbox:show (a picture is
+// shown: detail.id is its public id, for what other rooms add to the panel), lightbox:end (stepped past the last
+// picture: a gallery or a board loads more, and the lightbox steps on once they come), lightbox:closed.
 (() => {
   "use strict";
 
@@ -54,6 +55,7 @@
     const more = document.querySelector("[data-lightbox-group] [data-lightbox-more]");
     lightbox.querySelector("[data-lightbox-step='-1']").disabled = all[0] === item;
     lightbox.querySelector("[data-lightbox-step='1']").disabled = all[all.length - 1] === item && !more;
+    lightbox.dispatchEvent(new CustomEvent("lightbox:show", { bubbles: true, detail: { item, id: item.dataset.lightboxItem } }));
   };
 
   const open = (item) => {

@@ -61,7 +61,7 @@ def test_the_keyboards_move_earlier_and_later_work_without_javascript(client):
     page = client.get(board.get_absolute_url()).text
 
     assert 'name="to" value="0"' in page
-    assert 'title="Move later (Alt+→)"' in page
+    assert '<span class="tool-label">Move later</span>' in page, "in the tile's menu (a popover: no script)"
     response = client.post(
         reverse("reviews:board-move", args=[board.public_id]),
         {"id": Generation.objects.get(prompt="Image 2").public_id, "to": 1},

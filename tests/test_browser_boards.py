@@ -102,7 +102,7 @@ def test_a_person_rates_in_the_gallerys_lightbox_with_keys_or_a_tap(team, open_p
     page.goto("/gallery/")
     page.locator(".tile-media").first.click()
     lightbox = page.locator("#lightbox")
-    stars = lightbox.locator("[data-lightbox-rating]")
+    stars = lightbox.locator("[data-lightbox-reviews]")
     expect(stars).to_contain_text("Team mean 2.0★")
 
     if is_phone(viewport):
@@ -276,7 +276,7 @@ def test_the_reviews_pages_have_no_serious_or_critical_accessibility_violations(
     found["board lightbox"] = serious_violations(page)
     page.goto("/gallery/")
     page.locator(".tile-media").first.click()
-    expect(page.locator("[data-lightbox-rating] .rating")).to_be_visible()
+    expect(page.locator("[data-lightbox-reviews] .rating")).to_be_visible()
     found["gallery lightbox with rating"] = serious_violations(page)
 
     assert found == {name: [] for name in found}

@@ -1,4 +1,4 @@
-"""Blind judging: rounds from a batch, its runs or a gallery filter; the blind page; dealing; votes (by the team and
+"""Blind judging: rounds from a batch, its runs, a gallery filter or a board; the blind page; dealing; votes (by the team and
 by guests through a live link); the leaderboard's counting; exports."""
 
 from __future__ import annotations
@@ -22,7 +22,14 @@ from judging.selectors import round_leaderboard
 from judging.services.images import DISPLAY_LONG_SIDE
 from judging.services.rounds import guest_link_create, guest_link_revoke
 from judging.services.voting import ballot_vote, ballots_open, judge_join
-from tests.factories import finish, make_finished_batch, make_generation, make_round, make_user
+from tests.factories import (
+    finish,
+    make_board,
+    make_finished_batch,
+    make_generation,
+    make_round,
+    make_user,
+)
 from tests.query_count import count_queries
 
 pytestmark = pytest.mark.django_db
@@ -110,6 +117,46 @@ def test_a_gallery_filter_pairs_images_of_the_same_prompt_across_arms(client, de
     round = Round.objects.get()
     assert round.pairs.count() == 2, "the image without extend meets each with it"
     assert {image.generation.prompt for image in RoundImage.objects.filter(round=round)} == {"A heron in fog"}
+
+
+def test_a_board_makes_a_round_of_its_finished_images_in_its_order(client, demo_mode, settings):
+    settings.REQUIRE_LOGIN = True
+    owner = make_user("ada")
+    images = [
+        finish(make_generation(prompt="A lighthouse at dusk", seed=seed, width=512, height=512))
+        for seed in (1, 2, 3)
+    ]
+    unfinished = make_generation(prompt="A lighthouse at dusk", seed=4, width=512, height=512)
+    elsewhere = finish(make_generation(prompt="A lighthouse at dusk", seed=5, width=512, height=512))
+    board = make_board(owner, generations=[images[2], unfinished, images[0], images[1]], name="Lighthouses")
+    url = f"{reverse('judging:new')}?board={board.public_id}"
+    assert client.get(url).status_code == 302, "a board is for the team: sign in first"
+    client.force_login(make_user("bob"))
+
+    page = client.get(url).text
+    response = client.post(url, {"question": "Which would you ship?", "parameter": "seed"})
+
+    assert f'From <a href="{board.get_absolute_url()}">Board: Lighthouses</a>: 3 finished images.' in page
+    round = Round.objects.get()
+    assert response.url == round.get_absolute_url()
+    assert (round.source, round.source_url, round.batch) == (
+        "Board: Lighthouses",
+        board.get_absolute_url(),
+        None,
+    )
+    judged = {image.generation_id for image in RoundImage.objects.filter(round=round)}
+    assert judged == {image.pk for image in images}, "the unfinished one and one off the board stay out"
+    assert elsewhere.pk not in judged
+    assert client.get(f"{reverse('judging:new')}?board=nope").status_code == 404
+
+
+def test_a_board_page_offers_to_judge_its_images_blind(client, demo_mode):
+    board = make_board(None, generations=[finish(make_generation(prompt="A kite", seed=1))])
+
+    page = client.get(board.get_absolute_url()).text
+
+    assert f'href="{reverse("judging:new")}?board={board.public_id}"' in page
+    assert "Judge blind…" in page
 
 
 def test_the_blind_page_carries_none_of_the_hidden_parameters(judge_client, batch):

@@ -166,7 +166,7 @@ def test_every_card_and_the_lightbox_offer_add_to_board(client, rated):
     home = client.get(reverse("generations:home")).text
     gallery = client.get(reverse("generations:gallery")).text
 
-    assert home.count(">Add to board</a>") == 5
+    assert home.count(">Add to board</span></a>") == 5, "in each card's menu"
     assert "data-lightbox-reviews" in gallery
     assert "Add to board…" in gallery
     assert not Board.objects.exists()

@@ -1,6 +1,6 @@
-// Reviewing on top of pages that work without JavaScript: the lightbox of a board (and of its share page) with
-// the image's rating and comments beside it, keys to rate (1–5, 0 clears), comment (C) and move (←/→), review
-// mode's keys (A approve, R reject), ordering a board by drag and drop or Alt+←/→, and a board's live updates.
+// Reviewing on top of pages that work without JavaScript: the shown image's rating and comments in the lightbox
+// (static/lightbox.js) with keys to rate (1–5, 0 clears) and comment (C), review mode's keys (A approve, R
+// reject), ordering a board by drag and drop or Alt+←/→, and a board's live updates.
 (() => {
   "use strict";
 
@@ -28,92 +28,27 @@
     htmx.ajax("POST", form.action, { source: form, values: { value: star.value }, target: form.closest(".rating"), swap: "outerHTML" });
   });
 
-  // The lightbox over a board's images (its page, its share page).
-  const lightbox = document.querySelector("[data-review-lightbox]");
-  const images = () => [...document.querySelectorAll("[data-lightbox-panel]")];
-  let shown = null;
-  const show = (link) => {
-    shown = link;
-    const picture = lightbox.querySelector("[data-lightbox-picture]");
-    const thumbnail = link.querySelector("img");
-    picture.src = thumbnail ? thumbnail.currentSrc || thumbnail.src : "";
-    picture.alt = thumbnail ? thumbnail.alt : "";
-    if (link.dataset.lightboxImage) {
-      const full = new Image();
-      full.src = link.dataset.lightboxImage;
-      full.decode().then(() => { if (shown === link) picture.src = full.src; }, () => {});
-    }
-    lightbox.querySelector("[data-lightbox-title]").textContent = thumbnail ? thumbnail.alt : "Image";
-    lightbox.querySelector("[data-lightbox-details]").href = link.href;
-    const panel = lightbox.querySelector("[data-lightbox-content]");
-    htmx.ajax("GET", link.dataset.lightboxPanel, { target: panel, swap: "innerHTML" });
-    const all = images();
-    lightbox.querySelector("[data-lightbox-step='-1']").disabled = all[0] === link;
-    lightbox.querySelector("[data-lightbox-step='1']").disabled =
-      all[all.length - 1] === link && !document.querySelector(".board-more a");
-  };
-  // Past the last image loaded, the lightbox loads the board's next page and goes on.
-  let wantsNext = false;
-  const step = (delta) => {
-    const all = images();
-    const next = all[all.indexOf(shown) + delta];
-    const more = document.querySelector(".board-more a");
-    if (next) {
-      show(next);
-      next.scrollIntoView({ block: "nearest" });
-    } else if (delta > 0 && more) {
-      wantsNext = true;
-      htmx.trigger(more, "board-more");
-    }
-  };
-  document.addEventListener("htmx:afterSettle", () => {
-    if (wantsNext && lightbox && lightbox.open) {
-      wantsNext = false;
-      step(1);
-    }
-  });
-  if (lightbox) {
-    document.addEventListener("click", (event) => {
-      const link = event.target.closest("[data-lightbox-panel]");
-      if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
-      event.preventDefault();
-      show(link);
-      lightbox.showModal();
-    });
-    lightbox.addEventListener("click", (event) => {
-      const stepButton = event.target.closest("[data-lightbox-step]");
-      if (stepButton) step(Number(stepButton.dataset.lightboxStep));
-      else if (event.target.closest("[data-lightbox-close]") || event.target.matches("[data-lightbox-stage]")) lightbox.close();
+  // The lightbox (static/lightbox.js), wherever it is: the shown image's rating and comments under its panel, with
+  // keys 1–5 to rate, 0 to clear and C to comment.
+  const lightbox = document.getElementById("lightbox");
+  const lightboxReviews = lightbox && lightbox.querySelector("[data-lightbox-reviews]");
+  if (lightboxReviews) {
+    // (Fetched rather than by htmx.ajax, whose aborted requests log errors: the last image asked for wins.)
+    let asked = 0;
+    lightbox.addEventListener("lightbox:show", (event) => {
+      const request = ++asked;
+      fetch(lightboxReviews.dataset.panelUrl.replace("--id--", event.detail.id))
+        .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+        .then((html) => {
+          if (request !== asked) return;
+          lightboxReviews.innerHTML = html;
+          htmx.process(lightboxReviews);
+        }, () => {});
     });
     lightbox.addEventListener("keydown", (event) => {
       if (!plainKey(event)) return;
-      if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
-        event.preventDefault();
-        step(event.key === "ArrowRight" ? 1 : -1);
-      } else if (/^[0-5]$/.test(event.key) && rateWithKey(lightbox, event.key)) {
-        event.preventDefault();
-      } else if (event.key.toLowerCase() === "c" && focusComment(lightbox)) {
-        event.preventDefault();
-      }
-    });
-    lightbox.addEventListener("close", () => {
-      if (shown) {
-        const tile = shown.closest("[hx-get]");
-        if (tile && tile.matches(".board-item")) htmx.trigger(tile, "tile-changed");
-        shown.focus({ preventScroll: true });
-      }
-    });
-    let swipe = null;
-    const stage = lightbox.querySelector("[data-lightbox-stage]");
-    stage.addEventListener("pointerdown", (event) => {
-      swipe = event.pointerType === "mouse" ? null : { x: event.clientX, y: event.clientY };
-    });
-    stage.addEventListener("pointerup", (event) => {
-      if (!swipe) return;
-      const dx = event.clientX - swipe.x;
-      const dy = event.clientY - swipe.y;
-      swipe = null;
-      if (Math.abs(dx) > 40 && Math.abs(dx) > 1.5 * Math.abs(dy)) step(dx < 0 ? 1 : -1);
+      if (/^[0-5]$/.test(event.key) && rateWithKey(lightboxReviews, event.key)) event.preventDefault();
+      else if (event.key.toLowerCase() === "c" && focusComment(lightboxReviews)) event.preventDefault();
     });
   }
 
@@ -179,6 +114,19 @@
       if (!tile || tile.contains(document.activeElement)) return;
       refocus = null;
       tile.querySelector(".board-item-media").focus({ preventScroll: true });
+    });
+
+    // The lightbox over the board: past the last image loaded, the next page; as it closes, the tile it showed
+    // last is redrawn (its rating and comments may have changed there) and keeps the focus.
+    let shownInLightbox = null;
+    lightbox.addEventListener("lightbox:show", (event) => { shownInLightbox = event.detail.id; });
+    lightbox.addEventListener("lightbox:end", () => {
+      const more = board.querySelector("[data-lightbox-more]");
+      if (more) htmx.trigger(more, "board-more");
+    });
+    lightbox.addEventListener("lightbox:closed", () => {
+      refocus = `item-${shownInLightbox}`;
+      refreshTile(shownInLightbox);
     });
 
     const grid = board.querySelector("[data-orderable]");
@@ -272,39 +220,6 @@
     }
   });
 
-  // The gallery's lightbox: the image's rating and comments (keys 1–5, 0, C), and "Add to board".
-  const galleryLightbox = document.getElementById("lightbox");
-  const reviewsBar = galleryLightbox && galleryLightbox.querySelector("[data-lightbox-reviews]");
-  if (reviewsBar) {
-    const panelUrl = (id, part) => `${reviewsBar.dataset.panelUrl.replace("--id--", id)}?part=${part}`;
-    const comments = reviewsBar.querySelector("[data-lightbox-comments]");
-    let shownId = null;
-    const loadComments = () => {
-      if (comments.open && shownId) {
-        htmx.ajax("GET", panelUrl(shownId, "discussion"), { target: reviewsBar.querySelector("[data-lightbox-comments-body]"), swap: "innerHTML" });
-      }
-    };
-    galleryLightbox.addEventListener("lightbox-show", (event) => {
-      shownId = event.detail.id;
-      htmx.ajax("GET", panelUrl(shownId, "rating"), { target: reviewsBar.querySelector("[data-lightbox-rating]"), swap: "innerHTML" });
-      const add = new URL(reviewsBar.dataset.addUrl, location.href);
-      add.searchParams.set("id", shownId);
-      reviewsBar.querySelector("[data-lightbox-add]").href = add.href;
-      loadComments();
-    });
-    comments.addEventListener("toggle", loadComments);
-    galleryLightbox.addEventListener("keydown", (event) => {
-      if (!plainKey(event)) return;
-      if (/^[0-5]$/.test(event.key) && rateWithKey(reviewsBar, event.key)) event.preventDefault();
-      else if (event.key.toLowerCase() === "c") {
-        event.preventDefault();
-        comments.open = true;
-        const focusSoon = () => { if (!focusComment(comments)) setTimeout(focusSoon, 50); };
-        focusSoon();
-      }
-    });
-  }
-
   // A batch's grid coloured by the team's mean: the means of its cells, read once.
   const gridTools = document.querySelector("[data-grid-ratings]");
   if (gridTools) {
@@ -323,17 +238,6 @@
     });
     toggle.addEventListener("change", () => document.body.classList.toggle("grid-by-mean", toggle.checked));
   }
-
-  // The gallery's filters as a CSV or a smart board: the filters as the address has them now.
-  document.addEventListener("click", (event) => {
-    const link = event.target.closest("[data-with-gallery-filters]");
-    if (!link) return;
-    const filters = new URLSearchParams(location.search);
-    ["after", "until"].forEach((name) => filters.delete(name));
-    const url = new URL(link.href);
-    url.search = link.dataset.withGalleryFilters === "csv" ? filters.toString() : new URLSearchParams({ smart: filters.toString() }).toString();
-    link.href = url.href;
-  });
 
   // Comments: Cancel in an edit form puts the thread back as it was.
   document.addEventListener("click", (event) => {
