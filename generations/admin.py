@@ -83,4 +83,3 @@ class PersonBudgetAdmin(admin.ModelAdmin):
 
     list_display = ["user", "per_day", "per_month", "note", "updated_at"]
     search_fields = ["user__username", "note"]
-    autocomplete_fields = ["user"]

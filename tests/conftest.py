@@ -233,6 +233,8 @@ def _test_database_freed_at_the_end(django_db_setup, django_db_blocker) -> Itera
     """A test's in-thread server can stop with a request half-answered, whose connection then never goes back to
     the pool; end such sessions before the test database is dropped (a production server exits instead)."""
     yield
+    with django_db_blocker.unblock():
+        connection.close()  # a fresh one: a spec that restarts or kills servers may have ended this one
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -368,9 +370,14 @@ def open_page(browser: Browser, playground: str) -> Iterator[Callable[..., Page]
         context.close()
 
 
-def follow_main_link(page: Page, name: str) -> None:
-    """Follow a link of the header's navigation, opening its menu first on a phone (where it is one button)."""
+def open_main_menu(page: Page) -> None:
+    """On a phone the header's navigation and account are one menu button: open it (elsewhere they show)."""
     menu = page.get_by_role("button", name="Menu")
     if menu.is_visible():
         menu.click()
+
+
+def follow_main_link(page: Page, name: str) -> None:
+    """Follow a link of the header's navigation, opening its menu first on a phone."""
+    open_main_menu(page)
     page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()

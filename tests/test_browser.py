@@ -145,8 +145,9 @@ def test_after_a_fix_the_old_error_goes_and_the_prompt_stays_for_the_next_tweak(
 
 @pytest.mark.parametrize("worker_concurrency", [1])
 def test_a_queued_image_shows_its_place_in_line_and_cancelling_it_costs_nothing(
-    page: Page, use_fake_provider
+    page: Page, use_fake_provider, settings
 ):
+    settings.PROVIDER_MAX_CONCURRENT = 1  # an account of one at a time: the others wait their turns
     page.goto("/")
     prompt = page.get_by_label("Prompt", exact=True)
     for text in ("First, slow [fault:hold]", "Second", "Third"):

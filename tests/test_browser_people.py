@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
 
 from accounts.models import Role, role_of
-from tests.conftest import DESKTOP, PHONE, follow_main_link
+from tests.conftest import DESKTOP, PHONE, follow_main_link, open_main_menu
 from tests.factories import PASSWORD, make_generation, make_token, make_user
 from tests.test_browser_accessibility import serious_violations
 
@@ -35,7 +35,10 @@ def sign_in_with_password(page: Page, username: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page).not_to_have_url(re.compile("/accounts/login/"))
+    open_main_menu(page)
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    page.keyboard.press("Escape")
 
 
 def test_the_identity_providers_button_signs_a_person_in(open_page, sso, viewport):

@@ -177,7 +177,7 @@ def test_on_a_phone_the_usage_tables_can_be_scrolled_from_the_keyboard(shared, o
     page = open_page(PHONE)
     page.goto("/usage/")
 
-    table = page.get_by_role("region", name="Per day")
+    table = page.get_by_role("region", name="Per day", exact=True)
     table.focus()
     expect(table).to_be_focused()
     assert table.evaluate("element => element.scrollWidth > element.clientWidth")

@@ -163,6 +163,7 @@ def test_a_database_restart_costs_no_paid_image_no_worker_and_no_page_once_back(
         provider_key=fake_provider.api_key,
         REQUIRE_LOGIN="false",
         ZIMAGE_DEADLINE_S="30",
+        PROVIDER_MAX_CONCURRENT="8",  # all eight at the provider when the database goes away
     )
     prompts = [f"Made across a database restart {index}" for index in range(8)]
     try:

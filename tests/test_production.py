@@ -48,6 +48,9 @@ def production(tmp_path, fake_provider: FakeProvider):
         ZIMAGE_MAX_ATTEMPTS="2",
         WORKER_HEARTBEAT_S="0.5",
         WORKER_STALLED_AFTER_S="2",
+        # Nor about the provider's pace (tests/test_pacing.py): every call may be at the fake at once.
+        PROVIDER_MAX_CONCURRENT="1000",
+        PROVIDER_MAX_PER_MINUTE="100000",
     )
     try:
         server.prepare()
@@ -89,7 +92,7 @@ def test_it_serves_the_form_the_api_images_and_static_files_then_stops_cleanly(p
     page.get_by_label("Token name").fill("smoke")
     page.get_by_role("button", name="Make a token").click()
     token = page.locator("#new-token").inner_text()
-    stylesheet = page.locator("link[rel=stylesheet]").get_attribute("href")
+    stylesheet = page.locator("link[rel=stylesheet][href*=playground]").get_attribute("href")
     context.close()
 
     client = openai.OpenAI(base_url=f"{production.url}/v1", api_key=token)
