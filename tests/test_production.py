@@ -48,9 +48,11 @@ def production(tmp_path, fake_provider: FakeProvider):
         ZIMAGE_MAX_ATTEMPTS="2",
         WORKER_HEARTBEAT_S="0.5",
         WORKER_STALLED_AFTER_S="2",
-        # Nor about the provider's pace (tests/test_pacing.py): every call may be at the fake at once.
+        # Nor about the provider's pace (tests/test_pacing.py): every call may be at the fake at once, and a
+        # prompt the fake always answers with 429 fails after 10 s of waiting instead of half an hour.
         PROVIDER_MAX_CONCURRENT="1000",
         PROVIDER_MAX_PER_MINUTE="100000",
+        PROVIDER_WAIT_MAX_S="10",
     )
     try:
         server.prepare()
@@ -128,7 +130,7 @@ FAULTS = [
     "[fault:slow:2]",
     "[fault:timeout]",
     "[fault:503]",
-    "[fault:429:30]",
+    "[fault:429:2]",
     "[fault:garbage]",
     "[fault:expired-url]",
     "[fault:oversized]",
@@ -301,8 +303,12 @@ def test_a_killed_web_worker_under_waiting_sdk_calls_costs_no_prompt_twice(
 
 MAKE_TOKEN = """
 from django.contrib.auth import get_user_model
+from accounts.models import Role
+from accounts.services import person_set_role
 from generations.services.tokens import api_token_create
-print(api_token_create(user=get_user_model().objects.create_user("caller"), name="spec")[1])
+caller = get_user_model().objects.create_user("caller")
+person_set_role(user=caller, role=Role.MEMBER, actor=None, ip=None)
+print(api_token_create(user=caller, name="spec")[1])
 """
 
 
