@@ -103,9 +103,15 @@
     const url = new URL(document.body.dataset.eventsUrl, window.location.href);
     url.searchParams.set("id", round.dataset.roundEvents);
     const stream = new EventSource(url);
+    // At most two refreshes a second, and always one after the last vote of a burst. The leaderboard is looked
+    // up when the refresh fires: each refresh swaps in a new element.
+    let refresh = null;
     stream.addEventListener("vote", () => {
-      const leaderboard = document.getElementById("leaderboard");
-      if (leaderboard) htmx.trigger(leaderboard, "round-voted");
+      refresh ??= setTimeout(() => {
+        refresh = null;
+        const leaderboard = document.getElementById("leaderboard");
+        if (leaderboard) htmx.trigger(leaderboard, "round-voted");
+      }, 500);
     });
   };
 
