@@ -17,11 +17,11 @@ import re
 import statistics
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("BENCH_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / "bench-boards"))
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
@@ -34,6 +34,9 @@ from generations.models import Generation
 from generations.selectors import GALLERY_PAGE_SIZE, TILE_FIELDS, gallery_generations
 from reviews.gallery_order import team_mean_order
 from reviews.models import Board, BoardItem, Comment, Rating
+
+if TYPE_CHECKING:  # the model may be imported only once benchmarks.in_process has set Django up
+    from django.contrib.auth.models import User
 
 ROWS = int(os.environ.get("BENCH_BOARD_ROWS", "1000000"))
 RATINGS = 100_000
@@ -58,7 +61,7 @@ def main() -> None:
         f"\nboards: {Generation.objects.count():,} generations, {Rating.objects.count():,} ratings, "
         f"{REPEAT} requests each, server time in-process (load average {os.getloadavg()[0]:.1f})"
     )
-    print(f"  {'page':56} {'median':>8} {'p95':>8} {'CPU':>7} {'queries':>8}")
+    print(f"  {'page':68} {'median':>8} {'p95':>8} {'CPU':>7} {'queries':>8}")
     queries = {}
     for label, board in (("5 images", small), ("500 images", large)):
         measured = measure(client, board.get_absolute_url())
@@ -93,7 +96,7 @@ def main() -> None:
 def _line(label: str, measured: Measured) -> None:
     times = measured.wall_ms
     print(
-        f"  {label:56} {statistics.median(times):6.1f}ms {p95(times):6.1f}ms {measured.cpu_ms:5.1f}ms "
+        f"  {label:68} {statistics.median(times):6.1f}ms {p95(times):6.1f}ms {measured.cpu_ms:5.1f}ms "
         f"{measured.queries:8d}"
     )
 
