@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from asgiref.sync import async_to_sync, sync_to_async
@@ -226,6 +227,15 @@ def asgi_server(transactional_db) -> Iterator[str]:
     yield f"http://{server.config.host}:{server.config.port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def served(asgi_server: str) -> Iterator[httpx.Client]:
+    """An HTTP client of the playground served over ASGI, for specs of its async views (the API) from a spec's
+    own thread: once Playwright runs in this process, that thread counts as running an event loop, and Django's
+    sync test client refuses to call an async view from it."""
+    with httpx.Client(base_url=asgi_server, timeout=30) as client:
+        yield client
 
 
 @pytest.fixture(scope="session", autouse=True)

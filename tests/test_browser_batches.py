@@ -65,12 +65,12 @@ def test_a_batch_fills_its_grid_live_and_can_be_shared_downloaded_and_run_again(
 
     page.locator(".grid-cell a").first.click()  # rows are seeds now, columns prompts
     lightbox = page.locator("#lightbox")
-    expect(lightbox.locator("h2")).to_have_text("A red kite")
+    expect(lightbox.locator("#lightbox-title")).to_contain_text("A red kite")
     expect(lightbox.locator(".facts")).to_contain_text("Seed1")
     page.keyboard.press("ArrowDown")
     expect(lightbox.locator(".facts")).to_contain_text("Seed2")
     page.keyboard.press("ArrowRight")
-    expect(lightbox.locator("h2")).to_have_text("A green kite")
+    expect(lightbox.locator("#lightbox-title")).to_contain_text("A green kite")
     open_details_from_the_lightbox(page)
     expect(page.get_by_role("heading", name="Copy as code")).to_be_visible()
     page.go_back()

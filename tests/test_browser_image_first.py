@@ -224,7 +224,7 @@ def test_the_lightbox_shows_the_prompt_seed_size_extend_and_the_toolbar(shapes, 
     lightbox = page.locator("#lightbox")
     first_tile = page.locator(".tile").first.get_attribute("id").removeprefix("generation-")
     newest = Generation.objects.get(public_id=first_tile)
-    expect(lightbox.locator("h2")).to_have_text(newest.prompt)
+    expect(lightbox.locator("#lightbox-title")).to_contain_text(newest.prompt)
     expect(lightbox.locator(".facts")).to_contain_text(f"Size{newest.width}×{newest.height}")
     expect(lightbox.locator(".facts")).to_contain_text(f"Seed{newest.seed}")
     expect(lightbox.locator(".facts")).to_contain_text(f"Extend{'on' if newest.prompt_extend else 'off'}")
@@ -322,6 +322,7 @@ def test_no_page_or_state_logs_a_console_error_or_warning(shapes, open_page, dja
     page.locator("#results > .card").nth(1).locator(".card-image").click()
     page.keyboard.press("ArrowRight")
     page.keyboard.press("Escape")
+    expect(page.locator("#lightbox")).not_to_be_visible()  # closing goes Back in history: let it land first
     expect(page).to_have_url(re.compile(r"/$"))
     page.goto("/gallery/")
     page.get_by_label("Search").fill("lighthouse")

@@ -3,7 +3,6 @@ limits, all checked in the transaction that queues the work, so that they hold u
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
 
@@ -125,16 +124,14 @@ def test_the_teams_budget_holds_when_30_posts_of_six_people_arrive_at_once(asgi_
     assert Generation.objects.count() == 10
 
 
-@pytest.mark.django_db(transaction=True)  # the API reads the token on threads of its own
-def test_the_api_answers_a_spent_budget_with_an_openai_shaped_429_naming_it(client, priced, settings):
+def test_the_api_answers_a_spent_budget_with_an_openai_shaped_429_naming_it(served, priced, settings):
     settings.BUDGET_USER_DAY = Decimal("0.01")
     token = make_token(make_user("alice"))
 
-    response = client.post(
+    response = served.post(
         "/v1/images/generations",
-        json.dumps({"model": "z-image-turbo", "prompt": "A fox"}),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
+        json={"model": "z-image-turbo", "prompt": "A fox"},
+        headers={"Authorization": f"Bearer {token}"},
     )
 
     assert response.status_code == 429
@@ -143,8 +140,8 @@ def test_the_api_answers_a_spent_budget_with_an_openai_shaped_429_naming_it(clie
     assert error["message"].startswith(
         "This image would cost about $0.015; $0.01 of today's budget of $0.01 is left"
     )
-    assert response["x-should-retry"] == "false", "the SDKs' retries would only be refused again"
-    assert int(response["Retry-After"]) <= 24 * 3600
+    assert response.headers["x-should-retry"] == "false", "the SDKs' retries would only be refused again"
+    assert int(response.headers["Retry-After"]) <= 24 * 3600
     assert not Generation.objects.exists()
 
 

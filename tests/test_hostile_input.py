@@ -538,17 +538,16 @@ def test_it_answers_an_oversized_form_with_413_in_the_sites_own_page(client, set
 
 
 @pytest.fixture
-def api_client(client, django_user_model) -> Client:
+def api_client(served: httpx.Client, django_user_model) -> httpx.Client:
     _token, plaintext = api_token_create(user=django_user_model.objects.create_user("alice"), name="tests")
-    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {plaintext}"
-    return client
+    served.headers["Authorization"] = f"Bearer {plaintext}"
+    return served
 
 
-def api_post(client: Client, body: bytes, path: str = "/v1/images/generations"):
-    return client.generic("POST", path, body, content_type="application/json")
+def api_post(client: httpx.Client, body: bytes, path: str = "/v1/images/generations") -> httpx.Response:
+    return client.post(path, content=body, headers={"Content-Type": "application/json"})
 
 
-@pytest.mark.django_db(transaction=True)  # the API's database steps run on threads of their own
 @pytest.mark.parametrize(
     ("body", "param"),
     [
@@ -571,7 +570,6 @@ def test_the_api_names_the_field_that_is_not_text_and_records_nothing(api_client
     assert Generation.objects.count() == 0
 
 
-@pytest.mark.django_db(transaction=True)  # the API's database steps run on threads of their own
 def test_the_api_answers_deep_json_with_400_instead_of_a_recursion_error(api_client):
     response = api_post(api_client, b"[" * 100_000 + b"]" * 100_000)
 
@@ -579,7 +577,6 @@ def test_the_api_answers_deep_json_with_400_instead_of_a_recursion_error(api_cli
     assert response.json()["error"]["code"] == "invalid_json"
 
 
-@pytest.mark.django_db(transaction=True)  # the API's database steps run on threads of their own
 def test_the_api_answers_an_oversized_body_with_an_openai_shaped_413(api_client, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
 
@@ -590,7 +587,6 @@ def test_the_api_answers_an_oversized_body_with_an_openai_shaped_413(api_client,
     assert Generation.objects.count() == 0
 
 
-@pytest.mark.django_db(transaction=True)  # the API's database steps run on threads of their own
 def test_the_api_names_a_query_parameter_that_is_not_text(api_client):
     response = api_client.get("/v1/models?api_key=%00")
 
@@ -598,7 +594,6 @@ def test_the_api_names_a_query_parameter_that_is_not_text(api_client):
     assert response.json()["error"]["param"] == "api_key"
 
 
-@pytest.mark.django_db(transaction=True)  # the API's database steps run on threads of their own
 def test_an_unknown_api_endpoint_is_an_openai_shaped_404(api_client):
     response = api_client.get("/v1/images/edits")
 
