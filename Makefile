@@ -30,7 +30,7 @@ run: export REQUIRE_LOGIN ?= false
 run: $(VENV)/.synced-run ## serve the playground with a job worker (installs what running needs; Ctrl-C stops it)
 	@$(PY) -m playground.dev
 
-test: $(VENV)/.synced ## the whole suite (~6 min): PostgreSQL, a worker, a fake provider, Chromium
+test: $(VENV)/.synced ## the whole suite (~15 min): PostgreSQL, a worker, a fake provider, Chromium
 	$(VENV)/bin/pytest
 
 test-fast: $(VENV)/.synced ## the quick loop: all but the browser, production and slow specs (~1 min)
