@@ -73,7 +73,11 @@ def test_a_share_link_opens_for_a_colleague_in_a_fresh_session(three_finished, p
         other = colleague.new_page()
         other.goto(share_url)
         expect(other.locator(".card-large img")).to_be_visible()
-        assert other.locator(".card-large img").evaluate("img => img.naturalWidth") > 0
+        # The picture itself arrives (a busy machine may take a while to decode it): it is not a broken image.
+        other.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0",
+            arg=other.locator(".card-large img").element_handle(),
+        )
         expect(other.locator(".card-large")).to_contain_text("Tile 0 of a lighthouse")
     finally:
         colleague.close()
