@@ -380,6 +380,11 @@ def open_page(browser: Browser, playground: str) -> Iterator[Callable[..., Page]
         context.close()
 
 
+def overflows_sideways(page: Page) -> bool:
+    """Whether the page is wider than the screen (a phone would scroll it sideways)."""
+    return page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth")
+
+
 def open_main_menu(page: Page) -> None:
     """On a phone the header's navigation and account are one menu button: open it (elsewhere they show)."""
     menu = page.get_by_role("button", name="Menu")

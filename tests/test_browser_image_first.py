@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from generations.models import Batch, Generation, GenerationStatus, Requester
 from generations.selectors import GALLERY_PAGE_SIZE
 from generations.services.batches import batch_run_again
-from tests.conftest import DESKTOP, PHONE
+from tests.conftest import DESKTOP, PHONE, overflows_sideways
 from tests.factories import finish, finish_all, make_batch, make_generation, make_many_tiles
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -50,10 +50,6 @@ def box(locator) -> dict:
     value = locator.bounding_box()
     assert value is not None, "the element is not rendered"
     return value
-
-
-def overflows_sideways(page: Page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth")
 
 
 def wait_for_pictures(page: Page) -> int:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from generations.models import Generation
-from tests.conftest import DESKTOP, PHONE, TABLET
+from tests.conftest import DESKTOP, PHONE, TABLET, overflows_sideways
 from tests.factories import finish, make_generation
 from tests.test_browser import submit_a_size_too_small
 
@@ -39,10 +39,6 @@ def box(locator) -> dict:
     value = locator.bounding_box()
     assert value is not None, "the element is not rendered"
     return value
-
-
-def overflows_sideways(page: Page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth")
 
 
 @pytest.mark.parametrize("viewport", [PHONE, TABLET], ids=["phone", "tablet"])
