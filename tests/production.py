@@ -28,9 +28,21 @@ ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_VENV = ROOT / "var" / "production-venv"
 
 
+# Added by the test runner for itself, or by the `make test` that started it: a `make` under `make` prints
+# "Entering directory" lines that a person's `make run` does not.
+_RUNNERS_OWN = {
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+    "MAKELEVEL",
+    "MAKEFLAGS",
+    "MFLAGS",
+    "MAKE_TERMOUT",
+    "MAKE_TERMERR",
+}
+
+
 def clean_environment() -> dict[str, str]:
     """This process's environment without what the test runner added for itself."""
-    return {name: value for name, value in os.environ.items() if name != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    return {name: value for name, value in os.environ.items() if name not in _RUNNERS_OWN}
 
 
 class ProductionServer:
