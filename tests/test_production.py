@@ -146,9 +146,9 @@ def test_after_faults_and_a_killed_worker_every_prompt_ends_final_and_no_file_is
     production.env["REQUIRE_LOGIN"] = "false"
     production.start()
     faulty = [f"Prompt {index} {FAULTS[index % len(FAULTS)]}".strip() for index in range(27)]
-    late = [
-        f"Late prompt {index} [fault:timeout]" for index in range(9)
-    ]  # still with the provider at the kill
+    # Still with the provider at the kill: the fake answers them only after the generation deadline (180 s), so
+    # however slowly the worker reaches the ninth, the first is still in flight (a timeout fault ends at 30 s).
+    late = [f"Late prompt {index} [fault:slow:600]" for index in range(9)]
     after_the_crash = [f"Queued while no worker ran {index}" for index in range(5)]
     with httpx.Client(base_url=production.url, timeout=30) as client:
         token = csrf_token(client)
@@ -164,6 +164,7 @@ def test_after_faults_and_a_killed_worker_every_prompt_ends_final_and_no_file_is
         wait_for(
             production,
             "SELECT count(*) = 9 FROM generations_generation WHERE prompt LIKE 'Late%' AND status = 'running'",
+            timeout_s=150,  # a bound on a hang, inside the deadline that would end them
         )
         production.kill(production.workers[0])
         for prompt in after_the_crash:
@@ -173,6 +174,7 @@ def test_after_faults_and_a_killed_worker_every_prompt_ends_final_and_no_file_is
         wait_for(
             production,
             "SELECT count(*) = 0 FROM generations_generation WHERE status IN ('queued', 'running')",
+            timeout_s=240,  # a bound on a hang: each generation, retries included, ends within its 180 s deadline
         )
         for row in production.database().execute("SELECT public_id FROM generations_generation"):
             assert client.get(f"/g/{row[0]}/card/").status_code == 200  # what open browsers do
