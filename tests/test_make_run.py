@@ -40,6 +40,13 @@ def processes_of(var_dir: Path) -> list[int]:
     return found
 
 
+def is_postgres(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "postgres"
+    except OSError:
+        return False  # gone meanwhile
+
+
 def wait_until(condition, what: str, timeout_s: float = HANG_S) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -58,7 +65,7 @@ def var_dir(tmp_path):
     var_dir = tmp_path / "var"
     yield var_dir
     for pid in processes_of(var_dir):
-        if Path(f"/proc/{pid}/comm").read_text().strip() != "postgres":
+        if not is_postgres(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
     if (var_dir / "pgdata").exists():
@@ -105,9 +112,7 @@ def test_make_run_survives_being_stopped_at_any_moment_and_then_starts_and_stops
         print(f"seed {seed}, attempt {attempt}: {stop.name} after {after_lines} lines")
         # The server and worker go with make (a killed launcher's children follow it); PostgreSQL may stay.
         wait_until(
-            lambda: all(
-                Path(f"/proc/{pid}/comm").read_text().strip() == "postgres" for pid in processes_of(var_dir)
-            ),
+            lambda: all(is_postgres(pid) for pid in processes_of(var_dir)),
             f"only PostgreSQL left after {stop.name} (seed {seed})",
         )
 
