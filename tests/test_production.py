@@ -125,12 +125,13 @@ def test_it_serves_the_form_the_api_images_and_static_files_then_stops_cleanly(p
     assert production.stop() == [0, 0], "web and worker stop cleanly on SIGTERM"
 
 
+# No 429 here: the pace would lower its concurrency to what else was in flight (tests/test_pacing.py), below the
+# nine calls the crash spec needs at the provider at once when a busy machine delays the 429's retry.
 FAULTS = [
     "",
     "[fault:slow:2]",
     "[fault:timeout]",
     "[fault:503]",
-    "[fault:429:2]",
     "[fault:garbage]",
     "[fault:expired-url]",
     "[fault:oversized]",
@@ -143,11 +144,12 @@ def test_after_faults_and_a_killed_worker_every_prompt_ends_final_and_no_file_is
     production, fake_provider: FakeProvider
 ):
     fake_provider.latency_s = 1.0
-    production.env["REQUIRE_LOGIN"] = "false"
+    # The late calls must still be with the provider at the kill, however slowly a busy machine posts and starts
+    # the ninth: a deadline past the wait for all nine (150 s below), and calls the fake answers later still. A
+    # timeout fault then ends as the fake hanging up at TIMEOUT_FAULT_S, a dropped connection: one more fault.
+    production.env |= {"REQUIRE_LOGIN": "false", "ZIMAGE_DEADLINE_S": "300"}
     production.start()
-    faulty = [f"Prompt {index} {FAULTS[index % len(FAULTS)]}".strip() for index in range(27)]
-    # Still with the provider at the kill: the fake answers them only after the generation deadline (180 s), so
-    # however slowly the worker reaches the ninth, the first is still in flight (a timeout fault ends at 30 s).
+    faulty = [f"Prompt {index} {fault}".strip() for index in range(3) for fault in FAULTS]
     late = [f"Late prompt {index} [fault:slow:600]" for index in range(9)]
     after_the_crash = [f"Queued while no worker ran {index}" for index in range(5)]
     with httpx.Client(base_url=production.url, timeout=30) as client:
@@ -164,7 +166,7 @@ def test_after_faults_and_a_killed_worker_every_prompt_ends_final_and_no_file_is
         wait_for(
             production,
             "SELECT count(*) = 9 FROM generations_generation WHERE prompt LIKE 'Late%' AND status = 'running'",
-            timeout_s=150,  # a bound on a hang, inside the deadline that would end them
+            timeout_s=150,  # a bound on a hang
         )
         production.kill(production.workers[0])
         for prompt in after_the_crash:
@@ -174,7 +176,7 @@ def test_after_faults_and_a_killed_worker_every_prompt_ends_final_and_no_file_is
         wait_for(
             production,
             "SELECT count(*) = 0 FROM generations_generation WHERE status IN ('queued', 'running')",
-            timeout_s=240,  # a bound on a hang: each generation, retries included, ends within its 180 s deadline
+            timeout_s=240,  # a bound on a hang: the fake ends every fault left within TIMEOUT_FAULT_S (30 s)
         )
         for row in production.database().execute("SELECT public_id FROM generations_generation"):
             assert client.get(f"/g/{row[0]}/card/").status_code == 200  # what open browsers do
