@@ -144,13 +144,15 @@ def test_after_faults_and_a_killed_worker_every_prompt_ends_final_and_no_file_is
     production, fake_provider: FakeProvider
 ):
     fake_provider.latency_s = 1.0
+    all_late_running_within_s = 150  # a bound on a hang
     # The late calls must still be with the provider at the kill, however slowly a busy machine posts and starts
-    # the ninth: a deadline past the wait for all nine (150 s below), and calls the fake answers later still. A
-    # timeout fault then ends as the fake hanging up at TIMEOUT_FAULT_S, a dropped connection: one more fault.
-    production.env |= {"REQUIRE_LOGIN": "false", "ZIMAGE_DEADLINE_S": "300"}
+    # the ninth: a deadline past the wait for all nine, and calls the fake answers later still. A timeout fault
+    # then ends as the fake hanging up at TIMEOUT_FAULT_S, a dropped connection: one more fault.
+    deadline_s = 2 * all_late_running_within_s
+    production.env |= {"REQUIRE_LOGIN": "false", "ZIMAGE_DEADLINE_S": str(deadline_s)}
     production.start()
     faulty = [f"Prompt {index} {fault}".strip() for index in range(3) for fault in FAULTS]
-    late = [f"Late prompt {index} [fault:slow:600]" for index in range(9)]
+    late = [f"Late prompt {index} [fault:slow:{2 * deadline_s}]" for index in range(9)]
     after_the_crash = [f"Queued while no worker ran {index}" for index in range(5)]
     with httpx.Client(base_url=production.url, timeout=30) as client:
         token = csrf_token(client)
@@ -166,7 +168,7 @@ def test_after_faults_and_a_killed_worker_every_prompt_ends_final_and_no_file_is
         wait_for(
             production,
             "SELECT count(*) = 9 FROM generations_generation WHERE prompt LIKE 'Late%' AND status = 'running'",
-            timeout_s=150,  # a bound on a hang
+            timeout_s=all_late_running_within_s,
         )
         production.kill(production.workers[0])
         for prompt in after_the_crash:
