@@ -11,14 +11,16 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, LiteralString
+from typing import Any, LiteralString, cast
 
 import psycopg
 from asgiref.sync import sync_to_async
 from django.db import InterfaceError, OperationalError, connection
+from django.db.backends.postgresql.base import DatabaseWrapper as PostgreSQLConnection
 from procrastinate import connector as procrastinate_connector
 from procrastinate.exceptions import ConnectorException
 from procrastinate.psycopg_connector import PsycopgConnector
+from psycopg_pool import ConnectionPool
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +72,21 @@ def database_calls_in_parallel() -> Iterator[None]:
         yield
     finally:
         _in_parallel.reset(token)
+
+
+def check_pooled_connection(conn: psycopg.Connection[Any]) -> None:
+    """psycopg_pool's check of a connection as it is handed out; once one is found dead, the pool's idle ones are
+    all replaced.
+
+    A database restart ends every connection at once. The pool finds them dead one at a time, and waits 1, 2, 4 …
+    s between two it hands the same request, so a lone request after a restart that no request saw drew a few
+    dead ones in a row and failed at the pool's 10 s timeout.
+    """
+    try:
+        ConnectionPool.check_connection(conn)
+    except Exception:
+        cast(PostgreSQLConnection, connection).pool.drain()
+        raise
 
 
 def is_database_outage(err: BaseException) -> bool:

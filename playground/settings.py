@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
-from psycopg_pool import ConnectionPool
 
+from lib.db import check_pooled_connection
 from playground.embedded_postgres import EmbeddedPostgres
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -153,7 +153,8 @@ else:
     # Started by the first connection, not here: commands that need no database (collectstatic) start nothing.
     DATABASES = {"default": EmbeddedPostgres(VAR_DIR / "pgdata").database_settings()}
 # A pool per process (psycopg_pool): PostgreSQL forks a process per new connection, and requests hold one only
-# while they run. Each connection is checked as it is handed out, so a restarted database costs no request.
+# while they run. Each connection is checked as it is handed out, and one found dead has the pool replace its idle
+# ones (lib/db.py), so a restarted database costs no request.
 # A pool that cannot connect tries again after 1, 2, 4, 8 … s; giving up after a few seconds instead starts a
 # fresh try at the next request, so that a database back after an outage is used at once (with the default of
 # five minutes, pages waited up to 46 s after a restart for the pool's next try, and timed out).
@@ -162,7 +163,7 @@ DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
     "min_size": 2,
     "max_size": envint("DATABASE_POOL_SIZE", 20),
     "timeout": 10,
-    "check": ConnectionPool.check_connection,
+    "check": check_pooled_connection,
     "reconnect_timeout": DATABASE_RECONNECT_TIMEOUT_S,
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
